@@ -1,0 +1,57 @@
+"""graphflow: run tool calls as a dependency graph, each the moment its inputs are ready.
+
+The public face. Everything here is re-exported from private modules; edges
+(``graphflow.workflow``, ``graphflow.llm``, ``graphflow.cli``, ...) are imported
+by path, so ``import graphflow`` never loads yaml, rich or an SDK.
+"""
+
+from ._graph import Graph as Graph
+from ._graph import NodeSpec as NodeSpec
+from ._graph import Retry as Retry
+from ._graph import Trigger as Trigger
+from ._refs import Ref as Ref
+from ._refs import ref as ref
+from ._results import Event as Event
+from ._results import EventKind as EventKind
+from ._results import NodeError as NodeError
+from ._results import NodeResult as NodeResult
+from ._results import NodeStatus as NodeStatus
+from ._results import RunResult as RunResult
+from ._scheduler import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
+from ._scheduler import run as run
+from ._scheduler import run_sync as run_sync
+from .errors import CycleError as CycleError
+from .errors import DuplicateNodeError as DuplicateNodeError
+from .errors import GraphError as GraphError
+from .errors import ReferenceResolutionError as ReferenceResolutionError
+from .errors import SpecError as SpecError
+from .errors import ToolNotFoundError as ToolNotFoundError
+from .errors import UnknownNodeError as UnknownNodeError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "CycleError",
+    "DuplicateNodeError",
+    "Event",
+    "EventKind",
+    "Graph",
+    "GraphError",
+    "NodeError",
+    "NodeResult",
+    "NodeSpec",
+    "NodeStatus",
+    "Ref",
+    "ReferenceResolutionError",
+    "Retry",
+    "RunResult",
+    "SpecError",
+    "ToolNotFoundError",
+    "Trigger",
+    "UnknownNodeError",
+    "__version__",
+    "ref",
+    "run",
+    "run_sync",
+]

@@ -1,0 +1,312 @@
+"""The graph model: ``Graph``, its node specs, and validation.
+
+A ``Graph`` is a plain description: nodes with a tool, arguments, explicit
+dependencies and options. ``Graph.plan()`` validates it (unknown ids, cycles)
+and compiles it into a ``Plan`` of integer-indexed adjacency lists, which is
+what the scheduler walks. The plan is cached until the graph changes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, final
+
+from ._refs import Template, compile_args
+from ._types import NodeId, ToolFn
+from .errors import CycleError, DuplicateNodeError, GraphError, SpecError, UnknownNodeError
+
+_FORBIDDEN_IN_IDS = frozenset(".${}")
+
+
+class Trigger(StrEnum):
+    """When a node runs, given how its upstream nodes ended."""
+
+    ALL_SUCCESS = "all_success"
+    """Run only if every upstream node succeeded; otherwise skip (the default)."""
+    ALL_DONE = "all_done"
+    """Run once every upstream node finished in any state (cleanup, summaries)."""
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How a failed node is retried.
+
+    Args:
+        retries: extra attempts after the first (``Retry(2)`` = at most 3 calls).
+        backoff: the delay before the first retry, in seconds; doubles each time.
+        max_backoff: the cap on that delay.
+        jitter: the fraction of each delay that is random (0 = none, 1 = "full
+            jitter"), so that retries of many nodes do not arrive in lockstep.
+        on: the exception types that are retried; others fail at once.
+    """
+
+    retries: int = 0
+    backoff: float = 0.1
+    max_backoff: float = 30.0
+    jitter: float = 0.5
+    on: tuple[type[BaseException], ...] = (Exception,)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {self.retries!r}")
+        if self.backoff < 0 or self.max_backoff < 0 or not 0 <= self.jitter <= 1:
+            raise ValueError("backoff and max_backoff must be >= 0 and jitter within [0, 1]")
+
+    def delay(self, attempt: int, random: float) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        base = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        return base * (1 - self.jitter * random)
+
+
+NO_RETRY = Retry()
+
+
+@final
+@dataclass(slots=True)
+class NodeSpec:
+    """One node as added: what to call, with what, after what, and how."""
+
+    node_id: NodeId
+    tool: ToolFn
+    args: Any
+    depends_on: tuple[NodeId, ...]
+    timeout: float | None
+    retry: Retry | None
+    trigger: Trigger
+    template: Template = field(repr=False)
+    is_async: bool = field(repr=False)
+
+    @property
+    def deps(self) -> tuple[NodeId, ...]:
+        """Every upstream node id (explicit and implied by references), without repeats."""
+        seen = dict.fromkeys(self.depends_on)
+        seen.update(dict.fromkeys(r.node_id for r in self.template.refs))
+        return tuple(seen)
+
+    @property
+    def tool_name(self) -> str:
+        return str(getattr(self.tool, "__name__", None) or type(self.tool).__name__)
+
+
+@final
+@dataclass(slots=True)
+class Plan:
+    """A validated graph as the scheduler walks it: integer ids, adjacency lists."""
+
+    specs: list[NodeSpec]
+    index: dict[NodeId, int]
+    deps: list[tuple[int, ...]]
+    dependents: list[list[int]]
+
+
+def is_async_callable(tool: ToolFn) -> bool:
+    """True for coroutine functions, partials of them and objects with ``async __call__``."""
+    return inspect.iscoroutinefunction(tool) or inspect.iscoroutinefunction(
+        getattr(type(tool), "__call__", None)
+    )
+
+
+@final
+class Graph:
+    """A DAG of tool calls.
+
+    Example::
+
+        g = Graph()
+        g.add("a", lookup, args={"sku": "A1"})
+        g.add("best", pick, args={"products": ["${a}", ref("b")]})
+    """
+
+    __slots__ = ("_nodes", "_plan")
+
+    def __init__(self) -> None:
+        self._nodes: dict[NodeId, NodeSpec] = {}
+        self._plan: Plan | None = None
+
+    def add(
+        self,
+        node_id: NodeId,
+        tool: ToolFn,
+        *,
+        args: Mapping[str, Any] | None = None,
+        depends_on: Iterable[NodeId] | NodeId = (),
+        timeout: float | None = None,
+        retries: int | Retry | None = None,
+        trigger: Trigger | str = Trigger.ALL_SUCCESS,
+    ) -> NodeSpec:
+        """Add a node that calls ``tool(**args)``.
+
+        Args:
+            node_id: unique id; may not contain ``.``, ``$``, ``{`` or ``}``.
+            tool: any sync or async callable.
+            args: keyword arguments; may hold ``ref(...)`` or ``"${node.path}"``
+                anywhere (nested), each of which adds an edge.
+            depends_on: nodes that must finish first even though no argument
+                refers to them.
+            timeout: seconds per attempt (None: the run's default; ``math.inf``: none).
+            retries: extra attempts (an int) or a ``Retry`` policy (None: the run's default).
+            trigger: ``"all_success"`` or ``"all_done"``.
+
+        Returns:
+            The node's spec.
+
+        Raises:
+            DuplicateNodeError: ``node_id`` is already in the graph.
+            SpecError: an option or a reference is malformed.
+        """
+        _check_node_id(node_id)
+        if node_id in self._nodes:
+            raise DuplicateNodeError(node_id)
+        spec = _make_spec(node_id, tool, args, depends_on, timeout, retries, trigger)
+        self._nodes[node_id] = spec
+        self._plan = None
+        return spec
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def __iter__(self) -> Iterator[NodeId]:
+        return iter(self._nodes)
+
+    def __getitem__(self, node_id: NodeId) -> NodeSpec:
+        return self._nodes[node_id]
+
+    def __repr__(self) -> str:
+        return f"<Graph {len(self._nodes)} nodes>"
+
+    def validate(self) -> None:
+        """Raise ``UnknownNodeError`` or ``CycleError`` if the graph cannot run."""
+        self.plan()
+
+    def plan(self) -> Plan:
+        """The validated, compiled graph (cached until the next ``add``)."""
+        if self._plan is None:
+            self._plan = _compile_plan(list(self._nodes.values()))
+        return self._plan
+
+    def to_networkx(self) -> Any:
+        """A ``networkx.DiGraph`` with an edge from each node to each of its dependents."""
+        import networkx as nx
+
+        dg = nx.DiGraph()
+        for spec in self._nodes.values():
+            dg.add_node(spec.node_id, tool=spec.tool_name)
+            dg.add_edges_from((dep, spec.node_id) for dep in spec.deps)
+        return dg
+
+
+def _check_node_id(node_id: object) -> None:
+    if not isinstance(node_id, str) or not node_id.strip():
+        raise SpecError(f"node id must be a non-empty string, got {node_id!r}", key="node_id")
+    bad = _FORBIDDEN_IN_IDS.intersection(node_id)
+    if bad:
+        raise SpecError(
+            f"node id {node_id!r} may not contain {' '.join(sorted(bad))!r}", key=node_id
+        )
+
+
+def _make_spec(
+    node_id: NodeId,
+    tool: ToolFn,
+    args: Mapping[str, Any] | None,
+    depends_on: Iterable[NodeId] | NodeId,
+    timeout: float | None,
+    retries: int | Retry | None,
+    trigger: Trigger | str,
+) -> NodeSpec:
+    def bad(message: str, field_name: str) -> SpecError:
+        return SpecError(f"node {node_id!r}: {message}", key=f"{node_id}.{field_name}")
+
+    if not callable(tool):
+        raise bad(f"tool must be callable, got {type(tool).__name__}", "tool")
+    if args is None:
+        args = {}
+    if not isinstance(args, Mapping):
+        raise bad(f"args must be a mapping of keyword arguments, got {type(args).__name__}", "args")
+    deps = (depends_on,) if isinstance(depends_on, str) else tuple(depends_on)
+    if not all(isinstance(d, str) for d in deps):
+        raise bad("depends_on must be node ids (strings)", "depends_on")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+    ):
+        raise bad(f"timeout must be a number of seconds > 0, got {timeout!r}", "timeout")
+    retry = retries
+    if isinstance(retries, int) and not isinstance(retries, bool):
+        if retries < 0:
+            raise bad(f"retries must be >= 0, got {retries}", "retries")
+        retry = Retry(retries)
+    if retry is not None and not isinstance(retry, Retry):
+        raise bad(f"retries must be an int or a Retry, got {retries!r}", "retries")
+    try:
+        trig = Trigger(trigger)
+    except ValueError:
+        choices = ", ".join(repr(str(t)) for t in Trigger)
+        raise bad(f"trigger must be one of {choices}, got {trigger!r}", "trigger") from None
+    try:
+        template = compile_args(args)
+    except ValueError as exc:
+        raise bad(str(exc), "args") from None
+    return NodeSpec(
+        node_id, tool, args, deps, None if timeout == math.inf else timeout, retry, trig,
+        template, is_async_callable(tool),
+    )
+
+
+def _compile_plan(specs: list[NodeSpec]) -> Plan:
+    index = {s.node_id: i for i, s in enumerate(specs)}
+    deps: list[tuple[int, ...]] = []
+    dependents: list[list[int]] = [[] for _ in specs]
+    for i, spec in enumerate(specs):
+        ids = spec.deps
+        for dep in ids:
+            if dep not in index:
+                how = "depends on" if dep in spec.depends_on else "references"
+                raise UnknownNodeError(spec.node_id, dep, how)
+        row = tuple(index[d] for d in ids)
+        deps.append(row)
+        for d in row:
+            dependents[d].append(i)
+    _check_acyclic(specs, deps, dependents)
+    return Plan(specs, index, deps, dependents)
+
+
+def _check_acyclic(
+    specs: list[NodeSpec], deps: list[tuple[int, ...]], dependents: list[list[int]]
+) -> None:
+    """Kahn's count in pure Python; networkx only to name a cycle when there is one."""
+    pending = [len(d) for d in deps]
+    stack = [i for i, n in enumerate(pending) if n == 0]
+    seen = 0
+    while stack:
+        i = stack.pop()
+        seen += 1
+        for j in dependents[i]:
+            pending[j] -= 1
+            if pending[j] == 0:
+                stack.append(j)
+    if seen == len(specs):
+        return
+    import networkx as nx
+
+    stuck = [i for i, n in enumerate(pending) if n > 0]
+    dg = nx.DiGraph((d, i) for i in stuck for d in deps[i] if pending[d] > 0)
+    edges = nx.find_cycle(dg, source=min(stuck))
+    cycle = [u for u, _ in edges]
+    first = cycle.index(min(cycle))
+    cycle = cycle[first:] + cycle[:first]
+    ids = [specs[i].node_id for i in cycle]
+    raise CycleError([*ids, ids[0]], "each node must finish before the next")
+
+
+def reject_unless_graph(graph: object) -> Graph:
+    if not isinstance(graph, Graph):
+        raise GraphError(f"expected a graphflow.Graph, got {type(graph).__name__}")
+    return graph

@@ -1,0 +1,106 @@
+"""In-degree bookkeeping for one run: which nodes are ready, which must be skipped.
+
+Pure and synchronous (no event loop), O(1) per edge, in the spirit of
+graphlib's prepare/get_ready/done. Nodes are integers 0..n-1.
+
+Per node it keeps:
+  ``pending[i]``  upstream nodes of i that have not finished yet (Kahn's in-degree);
+  ``state[i]``    WAITING, then HANDED_OUT (ready, given to the scheduler), then
+                  FINISHED — or straight from WAITING to FINISHED when skipped;
+  ``cause[i]``    for a node skipped because of a failure upstream, the node at
+                  the root of it (the failed one), so every skip can name it.
+
+Skips are eager: when a node fails, each ``all_success`` dependent is skipped at
+once (not when its last upstream finishes), and so on down. An ``all_done``
+dependent only counts the failure as "finished" and waits for the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+WAITING: Final = 0
+HANDED_OUT: Final = 1
+FINISHED: Final = 2
+
+
+class ReadyTracker:
+    """Which nodes may start now, given which have finished and how."""
+
+    __slots__ = ("pending", "state", "cause", "dependents", "all_done", "_remaining")
+
+    def __init__(
+        self,
+        deps: Sequence[Sequence[int]],
+        dependents: Sequence[Sequence[int]],
+        all_done: Sequence[bool],
+    ) -> None:
+        self.pending = [len(d) for d in deps]
+        self.state = bytearray(len(deps))
+        self.cause: list[int] = [-1] * len(deps)
+        self.dependents = dependents
+        self.all_done = all_done
+        self._remaining = len(deps)
+
+    def start(self) -> list[int]:
+        """The nodes with no upstream at all: ready at once."""
+        ready = [i for i, n in enumerate(self.pending) if n == 0]
+        for i in ready:
+            self.state[i] = HANDED_OUT
+        return ready
+
+    @property
+    def remaining(self) -> int:
+        """Nodes not finished yet."""
+        return self._remaining
+
+    def done(self, i: int, ok: bool, skipped: list[tuple[int, int]] | None = None) -> list[int]:
+        """Node ``i`` finished (``ok``: succeeded). Returns the nodes now ready.
+
+        When ``i`` did not succeed, the ``all_success`` nodes downstream of it are
+        finished as skipped right here and appended to ``skipped`` as
+        ``(node, direct_upstream)``; look up ``cause[node]`` for the root.
+        """
+        ready: list[int] = []
+        self._finish(i)
+        if ok:
+            for d in self.dependents[i]:
+                self._count_down(d, ready)
+            return ready
+        if skipped is None:
+            skipped = []
+        self.cause[i] = i if self.cause[i] < 0 else self.cause[i]
+        stack = [i]
+        while stack:
+            failed = stack.pop()
+            for d in self.dependents[failed]:
+                if self.state[d] == FINISHED:
+                    continue
+                if self.all_done[d]:
+                    self._count_down(d, ready)
+                    continue
+                self.cause[d] = self.cause[failed]
+                self._finish(d)
+                skipped.append((d, failed))
+                stack.append(d)
+        return ready
+
+    def finish_unstarted(self) -> list[int]:
+        """Mark every node not handed out as finished (the run is ending) and return them."""
+        left = [i for i, s in enumerate(self.state) if s == WAITING]
+        for i in left:
+            self._finish(i)
+        return left
+
+    def _finish(self, i: int) -> None:
+        if self.state[i] != FINISHED:
+            self.state[i] = FINISHED
+            self._remaining -= 1
+
+    def _count_down(self, d: int, ready: list[int]) -> None:
+        self.pending[d] -= 1
+        if self.pending[d] == 0 and self.state[d] == WAITING:
+            self.state[d] = HANDED_OUT
+            ready.append(d)
+

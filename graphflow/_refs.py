@@ -1,0 +1,196 @@
+"""References from one node's arguments to another node's output.
+
+Two spellings mean the same thing: ``ref("lookup", "price")`` and the string
+``"${lookup.price}"``. A string that is exactly one reference becomes the
+referenced value with its type; a reference inside a longer string is
+interpolated as text (JSON for containers). ``$${`` escapes a literal ``${``.
+
+Arguments are compiled once into a ``Template``: the references it holds (the
+edges they imply) and a renderer. Arguments without references render to the
+very object that was passed in, so the common case costs nothing per run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .errors import ReferenceResolutionError
+
+_PATTERN: Final = re.compile(r"\$(\$?)\{([^{}]*)\}")
+
+Path = tuple[str, ...]
+Lookup = Callable[["Ref"], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference to ``node_id``'s output, or to the value at ``path`` inside it."""
+
+    node_id: str
+    path: Path = ()
+
+    def __str__(self) -> str:
+        return "${" + ".".join((self.node_id, *self.path)) + "}"
+
+
+class _Keep:
+    """Returned by a lookup to leave a reference as it was (partial rendering)."""
+
+    __slots__ = ()
+
+
+KEEP: Final = _Keep()
+
+
+def ref(node_id: str, path: str | Sequence[str | int] | None = None) -> Ref:
+    """Reference ``node_id``'s output (or a value inside it) from another node's args.
+
+    Args:
+        node_id: the upstream node.
+        path: ``"items.0.price"`` or ``["items", 0, "price"]``: keys of mappings,
+            indexes of sequences, or attribute names, applied in order.
+
+    Returns:
+        A ``Ref``; placing it anywhere in ``args`` adds an edge from ``node_id``.
+    """
+    if path is None:
+        parts: Path = ()
+    elif isinstance(path, str):
+        parts = tuple(path.split(".")) if path else ()
+    else:
+        parts = tuple(str(p) for p in path)
+    return Ref(node_id, parts)
+
+
+def parse_ref(text: str) -> Ref:
+    """Parse the inside of ``${...}``: ``node`` or ``node.key.0``."""
+    node_id, *path = text.strip().split(".")
+    if not node_id or any(not p for p in path):
+        raise ValueError(f"malformed reference ${{{text}}}")
+    return Ref(node_id, tuple(path))
+
+
+def resolve_path(value: Any, ref: Ref) -> Any:
+    """Follow ``ref.path`` into ``value`` (the output of ``ref.node_id``)."""
+    for depth, key in enumerate(ref.path):
+        value = _step(value, key, ref, depth)
+    return value
+
+
+def _step(value: Any, key: str, ref: Ref, depth: int) -> Any:
+    where = ".".join((ref.node_id, *ref.path[:depth])) or ref.node_id
+    if isinstance(value, Mapping):
+        if key in value:
+            return value[key]
+        keys = ", ".join(map(repr, list(value)[:10])) or "none"
+        raise ReferenceResolutionError(str(ref), f"{where} has no key {key!r} (keys: {keys})")
+    if isinstance(value, (list, tuple)) and (key.isdigit() or key.startswith("-")):
+        try:
+            return value[int(key)]
+        except (IndexError, ValueError):
+            raise ReferenceResolutionError(
+                str(ref), f"{where} has no index {key} (length {len(value)})"
+            ) from None
+    if not key.startswith("_") and hasattr(value, key):
+        return getattr(value, key)
+    raise ReferenceResolutionError(
+        str(ref), f"{where} is {type(value).__name__}, which has no {key!r}"
+    )
+
+
+def to_text(value: Any) -> str:
+    """How a referenced value reads inside a longer string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+Render = Callable[[Lookup], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """Compiled arguments: the references they hold and how to render them."""
+
+    refs: tuple[Ref, ...]
+    render: Render
+
+
+def compile_args(args: Any) -> Template:
+    """Compile ``args`` (any nesting of dicts, lists, tuples, strings and Refs)."""
+    found: list[Ref] = []
+    render = _compile(args, found)
+    return Template(tuple(found), render or (lambda _lookup: args))
+
+
+def iter_refs(args: Any) -> Iterator[Ref]:
+    """Every reference in ``args``, in order."""
+    yield from compile_args(args).refs
+
+
+def _compile(value: Any, found: list[Ref]) -> Render | None:
+    """A renderer for ``value``, or None when it holds no reference (render = itself)."""
+    if isinstance(value, Ref):
+        found.append(value)
+        return lambda lookup: _whole(lookup, value, value)
+    if isinstance(value, str):
+        return _compile_str(value, found)
+    if isinstance(value, Mapping):
+        parts = {k: _compile(v, found) for k, v in value.items()}
+        if not any(parts.values()):
+            return None
+        items = [(k, r, value[k]) for k, r in parts.items()]
+        return lambda lookup: {k: (r(lookup) if r else v) for k, r, v in items}
+    if isinstance(value, (list, tuple)):
+        rendered = [(_compile(v, found), v) for v in value]
+        if not any(r for r, _ in rendered):
+            return None
+        kind = type(value) if type(value) in (list, tuple) else list
+        return lambda lookup: kind(r(lookup) if r else v for r, v in rendered)
+    return None
+
+
+def _whole(lookup: Lookup, ref: Ref, original: Any) -> Any:
+    got = lookup(ref)
+    return original if got is KEEP else got
+
+
+def _compile_str(text: str, found: list[Ref]) -> Render | None:
+    if "${" not in text:
+        return None
+    pieces: list[str | tuple[Ref, str]] = []
+    pos = 0
+    for match in _PATTERN.finditer(text):
+        pieces.append(text[pos : match.start()])
+        pos = match.end()
+        if match.group(1):  # "$${...}" is a literal "${...}"
+            pieces.append(match.group(0)[1:])
+            continue
+        r = parse_ref(match.group(2))
+        found.append(r)
+        pieces.append((r, match.group(0)))
+    pieces.append(text[pos:])
+    pieces = [p for p in pieces if p != ""]
+    if not any(isinstance(p, tuple) for p in pieces):
+        literal = "".join(p for p in pieces if isinstance(p, str))
+        return lambda _lookup: literal
+    if len(pieces) == 1 and isinstance(pieces[0], tuple):
+        whole_ref, source = pieces[0]
+        return lambda lookup: _whole(lookup, whole_ref, source)
+    return lambda lookup: "".join(_piece_text(lookup, p) for p in pieces)
+
+
+def _piece_text(lookup: Lookup, piece: str | tuple[Ref, str]) -> str:
+    if isinstance(piece, str):
+        return piece
+    got = lookup(piece[0])
+    return piece[1] if got is KEEP else to_text(got)

@@ -1,0 +1,372 @@
+"""The scheduler: runs a validated graph eagerly on anyio.
+
+Policy
+  A node starts the moment its own upstream nodes have finished (Kahn's
+  in-degree counting in ``_ready``), never held back by unrelated nodes of the
+  same "level". The cap on concurrency is the number of *workers*: long-lived
+  tasks that pull ready nodes from one deque. A worker is started only while
+  ready work waits and fewer than ``concurrency`` workers exist; it exits when
+  the deque is empty. So a 10,000-node fan-out costs a handful of tasks, not
+  10,000 tasks plus a limiter each (see ../shared/PERFORMANCE.md).
+
+State (one ``_Run`` per run, all indexed by node number)
+  ``tracker``   pending in-degrees, which nodes are handed out or finished;
+  ``ready``     nodes that may start now, not yet taken by a worker;
+  ``active``    workers alive; ``idle`` those of them not inside a node (just
+                started, or between two nodes) — they will take work without
+                a new worker being spawned;
+  ``results``   the one ``NodeResult`` of each node, set exactly once;
+  ``attempts``, ``started``, ``last_error``  per-node progress of retries.
+
+Transitions all pass through ``_record`` (which emits the event to observers)
+and ``_release`` (which tells the tracker and queues what became ready).
+
+Failure semantics
+  A tool's exception is recorded, never raised; ``all_success`` descendants are
+  skipped at once with the root cause named; other branches go on. Retries
+  back off in a separate sleeping task, so the node frees its worker slot while
+  it waits. ``fail_fast`` cancels the task group: running nodes end
+  ``cancelled``, unstarted ones ``skipped``. Cancellation from outside does the
+  same and then propagates.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import time
+import uuid
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
+
+import anyio
+import anyio.lowlevel
+from anyio.abc import TaskGroup
+
+from ._graph import NO_RETRY, Graph, Plan, Retry, Trigger, reject_unless_graph
+from ._log import observer as log_observer
+from ._ready import ReadyTracker
+from ._refs import Ref, resolve_path
+from ._results import FINISHED_EVENT, Event, EventKind, NodeError, NodeResult, NodeStatus, RunResult
+from ._types import Backend, Observer
+from .backends.local import LocalBackend
+from .errors import ReferenceResolutionError
+
+DEFAULT_CONCURRENCY: Final = 64
+"""Nodes running at once unless told otherwise: enough for I/O-bound fan-outs,
+few enough that a 10,000-item fan-out does not open 10,000 sockets at once.
+Pass ``concurrency=math.inf`` to lift the cap."""
+
+_YIELD_EVERY: Final = 64  # a worker whose tools never suspend still yields this often
+
+_SUCCEEDED = NodeStatus.SUCCEEDED
+_FAILED = NodeStatus.FAILED
+_SKIPPED = NodeStatus.SKIPPED
+_CANCELLED = NodeStatus.CANCELLED
+
+
+async def run(
+    graph: Graph,
+    *,
+    concurrency: float | None = None,
+    fail_fast: bool = False,
+    timeout: float | None = None,
+    retries: int | Retry | None = None,
+    observers: Iterable[Observer] = (),
+    backend: Backend | None = None,
+    seed: int | None = None,
+) -> RunResult:
+    """Run every node of ``graph``, each as soon as its dependencies are done.
+
+    Args:
+        graph: the graph; validated first, so a bad graph runs nothing.
+        concurrency: the most nodes running at once (default 64; ``1`` runs them
+            one by one in dependency order; ``math.inf`` removes the cap).
+        fail_fast: on the first failure, cancel running nodes (``cancelled``)
+            and skip the rest (``skipped``).
+        timeout: default seconds per attempt for nodes that set none.
+        retries: default retry policy (an int or ``Retry``) for nodes that set none.
+        observers: callables given every ``Event`` of the run, on the loop.
+        backend: where callables run (default ``LocalBackend``: async on the
+            loop, sync in threads, at most ``concurrency`` threads).
+        seed: seeds the retry jitter, for reproducible runs.
+
+    Returns:
+        A ``RunResult`` with exactly one ``NodeResult`` per node.
+
+    Raises:
+        CycleError, UnknownNodeError: the graph is invalid (nothing ran).
+        ValueError: an option is out of range.
+    """
+    plan = reject_unless_graph(graph).plan()
+    cap = _check_concurrency(concurrency)
+    state = _Run(
+        plan,
+        cap=cap,
+        fail_fast=fail_fast,
+        timeout=timeout,
+        retry=Retry(retries) if isinstance(retries, int) else (retries or NO_RETRY),
+        observers=tuple(observers),
+        backend=backend or LocalBackend(threads=None if math.isinf(cap) else int(cap)),
+        seed=seed,
+    )
+    return await state.run()
+
+
+def run_sync(graph: Graph, *, async_backend: str = "asyncio", **options: Any) -> RunResult:
+    """Blocking twin of ``run`` for plain scripts: starts an event loop and runs the graph.
+
+    Args:
+        graph: the graph.
+        async_backend: ``"asyncio"`` or ``"trio"``.
+        **options: as for ``run``.
+    """
+    return anyio.run(functools.partial(run, graph, **options), backend=async_backend)
+
+
+def _check_concurrency(concurrency: float | None) -> float:
+    if concurrency is None:
+        return DEFAULT_CONCURRENCY
+    if isinstance(concurrency, bool) or not isinstance(concurrency, (int, float)):
+        raise ValueError(f"concurrency must be a number >= 1 or math.inf, got {concurrency!r}")
+    if not concurrency >= 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency!r}")
+    return concurrency if math.isinf(concurrency) else int(concurrency)
+
+
+class _Run:
+    """The state of one run of one plan (see the module docstring)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        cap: float,
+        fail_fast: bool,
+        timeout: float | None,
+        retry: Retry,
+        observers: Sequence[Observer],
+        backend: Backend,
+        seed: int | None,
+    ) -> None:
+        specs = plan.specs
+        n = len(specs)
+        self.specs = specs
+        self.index = plan.index
+        self.tracker = ReadyTracker(
+            plan.deps, plan.dependents, [s.trigger is Trigger.ALL_DONE for s in specs]
+        )
+        self.timeouts = [timeout if s.timeout is None else s.timeout for s in specs]
+        self.default_retry = retry
+        self.results: list[NodeResult | None] = [None] * n
+        self.attempts = [0] * n
+        self.started: list[float | None] = [None] * n
+        self.last_error: dict[int, NodeError] = {}
+        self.ready: deque[int] = deque()
+        self.active = 0
+        self.idle = 0
+        self.cap = cap
+        self.fail_fast = fail_fast
+        self.stop_reason: str | None = None
+        self.backend = backend
+        self.rng = random.Random(seed)
+        self.run_id = uuid.uuid4().hex[:12]
+        log = log_observer(self.run_id)
+        self.observers = (*observers, log) if log else tuple(observers)
+        self.tg: TaskGroup | None = None
+        self.cancelled_exc = anyio.get_cancelled_exc_class()
+
+    # -- driving -------------------------------------------------------------
+
+    async def run(self) -> RunResult:
+        started_at = time.time()
+        self._emit(EventKind.RUN_STARTED)
+        try:
+            async with anyio.create_task_group() as tg:
+                self.tg = tg
+                self._push(self.tracker.start())
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.backend.aclose()
+            self._finish_unstarted()
+            self._emit(EventKind.RUN_FINISHED)
+        results = {s.node_id: r for s, r in zip(self.specs, self.results) if r is not None}
+        return RunResult(self.run_id, results, started_at, time.time())
+
+    def _push(self, nodes: Iterable[int]) -> None:
+        """Queue ready nodes and start workers while work waits and the cap allows."""
+        ready = self.ready
+        ready.extend(nodes)
+        assert self.tg is not None
+        while len(ready) > self.idle and self.active < self.cap and self.stop_reason is None:
+            self.active += 1
+            self.idle += 1
+            self.tg.start_soon(self._worker)
+
+    async def _worker(self) -> None:
+        ready = self.ready
+        busy = False
+        done = 0
+        try:
+            while ready and self.stop_reason is None:
+                i = ready.popleft()
+                self.idle -= 1
+                busy = True
+                ok = await self._attempt(i)
+                busy = False
+                self.idle += 1
+                if ok is not None:
+                    self._release(i, ok)
+                done += 1
+                if done % _YIELD_EVERY == 0:
+                    await anyio.lowlevel.checkpoint()
+        finally:
+            if not busy:
+                self.idle -= 1
+            self.active -= 1
+
+    async def _attempt(self, i: int) -> bool | None:
+        """One attempt at node ``i``: True/False once it has a result, None if it will retry."""
+        spec = self.specs[i]
+        attempt = self.attempts[i] = self.attempts[i] + 1
+        now = time.time()
+        if self.started[i] is None:
+            self.started[i] = now
+        if self.observers:
+            self._emit(EventKind.NODE_STARTED, i, attempt)
+        timeout = self.timeouts[i]
+        scope: anyio.CancelScope | None = None
+        try:
+            kwargs = spec.template.render(self._lookup) if spec.template.refs else spec.args
+            if timeout is None:
+                output = await self.backend.call(spec.tool, kwargs, spec.is_async)
+            else:
+                with anyio.fail_after(timeout) as scope:
+                    output = await self.backend.call(spec.tool, kwargs, spec.is_async)
+        except self.cancelled_exc:
+            self._record(i, _CANCELLED, reason=self.stop_reason or "run cancelled")
+            raise
+        except Exception as exc:
+            return self._failed(i, exc, timeout if scope is not None and scope.cancel_called else None)
+        self._record(i, _SUCCEEDED, output=output)
+        return True
+
+    def _failed(self, i: int, exc: Exception, timed_out: float | None) -> bool | None:
+        if timed_out is not None:
+            error = NodeError.from_exception(exc, f"timed out after {timed_out:g} s")
+        else:
+            error = NodeError.from_exception(exc)
+        spec = self.specs[i]
+        retry = spec.retry or self.default_retry
+        attempt = self.attempts[i]
+        if (
+            attempt <= retry.retries
+            and isinstance(exc, retry.on)
+            and not isinstance(exc, ReferenceResolutionError)
+            and self.stop_reason is None
+        ):
+            delay = retry.delay(attempt, self.rng.random())
+            self.last_error[i] = error
+            self._emit(EventKind.NODE_RETRYING, i, attempt, error=error, delay=delay)
+            assert self.tg is not None
+            self.tg.start_soon(self._retry_after, i, delay)
+            return None
+        self._record(i, _FAILED, error=error)
+        if self.fail_fast and self.stop_reason is None:
+            self.stop_reason = f"fail_fast: {spec.node_id!r} failed"
+            assert self.tg is not None
+            self.tg.cancel_scope.cancel()
+        return False
+
+    async def _retry_after(self, i: int, delay: float) -> None:
+        try:
+            await anyio.sleep(delay)
+        except self.cancelled_exc:
+            reason = self.stop_reason or "run cancelled"
+            self._record(i, _CANCELLED, error=self.last_error.get(i), reason=reason + " while waiting to retry")
+            raise
+        self._push((i,))
+
+    # -- bookkeeping ---------------------------------------------------------
+
+    def _lookup(self, ref: Ref) -> Any:
+        j = self.index[ref.node_id]
+        result = self.results[j]
+        if result is None or result.status is not _SUCCEEDED:
+            return None  # an all_done node reading an upstream that did not succeed
+        return resolve_path(result.output, ref) if ref.path else result.output
+
+    def _record(
+        self,
+        i: int,
+        status: NodeStatus,
+        *,
+        output: Any = None,
+        error: NodeError | None = None,
+        reason: str | None = None,
+    ) -> NodeResult:
+        if self.results[i] is not None:  # e.g. cancelled twice: the first record stands
+            return self.results[i]  # type: ignore[return-value]
+        result = self.results[i] = NodeResult(
+            self.specs[i].node_id, status, output, error, self.attempts[i],
+            self.started[i], time.time(), reason,
+        )
+        if self.observers:
+            self._emit(FINISHED_EVENT[status], i, self.attempts[i], result=result)
+        return result
+
+    def _release(self, i: int, ok: bool) -> None:
+        if ok:
+            ready = self.tracker.done(i, True)
+        else:
+            skipped: list[tuple[int, int]] = []
+            ready = self.tracker.done(i, False, skipped)
+            for node, upstream in skipped:
+                self._record(node, _SKIPPED, reason=self._skip_reason(node, upstream))
+        if ready:
+            self._push(ready)
+
+    def _skip_reason(self, node: int, upstream: int) -> str:
+        root = self.tracker.cause[node]
+        root_result = self.results[root]
+        how = root_result.status if root_result is not None else "failed"
+        reason = f"upstream {self.specs[root].node_id!r} {how}"
+        if upstream != root:
+            reason += f" (via {self.specs[upstream].node_id!r})"
+        return reason
+
+    def _finish_unstarted(self) -> None:
+        """Give every node still without a result one: the run is ending early."""
+        self.tracker.finish_unstarted()
+        reason = self.stop_reason or "run cancelled"
+        for i, result in enumerate(self.results):
+            if result is None:
+                status = _CANCELLED if self.attempts[i] else _SKIPPED
+                self._record(i, status, error=self.last_error.get(i), reason=reason)
+
+    def _emit(
+        self,
+        kind: EventKind,
+        i: int | None = None,
+        attempt: int = 0,
+        *,
+        result: NodeResult | None = None,
+        error: NodeError | None = None,
+        delay: float | None = None,
+    ) -> None:
+        if not self.observers:
+            return
+        node_id = None if i is None else self.specs[i].node_id
+        event = Event(kind, self.run_id, time.time(), node_id, attempt, result, error, delay)
+        for observe in self.observers:
+            _notify(observe, event)
+
+
+def _notify(observe: Callable[[Event], object], event: Event) -> None:
+    try:
+        observe(event)
+    except Exception as exc:  # an observer's bug must not cost the run its results
+        warnings.warn(f"graphflow observer {observe!r} raised {exc!r}", RuntimeWarning, stacklevel=2)

@@ -1,0 +1,96 @@
+"""Errors graphflow raises, and the one it records.
+
+Raised errors are the caller's mistake, found before anything runs::
+
+    GraphError
+     +-- CycleError          .cycle     "cycle: a -> b -> c -> a"
+     +-- UnknownNodeError    .node_id, .missing
+     +-- DuplicateNodeError  .node_id
+     +-- SpecError           .path, .line, .column, .key
+     +-- ToolNotFoundError   .name, .close_matches
+
+Recorded errors are what a tool (or resolving its arguments) raised while the
+graph ran: they become a ``NodeError`` in that node's ``NodeResult`` and never
+escape ``run``. ``ReferenceResolutionError`` is the one graphflow itself raises
+there, when a ``${node.path}`` does not exist in the upstream output.
+
+This module is a leaf: it imports nothing from graphflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class GraphError(Exception):
+    """Base of every error graphflow raises for a bad graph or workflow."""
+
+
+class CycleError(GraphError):
+    """The graph has a cycle; ``cycle`` lists it with the first node repeated last."""
+
+    def __init__(self, cycle: Sequence[str], detail: str = "") -> None:
+        self.cycle: list[str] = list(cycle)
+        message = "cycle: " + " -> ".join(self.cycle)
+        super().__init__(message + (f" ({detail})" if detail else ""))
+
+
+class UnknownNodeError(GraphError):
+    """``node_id`` depends on or references ``missing``, which is not in the graph."""
+
+    def __init__(self, node_id: str, missing: str, how: str = "depends on") -> None:
+        self.node_id = node_id
+        self.missing = missing
+        super().__init__(f"node {node_id!r} {how} unknown node {missing!r}")
+
+
+class DuplicateNodeError(GraphError):
+    """A node id was added twice."""
+
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+        super().__init__(f"duplicate node id {node_id!r}: node ids must be unique")
+
+
+class SpecError(GraphError):
+    """A workflow file or node spec is invalid at ``path``:``line``:``column``, key ``key``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.key = key
+        self.reason = message
+        where = path or ""
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ToolNotFoundError(GraphError):
+    """No tool is registered under ``name``; ``close_matches`` lists likely typos."""
+
+    def __init__(self, name: str, close_matches: Sequence[str] = (), where: str = "") -> None:
+        self.name = name
+        self.close_matches = list(close_matches)
+        hint = f" (did you mean {', '.join(map(repr, self.close_matches))}?)" if close_matches else ""
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}unknown tool {name!r}{hint}")
+
+
+class ReferenceResolutionError(LookupError):
+    """Recorded, never raised by ``run``: a reference's path is not in the upstream output."""
+
+    def __init__(self, reference: str, detail: str) -> None:
+        self.reference = reference
+        super().__init__(f"cannot resolve {reference}: {detail}")

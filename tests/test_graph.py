@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import graphflow as gf
+
+
+def noop(**_: object) -> None:
+    return None
+
+
+class TestAdd:
+    def test_duplicate_id_is_refused_at_add(self) -> None:
+        g = gf.Graph()
+        g.add("a", noop)
+        with pytest.raises(gf.DuplicateNodeError, match="'a'") as info:
+            g.add("a", noop)
+        assert info.value.node_id == "a"
+        assert len(g) == 1
+
+    @pytest.mark.parametrize("bad", ["", "a.b", "x${y}", 3])
+    def test_bad_node_ids(self, bad: object) -> None:
+        with pytest.raises(gf.SpecError):
+            gf.Graph().add(bad, noop)  # type: ignore[arg-type]
+
+    def test_options_never_share_a_namespace_with_tool_args(self) -> None:
+        def tool(timeout: int, retries: int, depends_on: str) -> tuple[int, int, str]:
+            return timeout, retries, depends_on
+
+        g = gf.Graph()
+        g.add("t", tool, args={"timeout": 1, "retries": 2, "depends_on": "x"}, timeout=5)
+        assert gf.run_sync(g)["t"].output == (1, 2, "x")
+
+    @pytest.mark.parametrize(
+        ("options", "field"),
+        [
+            ({"timeout": 0}, "timeout"),
+            ({"timeout": "5"}, "timeout"),
+            ({"retries": -1}, "retries"),
+            ({"trigger": "sometimes"}, "trigger"),
+            ({"args": ["x"]}, "args"),
+            ({"args": {"x": "${}"}}, "args"),
+        ],
+    )
+    def test_bad_options_name_node_and_field(self, options: dict[str, object], field: str) -> None:
+        with pytest.raises(gf.SpecError) as info:
+            gf.Graph().add("n", noop, **options)  # type: ignore[arg-type]
+        assert str(info.value).startswith("node 'n': ")
+        assert info.value.key == f"n.{field}"
+
+    def test_tool_must_be_callable(self) -> None:
+        with pytest.raises(gf.SpecError, match="callable"):
+            gf.Graph().add("n", "not a function")  # type: ignore[arg-type]
+
+    def test_a_single_string_depends_on_is_one_node(self) -> None:
+        g = gf.Graph()
+        g.add("abc", noop)
+        spec = g.add("d", noop, depends_on="abc")
+        assert spec.deps == ("abc",)
+
+    def test_deps_merge_explicit_and_referenced_without_repeats(self) -> None:
+        g = gf.Graph()
+        spec = g.add("d", noop, args={"x": "${a.k}", "y": gf.ref("b"), "z": "${a}"}, depends_on=["c", "a"])
+        assert spec.deps == ("c", "a", "b")
+
+
+class TestValidation:
+    def test_cycle_names_the_path(self) -> None:
+        g = gf.Graph()
+        g.add("a", noop, depends_on=["c"])
+        g.add("b", noop, args={"x": "${a}"})
+        g.add("c", noop, args={"x": gf.ref("b", "y")})
+        g.add("ok", noop)
+        with pytest.raises(gf.CycleError) as info:
+            g.validate()
+        assert info.value.cycle == ["a", "b", "c", "a"]
+        assert str(info.value).startswith("cycle: a -> b -> c -> a")
+
+    def test_self_loop(self) -> None:
+        g = gf.Graph()
+        g.add("a", noop, args={"me": "${a}"})
+        with pytest.raises(gf.CycleError, match="cycle: a -> a") as info:
+            g.validate()
+        assert info.value.cycle == ["a", "a"]
+
+    def test_cycle_downstream_of_valid_nodes_is_found(self) -> None:
+        g = gf.Graph()
+        g.add("root", noop)
+        g.add("x", noop, depends_on=["root", "y"])
+        g.add("y", noop, depends_on=["x"])
+        with pytest.raises(gf.CycleError) as info:
+            g.validate()
+        assert info.value.cycle == ["x", "y", "x"]
+
+    def test_unknown_dependency(self) -> None:
+        g = gf.Graph()
+        g.add("a", noop, depends_on=["ghost"])
+        with pytest.raises(gf.UnknownNodeError, match="'a' depends on unknown node 'ghost'") as info:
+            g.validate()
+        assert (info.value.node_id, info.value.missing) == ("a", "ghost")
+
+    def test_unknown_reference(self) -> None:
+        g = gf.Graph()
+        g.add("a", noop, args={"x": ["${ghost.key}"]})
+        with pytest.raises(gf.UnknownNodeError, match="'a' references unknown node 'ghost'"):
+            g.validate()
+
+    @pytest.mark.anyio
+    async def test_a_bad_graph_runs_nothing(self) -> None:
+        calls: list[str] = []
+        g = gf.Graph()
+        g.add("a", lambda: calls.append("a"))
+        g.add("b", noop, depends_on=["b"])
+        with pytest.raises(gf.CycleError):
+            await gf.run(g)
+        assert calls == []
+
+    def test_errors_share_one_base(self) -> None:
+        for cls in (gf.CycleError, gf.UnknownNodeError, gf.DuplicateNodeError, gf.SpecError):
+            assert issubclass(cls, gf.GraphError)
+
+    def test_infinite_timeout_means_none(self) -> None:
+        assert gf.Graph().add("a", noop, timeout=math.inf).timeout is None
+
+    def test_to_networkx_edges_point_downstream(self) -> None:
+        g = gf.Graph()
+        g.add("a", noop)
+        g.add("b", noop, args={"x": "${a}"})
+        assert list(g.to_networkx().edges) == [("a", "b")]
