@@ -31,8 +31,8 @@ from .errors import UnknownNodeError as UnknownNodeError
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_CONCURRENCY",
     "CycleError",
+    "DEFAULT_CONCURRENCY",
     "DuplicateNodeError",
     "Event",
     "EventKind",

@@ -9,7 +9,6 @@ what the scheduler walks. The plan is cached until the graph changes.
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -255,7 +254,7 @@ def _make_spec(
     except ValueError as exc:
         raise bad(str(exc), "args") from None
     return NodeSpec(
-        node_id, tool, args, deps, None if timeout == math.inf else timeout, retry, trig,
+        node_id, tool, args, deps, timeout, retry, trig,
         template, is_async_callable(tool),
     )
 

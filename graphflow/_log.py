@@ -1,6 +1,6 @@
 """graphflow's structlog events, as one observer of a run.
 
-The library never configures logging. Until the application configures
+The library never configures logging (nor imports structlog). Until the application configures
 structlog (any ``structlog.configure(...)``; the CLI does), graphflow emits
 nothing and pays nothing: the scheduler asks ``observer()`` once per run and,
 when it returns None, never builds an event. Node start/success events are
@@ -9,13 +9,10 @@ logged at debug level, retries and skips at info, failures at warning.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-import structlog
-
 from ._results import Event, EventKind
-
-logger = structlog.get_logger("graphflow")
 
 _LEVEL = {
     EventKind.RUN_STARTED: "info",
@@ -35,7 +32,9 @@ class LogObserver:
     __slots__ = ("_log",)
 
     def __init__(self, run_id: str) -> None:
-        self._log = logger.bind(run_id=run_id)
+        import structlog
+
+        self._log = structlog.get_logger("graphflow").bind(run_id=run_id)
 
     def __call__(self, event: Event) -> None:
         fields: dict[str, Any] = {}
@@ -59,5 +58,13 @@ class LogObserver:
 
 
 def observer(run_id: str) -> LogObserver | None:
-    """A log observer for this run, or None while structlog is unconfigured."""
-    return LogObserver(run_id) if structlog.is_configured() else None
+    """A log observer for this run, or None while structlog is unconfigured.
+
+    An application that configured structlog has imported it, so graphflow
+    looks in ``sys.modules`` and never imports structlog (or what it pulls in)
+    itself.
+    """
+    structlog = sys.modules.get("structlog")
+    if structlog is None or not structlog.is_configured():
+        return None
+    return LogObserver(run_id)

@@ -127,6 +127,12 @@ def run_sync(graph: Graph, *, async_backend: str = "asyncio", **options: Any) ->
     return anyio.run(functools.partial(run, graph, **options), backend=async_backend)
 
 
+def _effective_timeout(node: float | None, default: float | None) -> float | None:
+    """The node's own timeout, else the run's; ``math.inf`` means none at all."""
+    chosen = default if node is None else node
+    return None if chosen is None or math.isinf(chosen) else chosen
+
+
 def _check_concurrency(concurrency: float | None) -> float:
     if concurrency is None:
         return DEFAULT_CONCURRENCY
@@ -159,7 +165,7 @@ class _Run:
         self.tracker = ReadyTracker(
             plan.deps, plan.dependents, [s.trigger is Trigger.ALL_DONE for s in specs]
         )
-        self.timeouts = [timeout if s.timeout is None else s.timeout for s in specs]
+        self.timeouts = [_effective_timeout(s.timeout, timeout) for s in specs]
         self.default_retry = retry
         self.results: list[NodeResult | None] = [None] * n
         self.attempts = [0] * n

@@ -121,8 +121,8 @@ class TestValidation:
         for cls in (gf.CycleError, gf.UnknownNodeError, gf.DuplicateNodeError, gf.SpecError):
             assert issubclass(cls, gf.GraphError)
 
-    def test_infinite_timeout_means_none(self) -> None:
-        assert gf.Graph().add("a", noop, timeout=math.inf).timeout is None
+    def test_infinite_timeout_is_kept_to_override_a_run_default(self) -> None:
+        assert gf.Graph().add("a", noop, timeout=math.inf).timeout == math.inf
 
     def test_to_networkx_edges_point_downstream(self) -> None:
         g = gf.Graph()

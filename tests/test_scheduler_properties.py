@@ -1,0 +1,199 @@
+"""Properties of the scheduler on random DAGs, on both anyio backends.
+
+Each generated graph has nodes 0..n-1 where node i depends on a few earlier
+nodes, added in a shuffled order (so insertion order is not a topological
+order). Tools are async (yielding 0-2 times) or sync (in a thread); a random
+subset raises. Marks come from one counter, so "before" means strictly before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import graphflow as gf
+from graphflow import NodeStatus as S
+
+BACKENDS = ["asyncio", "trio"]
+SETTINGS = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+
+
+@dataclass
+class Dag:
+    deps: list[list[int]]
+    order: list[int]  # insertion order
+    failing: set[int]
+    sync: set[int]
+    yields: list[int]
+    all_done: set[int] = field(default_factory=set)
+
+
+@st.composite
+def dags(draw: st.DrawFn, max_nodes: int = 25, with_all_done: bool = False) -> Dag:
+    n = draw(st.integers(1, max_nodes))
+    deps = [
+        sorted(draw(st.sets(st.integers(0, i - 1), max_size=min(3, i)))) if i else []
+        for i in range(n)
+    ]
+    nodes = st.sets(st.integers(0, n - 1))
+    return Dag(
+        deps=deps,
+        order=draw(st.permutations(range(n))),
+        failing=draw(nodes),
+        sync=draw(nodes),
+        yields=draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)),
+        all_done=draw(nodes) if with_all_done else set(),
+    )
+
+
+class Recorder:
+    """Tools that record start/end marks and the peak number running at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clock = itertools.count()
+        self.start: dict[int, int] = {}
+        self.end: dict[int, int] = {}
+        self.calls: dict[int, int] = {}
+        self.running = 0
+        self.peak = 0
+
+    def enter(self, i: int) -> None:
+        with self.lock:
+            self.start.setdefault(i, next(self.clock))
+            self.calls[i] = self.calls.get(i, 0) + 1
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+
+    def leave(self, i: int, fails: bool) -> int:
+        with self.lock:
+            self.running -= 1
+            self.end[i] = next(self.clock)
+        if fails:
+            raise RuntimeError(f"node {i} fails")
+        return i
+
+    def tool(self, dag: Dag, i: int) -> Any:
+        fails = i in dag.failing
+        if i in dag.sync:
+
+            def sync_tool(**_: Any) -> int:
+                self.enter(i)
+                return self.leave(i, fails)
+
+            return sync_tool
+
+        async def async_tool(**_: Any) -> int:
+            self.enter(i)
+            for _ in range(dag.yields[i]):
+                await anyio.sleep(0)
+            return self.leave(i, fails)
+
+        return async_tool
+
+
+def build(dag: Dag, rec: Recorder) -> gf.Graph:
+    g = gf.Graph()
+    for i in dag.order:
+        # half the edges as references, half as depends_on
+        refs = {f"d{d}": f"${{n{d}}}" for d in dag.deps[i] if d % 2}
+        explicit = [f"n{d}" for d in dag.deps[i] if not d % 2]
+        trigger = "all_done" if i in dag.all_done else "all_success"
+        g.add(f"n{i}", rec.tool(dag, i), args=refs, depends_on=explicit, trigger=trigger)
+    return g
+
+
+def execute(dag: Dag, backend: str, **options: Any) -> tuple[gf.RunResult, Recorder]:
+    rec = Recorder()
+    result = gf.run_sync(build(dag, rec), async_backend=backend, **options)
+    return result, rec
+
+
+def doomed(dag: Dag) -> set[int]:
+    """Nodes with a failing ancestor (every node all_success)."""
+    bad: set[int] = set()
+    for i in range(len(dag.deps)):  # deps point to lower indexes: one pass suffices
+        if any(d in dag.failing or d in bad for d in dag.deps[i]):
+            bad.add(i)
+    return bad
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+class TestProperties:
+    @SETTINGS
+    @given(dag=dags(), cap=st.sampled_from([1, 2, 5, None]))
+    def test_every_node_one_result_deps_first_cap_held(
+        self, backend: str, dag: Dag, cap: int | None
+    ) -> None:
+        result, rec = execute(dag, backend, concurrency=cap)
+        n = len(dag.deps)
+        # exactly one result per node, in graph (insertion) order
+        assert list(result) == [f"n{i}" for i in dag.order]
+        assert all(c == 1 for c in rec.calls.values())
+        # no node starts before every one of its dependencies has finished
+        for i, started in rec.start.items():
+            for d in dag.deps[i]:
+                assert d in rec.end and rec.end[d] < started
+        # the cap is never exceeded
+        assert rec.peak <= (cap or gf.DEFAULT_CONCURRENCY)
+        # the failed nodes' descendants are skipped, and nothing else is
+        skipped = doomed(dag)
+        for i in range(n):
+            r = result[f"n{i}"]
+            if i in skipped:
+                assert r.status == S.SKIPPED and i not in rec.start
+                assert r.reason is not None and r.reason.startswith("upstream 'n")
+            elif i in dag.failing:
+                assert r.status == S.FAILED and r.attempts == 1
+            else:
+                assert r.status == S.SUCCEEDED and r.output == i
+        assert result.ok == (not dag.failing)
+
+    @SETTINGS
+    @given(dag=dags(with_all_done=True))
+    def test_all_done_nodes_wait_for_every_upstream_in_any_state(
+        self, backend: str, dag: Dag
+    ) -> None:
+        result, rec = execute(dag, backend)
+        for i in range(len(dag.deps)):
+            r = result[f"n{i}"]
+            upstream = [result[f"n{d}"] for d in dag.deps[i]]
+            if i in rec.start:
+                assert all(rec.end[d] < rec.start[i] for d in dag.deps[i] if d in rec.end)
+                assert all(u.finished_at is not None for u in upstream)
+            if i in dag.all_done:
+                assert r.status != S.SKIPPED  # it ran, whatever happened upstream
+            elif r.status == S.SKIPPED:
+                assert any(u.status in (S.FAILED, S.SKIPPED) for u in upstream)
+            else:
+                assert all(u.status == S.SUCCEEDED for u in upstream)
+
+    @SETTINGS
+    @given(dag=dags(max_nodes=15), cap=st.sampled_from([1, 3, None]))
+    def test_fail_fast_gives_every_node_one_result(
+        self, backend: str, dag: Dag, cap: int | None
+    ) -> None:
+        result, rec = execute(dag, backend, concurrency=cap, fail_fast=True)
+        assert list(result) == [f"n{i}" for i in dag.order]
+        for i in range(len(dag.deps)):
+            r = result[f"n{i}"]
+            if r.status == S.SUCCEEDED:  # only what really ran to completion
+                assert i in rec.end and i not in dag.failing and r.output == i
+            elif r.status == S.SKIPPED:  # never started
+                assert i not in rec.start and r.attempts == 0 and r.reason
+            elif r.status == S.FAILED:
+                assert i in dag.failing and i in rec.end
+            else:  # cancelled: it had been dispatched when the run stopped
+                assert r.attempts == 1 and r.reason and r.reason.startswith("fail_fast: 'n")
+        failed = [k for k, r in result.items() if r.status == S.FAILED]
+        assert len(failed) == (1 if dag.failing & set(rec.start) else 0) or cap != 1
+        assert result.ok == (not failed and all(r.ok for r in result.values()))
