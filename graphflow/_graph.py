@@ -58,7 +58,7 @@ class Retry:
 
     def delay(self, attempt: int, random: float) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        base = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        base = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return base * (1 - self.jitter * random)
 
 
@@ -106,7 +106,7 @@ class Plan:
 def is_async_callable(tool: ToolFn) -> bool:
     """True for coroutine functions, partials of them and objects with ``async __call__``."""
     return inspect.iscoroutinefunction(tool) or inspect.iscoroutinefunction(
-        getattr(type(tool), "__call__", None)
+        getattr(type(tool), "__call__", None)  # noqa: B004 (the method, to inspect)
     )
 
 
@@ -195,7 +195,7 @@ class Graph:
         """A ``networkx.DiGraph`` with an edge from each node to each of its dependents."""
         import networkx as nx
 
-        dg = nx.DiGraph()
+        dg: nx.DiGraph[str] = nx.DiGraph()
         for spec in self._nodes.values():
             dg.add_node(spec.node_id, tool=spec.tool_name)
             dg.add_edges_from((dep, spec.node_id) for dep in spec.deps)
@@ -254,8 +254,15 @@ def _make_spec(
     except ValueError as exc:
         raise bad(str(exc), "args") from None
     return NodeSpec(
-        node_id, tool, args, deps, timeout, retry, trig,
-        template, is_async_callable(tool),
+        node_id,
+        tool,
+        args,
+        deps,
+        timeout,
+        retry,
+        trig,
+        template,
+        is_async_callable(tool),
     )
 
 
@@ -296,7 +303,8 @@ def _check_acyclic(
     import networkx as nx
 
     stuck = [i for i, n in enumerate(pending) if n > 0]
-    dg = nx.DiGraph((d, i) for i in stuck for d in deps[i] if pending[d] > 0)
+    dg: nx.DiGraph[int] = nx.DiGraph()
+    dg.add_edges_from((d, i) for i in stuck for d in deps[i] if pending[d] > 0)
     edges = nx.find_cycle(dg, source=min(stuck))
     cycle = [u for u, _ in edges]
     first = cycle.index(min(cycle))

@@ -28,7 +28,7 @@ FINISHED: Final = 2
 class ReadyTracker:
     """Which nodes may start now, given which have finished and how."""
 
-    __slots__ = ("pending", "state", "cause", "dependents", "all_done", "_remaining")
+    __slots__ = ("_remaining", "all_done", "cause", "dependents", "pending", "state")
 
     def __init__(
         self,
@@ -103,4 +103,3 @@ class ReadyTracker:
         if self.pending[d] == 0 and self.state[d] == WAITING:
             self.state[d] = HANDED_OUT
             ready.append(d)
-

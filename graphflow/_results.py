@@ -125,7 +125,7 @@ class NodeResult:
 class RunResult(Mapping[str, NodeResult]):
     """node id -> ``NodeResult`` for every node of a run, in the graph's order."""
 
-    __slots__ = ("run_id", "started_at", "finished_at", "_results")
+    __slots__ = ("_results", "finished_at", "run_id", "started_at")
 
     def __init__(
         self,

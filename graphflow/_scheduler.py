@@ -73,8 +73,8 @@ async def run(
     *,
     concurrency: float | None = None,
     fail_fast: bool = False,
-    timeout: float | None = None,
-    retries: int | Retry | None = None,
+    default_timeout: float | None = None,
+    default_retries: int | Retry | None = None,
     observers: Iterable[Observer] = (),
     backend: Backend | None = None,
     seed: int | None = None,
@@ -87,8 +87,8 @@ async def run(
             one by one in dependency order; ``math.inf`` removes the cap).
         fail_fast: on the first failure, cancel running nodes (``cancelled``)
             and skip the rest (``skipped``).
-        timeout: default seconds per attempt for nodes that set none.
-        retries: default retry policy (an int or ``Retry``) for nodes that set none.
+        default_timeout: seconds per attempt for nodes that set no ``timeout``.
+        default_retries: retry policy (an int or ``Retry``) for nodes that set no ``retries``.
         observers: callables given every ``Event`` of the run, on the loop.
         backend: where callables run (default ``LocalBackend``: async on the
             loop, sync in threads, at most ``concurrency`` threads).
@@ -107,8 +107,10 @@ async def run(
         plan,
         cap=cap,
         fail_fast=fail_fast,
-        timeout=timeout,
-        retry=Retry(retries) if isinstance(retries, int) else (retries or NO_RETRY),
+        timeout=default_timeout,
+        retry=Retry(default_retries)
+        if isinstance(default_retries, int)
+        else (default_retries or NO_RETRY),
         observers=tuple(observers),
         backend=backend or LocalBackend(threads=None if math.isinf(cap) else int(cap)),
         seed=seed,
@@ -181,7 +183,7 @@ class _Run:
         self.rng = random.Random(seed)
         self.run_id = uuid.uuid4().hex[:12]
         log = log_observer(self.run_id)
-        self.observers = (*observers, log) if log else tuple(observers)
+        self.observers: tuple[Observer, ...] = (*observers, log) if log else tuple(observers)
         self.tg: TaskGroup | None = None
         self.cancelled_exc = anyio.get_cancelled_exc_class()
 
@@ -199,7 +201,9 @@ class _Run:
                 await self.backend.aclose()
             self._finish_unstarted()
             self._emit(EventKind.RUN_FINISHED)
-        results = {s.node_id: r for s, r in zip(self.specs, self.results) if r is not None}
+        results = {
+            s.node_id: r for s, r in zip(self.specs, self.results, strict=True) if r is not None
+        }
         return RunResult(self.run_id, results, started_at, time.time())
 
     def _push(self, nodes: Iterable[int]) -> None:
@@ -256,7 +260,9 @@ class _Run:
             self._record(i, _CANCELLED, reason=self.stop_reason or "run cancelled")
             raise
         except Exception as exc:
-            return self._failed(i, exc, timeout if scope is not None and scope.cancel_called else None)
+            return self._failed(
+                i, exc, timeout if scope is not None and scope.cancel_called else None
+            )
         self._record(i, _SUCCEEDED, output=output)
         return True
 
@@ -292,7 +298,12 @@ class _Run:
             await anyio.sleep(delay)
         except self.cancelled_exc:
             reason = self.stop_reason or "run cancelled"
-            self._record(i, _CANCELLED, error=self.last_error.get(i), reason=reason + " while waiting to retry")
+            self._record(
+                i,
+                _CANCELLED,
+                error=self.last_error.get(i),
+                reason=reason + " while waiting to retry",
+            )
             raise
         self._push((i,))
 
@@ -317,8 +328,14 @@ class _Run:
         if self.results[i] is not None:  # e.g. cancelled twice: the first record stands
             return self.results[i]  # type: ignore[return-value]
         result = self.results[i] = NodeResult(
-            self.specs[i].node_id, status, output, error, self.attempts[i],
-            self.started[i], time.time(), reason,
+            self.specs[i].node_id,
+            status,
+            output,
+            error,
+            self.attempts[i],
+            self.started[i],
+            time.time(),
+            reason,
         )
         if self.observers:
             self._emit(FINISHED_EVENT[status], i, self.attempts[i], result=result)
@@ -375,4 +392,6 @@ def _notify(observe: Callable[[Event], object], event: Event) -> None:
     try:
         observe(event)
     except Exception as exc:  # an observer's bug must not cost the run its results
-        warnings.warn(f"graphflow observer {observe!r} raised {exc!r}", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"graphflow observer {observe!r} raised {exc!r}", RuntimeWarning, stacklevel=2
+        )

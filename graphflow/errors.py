@@ -83,7 +83,9 @@ class ToolNotFoundError(GraphError):
     def __init__(self, name: str, close_matches: Sequence[str] = (), where: str = "") -> None:
         self.name = name
         self.close_matches = list(close_matches)
-        hint = f" (did you mean {', '.join(map(repr, self.close_matches))}?)" if close_matches else ""
+        hint = (
+            f" (did you mean {', '.join(map(repr, self.close_matches))}?)" if close_matches else ""
+        )
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}unknown tool {name!r}{hint}")
 

@@ -62,7 +62,9 @@ class TestAdd:
 
     def test_deps_merge_explicit_and_referenced_without_repeats(self) -> None:
         g = gf.Graph()
-        spec = g.add("d", noop, args={"x": "${a.k}", "y": gf.ref("b"), "z": "${a}"}, depends_on=["c", "a"])
+        spec = g.add(
+            "d", noop, args={"x": "${a.k}", "y": gf.ref("b"), "z": "${a}"}, depends_on=["c", "a"]
+        )
         assert spec.deps == ("c", "a", "b")
 
 
@@ -97,7 +99,9 @@ class TestValidation:
     def test_unknown_dependency(self) -> None:
         g = gf.Graph()
         g.add("a", noop, depends_on=["ghost"])
-        with pytest.raises(gf.UnknownNodeError, match="'a' depends on unknown node 'ghost'") as info:
+        with pytest.raises(
+            gf.UnknownNodeError, match="'a' depends on unknown node 'ghost'"
+        ) as info:
             g.validate()
         assert (info.value.node_id, info.value.missing) == ("a", "ghost")
 

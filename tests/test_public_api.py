@@ -26,7 +26,8 @@ def test_exported_objects_claim_to_live_in_graphflow_modules() -> None:
 def test_import_graphflow_loads_no_edge_dependency() -> None:
     code = (
         "import sys, graphflow; "
-        "heavy = {'yaml', 'rich', 'networkx', 'httpx', 'openai', 'anthropic', 'dask', 'graphflow.cli'}; "
+        "heavy = {'yaml', 'rich', 'networkx', 'httpx', 'openai', 'anthropic', 'dask', "
+        "'structlog', 'graphflow.cli'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

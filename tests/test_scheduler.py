@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 import structlog
 from structlog.testing import capture_logs
@@ -31,7 +32,7 @@ async def forever() -> None:
 class TestResults:
     async def test_the_issue_example(self) -> None:
         async def lookup(sku: str) -> dict[str, Any]:
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             return {"sku": sku, "price": {"A1": 30, "B2": 20}[sku]}
 
         def pick_cheapest(products: list[dict[str, Any]]) -> dict[str, Any]:
@@ -41,7 +42,9 @@ class TestResults:
         g.add("a", lookup, args={"sku": "A1"})
         g.add("b", lookup, args={"sku": "B2"}, timeout=5, retries=2)
         g.add("best", pick_cheapest, args={"products": ["${a}", gf.ref("b")]})
-        g.add("report", lambda sku, ok: f"{sku}:{ok}", args={"sku": "${best.sku}", "ok": "${audit}"})
+        g.add(
+            "report", lambda sku, ok: f"{sku}:{ok}", args={"sku": "${best.sku}", "ok": "${audit}"}
+        )
         g.add("audit", lambda: True)
         result = await gf.run(g, concurrency=8)
         assert result.ok
@@ -145,7 +148,7 @@ class TestEagerRelease:
             running += 1
             assert running == 1
             order.append(name)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             running -= 1
             return name
 
@@ -158,7 +161,9 @@ class TestEagerRelease:
         assert result.ok
         assert order.index("a") < order.index("b") < order.index("c")
 
-    @pytest.mark.parametrize(("cap", "expected"), [(None, gf.DEFAULT_CONCURRENCY), (3, 3), (math.inf, 150)])
+    @pytest.mark.parametrize(
+        ("cap", "expected"), [(None, gf.DEFAULT_CONCURRENCY), (3, 3), (math.inf, 150)]
+    )
     async def test_concurrency_cap(self, cap: float | None, expected: int) -> None:
         running = peak = 0
         release = anyio.Event()
@@ -233,7 +238,10 @@ class TestTimeoutsAndRetries:
         result = await gf.run(g)
         err = result["hang"].error
         assert result["hang"].status == S.FAILED
-        assert err is not None and (err.type, err.message) == ("TimeoutError", "timed out after 0.05 s")
+        assert err is not None and (err.type, err.message) == (
+            "TimeoutError",
+            "timed out after 0.05 s",
+        )
         assert result["fine"].ok
 
     async def test_run_default_timeout_and_node_override(self) -> None:
@@ -244,7 +252,7 @@ class TestTimeoutsAndRetries:
         g = gf.Graph()
         g.add("default", forever)
         g.add("own", nap, timeout=math.inf)
-        result = await gf.run(g, timeout=0.05)
+        result = await gf.run(g, default_timeout=0.05)
         assert result["default"].error is not None
         assert result["default"].error.message == "timed out after 0.05 s"
         assert result["own"].output == "rested"
@@ -298,7 +306,7 @@ class TestTimeoutsAndRetries:
         g = gf.Graph()
         g.add("default", self.flaky(1))
         g.add("own", self.flaky(1), retries=0)
-        result = await gf.run(g, retries=gf.Retry(2, backoff=0))
+        result = await gf.run(g, default_retries=gf.Retry(2, backoff=0))
         assert result["default"].attempts == 2 and result["default"].ok
         assert result["own"].attempts == 1 and not result["own"].ok
 
@@ -464,8 +472,13 @@ class TestEvents:
             result = await gf.run(g)
         names = [e["event"] for e in logs]
         assert names == [
-            "run.started", "node.started", "node.succeeded", "node.started",
-            "node.failed", "node.skipped", "run.finished",
+            "run.started",
+            "node.started",
+            "node.succeeded",
+            "node.started",
+            "node.failed",
+            "node.skipped",
+            "run.finished",
         ]
         assert {e["run_id"] for e in logs} == {result.run_id}
         succeeded = logs[names.index("node.succeeded")]

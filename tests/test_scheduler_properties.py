@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -86,16 +87,16 @@ class Recorder:
         fails = i in dag.failing
         if i in dag.sync:
 
-            def sync_tool(**_: Any) -> int:
+            def sync_tool(**_kwargs: Any) -> int:
                 self.enter(i)
                 return self.leave(i, fails)
 
             return sync_tool
 
-        async def async_tool(**_: Any) -> int:
+        async def async_tool(**_kwargs: Any) -> int:
             self.enter(i)
-            for _ in range(dag.yields[i]):
-                await anyio.sleep(0)
+            for _step in range(dag.yields[i]):
+                await anyio.lowlevel.checkpoint()
             return self.leave(i, fails)
 
         return async_tool

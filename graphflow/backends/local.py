@@ -36,7 +36,7 @@ class LocalBackend:
             default limiter, 40 threads).
     """
 
-    __slots__ = ("_limiter", "_running", "_cond")
+    __slots__ = ("_cond", "_limiter", "_running")
 
     def __init__(self, threads: int | None = None) -> None:
         self._limiter = anyio.CapacityLimiter(threads) if threads else None

@@ -1,0 +1,163 @@
+"""Scheduler overhead on no-op nodes, against a minimal eager scheduler in-process.
+
+    python -m benchmarks.overhead [--sizes 10000 100000] [--repeat 3]
+
+For a fan-out (all nodes independent) and a chain (each node depends on the
+previous one) it prints microseconds per node for:
+
+  minimal   graphlib.TopologicalSorter + one asyncio.ensure_future per node,
+            released from done-callbacks: the least an eager scheduler can do;
+  graphflow ``graphflow.run`` with the default cap (64) and with no cap.
+
+Timed: planning (TopologicalSorter / Graph.plan) plus the run; building the
+graph's description is timed separately. Every timed run starts after
+gc.collect() + gc.freeze() (see shared/PERFORMANCE.md: without it, timings
+grow with the heap of the benchmark process). Peak memory per node comes from
+tracemalloc in separate, untimed runs (building + running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import graphlib
+import math
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import graphflow as gf
+
+from ._common import table, timed
+
+
+async def noop() -> None:
+    return None
+
+
+def shape_deps(shape: str, n: int) -> list[list[int]]:
+    return (
+        [[] for _ in range(n)] if shape == "fan-out" else [[i - 1] if i else [] for i in range(n)]
+    )
+
+
+# -- the baseline ------------------------------------------------------------
+
+
+async def minimal_eager(deps: list[list[int]]) -> dict[int, Any]:
+    """graphlib + ensure_future: start each node the moment its deps are done."""
+    sorter = graphlib.TopologicalSorter({i: row for i, row in enumerate(deps)})
+    sorter.prepare()
+    results: dict[int, Any] = {}
+    finished = asyncio.get_running_loop().create_future()
+
+    def on_done(node: int, fut: asyncio.Future[Any]) -> None:
+        results[node] = fut.result()
+        sorter.done(node)
+        release()
+
+    def release() -> None:
+        for node in sorter.get_ready():
+            asyncio.ensure_future(noop()).add_done_callback(functools.partial(on_done, node))
+        if not sorter.is_active() and not finished.done():
+            finished.set_result(None)
+
+    release()
+    await finished
+    return results
+
+
+# -- graphflow ---------------------------------------------------------------
+
+
+def build_graph(deps: list[list[int]]) -> gf.Graph:
+    g = gf.Graph()
+    for i, row in enumerate(deps):
+        g.add(f"n{i}", noop, depends_on=[f"n{d}" for d in row])
+    return g
+
+
+def graphflow_runner(deps: list[list[int]], cap: float | None) -> Callable[[], gf.RunResult]:
+    """Build the graph now (untimed); the returned call plans and runs it (timed)."""
+    g = build_graph(deps)
+
+    def go() -> gf.RunResult:
+        g._plan = None  # validating + compiling the plan is part of the timed work
+        return gf.run_sync(g, concurrency=cap)
+
+    return go
+
+
+def peak_kib_per_node(fn: Callable[[], Any], n: int) -> float:
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1024 / n
+
+
+def measure(n: int, shape: str, repeat: int) -> list[str]:
+    deps = shape_deps(shape, n)
+    t_min, res = timed(lambda: asyncio.run(minimal_eager(deps)), repeat)
+    assert len(res) == n
+    t_build, _ = timed(lambda: build_graph(deps), 1)
+    t_def, res = timed(graphflow_runner(deps, None), repeat)
+    assert len(res) == n and res.ok
+    t_inf, res = timed(graphflow_runner(deps, math.inf), repeat)
+    assert res.ok
+
+    def us(t: float) -> str:
+        return f"{t / n * 1e6:.1f}"
+
+    return [
+        f"{n:,}",
+        shape,
+        us(t_min),
+        us(t_def),
+        f"**{t_def / t_min:.2f}x**",
+        us(t_inf),
+        f"{t_inf / t_min:.2f}x",
+        us(t_build),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0, help="unused: the shapes are fixed")
+    args = parser.parse_args()
+
+    rows = [measure(n, shape, args.repeat) for n in args.sizes for shape in ("fan-out", "chain")]
+    print(
+        table(
+            [
+                "nodes",
+                "shape",
+                "minimal µs/node",
+                "graphflow µs/node (cap 64)",
+                "ratio",
+                "graphflow µs/node (no cap)",
+                "ratio",
+                "Graph.add µs/node",
+            ],
+            rows,
+        )
+    )
+
+    n = max(args.sizes)
+    deps = shape_deps("fan-out", n)
+    mem_min = peak_kib_per_node(lambda: asyncio.run(minimal_eager(deps)), n)
+    mem_gf = peak_kib_per_node(lambda: gf.run_sync(build_graph(deps)), n)
+    print()
+    print(
+        table(
+            ["peak memory at", "minimal KiB/node", "graphflow KiB/node (graph + run + results)"],
+            [[f"{n:,} fan-out", f"{mem_min:.2f}", f"{mem_gf:.2f}"]],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
