@@ -9,12 +9,14 @@ what the scheduler walks. The plan is cached until the graph changes.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, final
 
-from ._refs import Template, compile_args
+from ._expand import ITEM, RuntimeMap, gather_spec, item_spec, map_limit
+from ._expand import item_id as item_id_of
+from ._refs import Ref, Template, compile_args
 from ._types import NodeId, ToolFn
 from .errors import CycleError, DuplicateNodeError, GraphError, SpecError, UnknownNodeError
 
@@ -79,6 +81,10 @@ class NodeSpec:
     trigger: Trigger
     template: Template = field(repr=False)
     is_async: bool = field(repr=False)
+    for_each: Any = None
+    max_parallel: int | None = None
+    limits: tuple[str, ...] = ()
+    """names of the limits (``Plan.limits``) this node takes a slot in while it runs"""
 
     @property
     def deps(self) -> tuple[NodeId, ...]:
@@ -101,6 +107,10 @@ class Plan:
     index: dict[NodeId, int]
     deps: list[tuple[int, ...]]
     dependents: list[list[int]]
+    expansions: dict[int, list[RuntimeMap]]
+    """source node -> the runtime maps to expand when it succeeds, in chain order"""
+    limits: dict[str, int]
+    """limit name -> capacity, for the names in the specs' ``limits``"""
 
 
 def is_async_callable(tool: ToolFn) -> bool:
@@ -137,6 +147,8 @@ class Graph:
         timeout: float | None = None,
         retries: int | Retry | None = None,
         trigger: Trigger | str = Trigger.ALL_SUCCESS,
+        for_each: Sequence[Any] | Ref | str | None = None,
+        max_parallel: int | None = None,
     ) -> NodeSpec:
         """Add a node that calls ``tool(**args)``.
 
@@ -150,6 +162,12 @@ class Graph:
             timeout: seconds per attempt (None: the run's default; ``math.inf``: none).
             retries: extra attempts (an int) or a ``Retry`` policy (None: the run's default).
             trigger: ``"all_success"`` or ``"all_done"``.
+            for_each: a list, or a reference to one (``"${search.hits}"``): the
+                node runs once per item, as nodes ``node_id[0]``, ``node_id[1]``...
+                with ``${item}`` bound to the item; ``node_id`` itself then
+                outputs the list of item outputs. Over another ``for_each``
+                node (``"${lookup}"``), item i waits only for that node's item i.
+            max_parallel: the most items of this node running at once.
 
         Returns:
             The node's spec.
@@ -162,6 +180,7 @@ class Graph:
         if node_id in self._nodes:
             raise DuplicateNodeError(node_id)
         spec = _make_spec(node_id, tool, args, depends_on, timeout, retries, trigger)
+        _set_for_each(spec, for_each, max_parallel)
         self._nodes[node_id] = spec
         self._plan = None
         return spec
@@ -205,6 +224,8 @@ class Graph:
 def _check_node_id(node_id: object) -> None:
     if not isinstance(node_id, str) or not node_id.strip():
         raise SpecError(f"node id must be a non-empty string, got {node_id!r}", key="node_id")
+    if node_id == ITEM:
+        raise SpecError(f"node id {ITEM!r} is reserved for for_each items", key=node_id)
     bad = _FORBIDDEN_IN_IDS.intersection(node_id)
     if bad:
         raise SpecError(
@@ -266,8 +287,41 @@ def _make_spec(
     )
 
 
-def _compile_plan(specs: list[NodeSpec]) -> Plan:
-    index = {s.node_id: i for i, s in enumerate(specs)}
+def _set_for_each(spec: NodeSpec, for_each: Any, max_parallel: int | None) -> None:
+    def bad(message: str, field_name: str) -> SpecError:
+        return SpecError(f"node {spec.node_id!r}: {message}", key=f"{spec.node_id}.{field_name}")
+
+    uses_item = any(r.node_id == ITEM for r in spec.template.refs)
+    if for_each is None:
+        if uses_item:
+            raise bad("${item} is only defined in a node with for_each", "args")
+        if max_parallel is not None:
+            raise bad("max_parallel needs for_each", "max_parallel")
+        return
+    if isinstance(for_each, str):
+        template = compile_args(for_each)
+        if len(template.refs) != 1 or template.render(lambda r: r) != template.refs[0]:
+            raise bad(f"for_each must be a list or one reference, got {for_each!r}", "for_each")
+        for_each = template.refs[0]
+    if not isinstance(for_each, (Ref, list, tuple)):
+        raise bad(
+            f"for_each must be a list or a reference, got {type(for_each).__name__}", "for_each"
+        )
+    if max_parallel is not None and (
+        not isinstance(max_parallel, int) or isinstance(max_parallel, bool) or max_parallel < 1
+    ):
+        raise bad(f"max_parallel must be an int >= 1, got {max_parallel!r}", "max_parallel")
+    spec.for_each = list(for_each) if isinstance(for_each, tuple) else for_each
+    spec.max_parallel = max_parallel
+
+
+def _compile_plan(declared: list[NodeSpec]) -> Plan:
+    specs, runtime = expand_maps(declared)
+    index: dict[NodeId, int] = {}
+    for i, s in enumerate(specs):
+        if s.node_id in index:
+            raise DuplicateNodeError(s.node_id)
+        index[s.node_id] = i
     deps: list[tuple[int, ...]] = []
     dependents: list[list[int]] = [[] for _ in specs]
     for i, spec in enumerate(specs):
@@ -281,7 +335,11 @@ def _compile_plan(specs: list[NodeSpec]) -> Plan:
         for d in row:
             dependents[d].append(i)
     _check_acyclic(specs, deps, dependents)
-    return Plan(specs, index, deps, dependents)
+    expansions: dict[int, list[RuntimeMap]] = {}
+    for m in runtime:
+        expansions.setdefault(index[m.source.node_id], []).append(m)
+    limits = {map_limit(s.node_id): s.max_parallel for s in declared if s.max_parallel}
+    return Plan(specs, index, deps, dependents, expansions, limits)
 
 
 def _check_acyclic(
@@ -311,6 +369,65 @@ def _check_acyclic(
     cycle = cycle[first:] + cycle[:first]
     ids = [specs[i].node_id for i in cycle]
     raise CycleError([*ids, ids[0]], "each node must finish before the next")
+
+
+def expand_maps(declared: list[NodeSpec]) -> tuple[list[NodeSpec], list[RuntimeMap]]:
+    """Expand static ``for_each`` nodes; return the flat specs and the runtime maps.
+
+    Flat order: each map's items come right before its gather, where the map
+    was declared. A runtime map keeps a placeholder gather that waits for its
+    source (and for the map it is chained over) until the scheduler expands it.
+    """
+    by_id = {s.node_id: s for s in declared}
+    kinds: dict[str, tuple[str, Any]] = {}  # map id -> ("static", values) | ("runtime", RuntimeMap)
+
+    def classify(spec: NodeSpec, seen: tuple[str, ...]) -> tuple[str, Any]:
+        if spec.node_id in kinds:
+            return kinds[spec.node_id]
+        source = spec.for_each
+        if not isinstance(source, Ref):
+            kind: tuple[str, Any] = ("static", source)
+        elif source.node_id not in by_id:
+            raise UnknownNodeError(spec.node_id, source.node_id, "iterates over")
+        elif by_id[source.node_id].for_each is None or source.path:
+            kind = ("runtime", RuntimeMap(spec.node_id, source, None, spec))
+        elif source.node_id in seen or source.node_id == spec.node_id:
+            start = seen.index(source.node_id) if source.node_id in seen else len(seen)
+            loop = [*seen[start:], spec.node_id][::-1]  # upstream first
+            first = min(range(len(loop)), key=lambda k: list(by_id).index(loop[k]))
+            loop = loop[first:] + loop[:first]
+            raise CycleError([*loop, loop[0]], "each for_each iterates over the one before it")
+        else:
+            parent_kind, parent = classify(by_id[source.node_id], (*seen, spec.node_id))
+            if parent_kind == "static":
+                kind = ("static", [Ref(item_id_of(source.node_id, i)) for i in range(len(parent))])
+            else:
+                kind = ("runtime", RuntimeMap(spec.node_id, parent.source, source.node_id, spec))
+        kinds[spec.node_id] = kind
+        return kind
+
+    flat: list[NodeSpec] = []
+    runtime: list[RuntimeMap] = []
+    for spec in declared:
+        if spec.for_each is None:
+            flat.append(spec)
+            continue
+        kind, value = classify(spec, ())
+        if kind == "static":
+            over = spec.for_each.node_id if isinstance(spec.for_each, Ref) else None
+            flat.extend(item_spec(spec, i, None if over else v, over) for i, v in enumerate(value))
+            flat.append(gather_spec(spec, len(value)))
+        else:
+            extra = [value.source.node_id] + ([value.over] if value.over else [])
+            flat.append(gather_spec(spec, 0, extra))
+            runtime.append(value)
+    by_map = {m.node_id: m for m in runtime}
+    runtime.sort(key=lambda m: _chain_depth(m, by_map))
+    return flat, runtime
+
+
+def _chain_depth(m: RuntimeMap, maps: dict[str, RuntimeMap]) -> int:
+    return 0 if m.over is None else 1 + _chain_depth(maps[m.over], maps)
 
 
 def reject_unless_graph(graph: object) -> Graph:

@@ -23,21 +23,26 @@ from typing import Final
 WAITING: Final = 0
 HANDED_OUT: Final = 1
 FINISHED: Final = 2
+READY: Final = 3  # outcomes of add()
+SKIP: Final = 4
 
 
 class ReadyTracker:
     """Which nodes may start now, given which have finished and how."""
 
-    __slots__ = ("_remaining", "all_done", "cause", "dependents", "pending", "state")
+    __slots__ = ("_remaining", "all_done", "cause", "dependents", "pending", "state", "succeeded")
 
     def __init__(
         self,
         deps: Sequence[Sequence[int]],
-        dependents: Sequence[Sequence[int]],
-        all_done: Sequence[bool],
+        dependents: list[list[int]],
+        all_done: list[bool],
     ) -> None:
+        """``dependents`` and ``all_done`` are kept, not copied: copy them first if
+        nodes will be added (``add``) and the lists are shared with another run."""
         self.pending = [len(d) for d in deps]
         self.state = bytearray(len(deps))
+        self.succeeded = bytearray(len(deps))
         self.cause: list[int] = [-1] * len(deps)
         self.dependents = dependents
         self.all_done = all_done
@@ -65,6 +70,7 @@ class ReadyTracker:
         ready: list[int] = []
         self._finish(i)
         if ok:
+            self.succeeded[i] = 1
             for d in self.dependents[i]:
                 self._count_down(d, ready)
             return ready
@@ -85,6 +91,38 @@ class ReadyTracker:
                 skipped.append((d, failed))
                 stack.append(d)
         return ready
+
+    def add(self, deps: Sequence[int], all_done: bool) -> tuple[int, int]:
+        """Add a node while the run goes on; deps must be known nodes.
+
+        Returns ``(outcome, upstream)``: outcome READY (handed out now), WAITING,
+        or SKIP when an upstream already failed (``upstream`` names it; the
+        caller records the skip and calls ``done(node, False)``).
+        """
+        node = len(self.pending)
+        self.pending.append(0)
+        self.state.append(WAITING)
+        self.succeeded.append(0)
+        self.cause.append(-1)
+        self.dependents.append([])
+        self.all_done.append(all_done)
+        self._remaining += 1
+        outcome, upstream = self.add_deps(node, deps)
+        if outcome == WAITING and self.pending[node] == 0:
+            self.state[node] = HANDED_OUT
+            return READY, -1
+        return outcome, upstream
+
+    def add_deps(self, node: int, deps: Sequence[int]) -> tuple[int, int]:
+        """Make a waiting ``node`` also wait for ``deps`` (a gather getting its items)."""
+        for d in deps:
+            if self.state[d] != FINISHED:
+                self.pending[node] += 1
+                self.dependents[d].append(node)
+            elif not self.succeeded[d] and not self.all_done[node]:
+                self.cause[node] = self.cause[d] if self.cause[d] >= 0 else d
+                return SKIP, d
+        return WAITING, -1
 
     def finish_unstarted(self) -> list[int]:
         """Mark every node not handed out as finished (the run is ending) and return them."""

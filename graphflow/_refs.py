@@ -123,13 +123,17 @@ class Template:
 
     refs: tuple[Ref, ...]
     render: Render
+    constant: bool = False
+    """True when ``render`` returns the arguments as given (nothing to substitute)."""
 
 
 def compile_args(args: Any) -> Template:
     """Compile ``args`` (any nesting of dicts, lists, tuples, strings and Refs)."""
     found: list[Ref] = []
     render = _compile(args, found)
-    return Template(tuple(found), render or (lambda _lookup: args))
+    if render is None:
+        return Template((), lambda _lookup: args, constant=True)
+    return Template(tuple(found), render)
 
 
 def iter_refs(args: Any) -> Iterator[Ref]:

@@ -46,9 +46,12 @@ import anyio
 import anyio.lowlevel
 from anyio.abc import TaskGroup
 
-from ._graph import NO_RETRY, Graph, Plan, Retry, Trigger, reject_unless_graph
+from ._expand import gather_spec, item_spec
+from ._graph import NO_RETRY, Graph, NodeSpec, Plan, Retry, Trigger, reject_unless_graph
+from ._limits import Limit, try_acquire
+from ._limits import release as release_limits
 from ._log import observer as log_observer
-from ._ready import ReadyTracker
+from ._ready import READY, SKIP, ReadyTracker
 from ._refs import Ref, resolve_path
 from ._results import FINISHED_EVENT, Event, EventKind, NodeError, NodeResult, NodeStatus, RunResult
 from ._types import Backend, Observer
@@ -162,12 +165,20 @@ class _Run:
     ) -> None:
         specs = plan.specs
         n = len(specs)
-        self.specs = specs
-        self.index = plan.index
+        grows = bool(plan.expansions)  # runtime for_each: nodes are added as the run goes
+        self.specs = list(specs) if grows else specs
+        self.index = dict(plan.index) if grows else plan.index
+        self.expansions = plan.expansions
+        self.counts: dict[str, int] = {}  # runtime map id -> how many items it expanded to
+        dependents = [list(d) for d in plan.dependents] if grows else plan.dependents
         self.tracker = ReadyTracker(
-            plan.deps, plan.dependents, [s.trigger is Trigger.ALL_DONE for s in specs]
+            plan.deps, dependents, [s.trigger is Trigger.ALL_DONE for s in specs]
         )
+        self.default_timeout = timeout
         self.timeouts = [_effective_timeout(s.timeout, timeout) for s in specs]
+        self.limits = {name: Limit(name, cap) for name, cap in plan.limits.items()}
+        self.node_limits = [self._limits_for(s) for s in specs] if self.limits else None
+        self.holding = bytearray(n)  # 1 while node i holds a slot in each of its limits
         self.default_retry = retry
         self.results: list[NodeResult | None] = [None] * n
         self.attempts = [0] * n
@@ -223,11 +234,15 @@ class _Run:
         try:
             while ready and self.stop_reason is None:
                 i = ready.popleft()
+                if self.node_limits and not self._acquire(i):
+                    continue  # parked until one of its limits frees a slot
                 self.idle -= 1
                 busy = True
                 ok = await self._attempt(i)
                 busy = False
                 self.idle += 1
+                if self.node_limits:
+                    self._release_limits(i)
                 if ok is not None:
                     self._release(i, ok)
                 done += 1
@@ -250,7 +265,7 @@ class _Run:
         timeout = self.timeouts[i]
         scope: anyio.CancelScope | None = None
         try:
-            kwargs = spec.template.render(self._lookup) if spec.template.refs else spec.args
+            kwargs = spec.args if spec.template.constant else spec.template.render(self._lookup)
             if timeout is None:
                 output = await self.backend.call(spec.tool, kwargs, spec.is_async)
             else:
@@ -283,6 +298,8 @@ class _Run:
             delay = retry.delay(attempt, self.rng.random())
             self.last_error[i] = error
             self._emit(EventKind.NODE_RETRYING, i, attempt, error=error, delay=delay)
+            if self.node_limits:
+                self._release_limits(i)
             assert self.tg is not None
             self.tg.start_soon(self._retry_after, i, delay)
             return None
@@ -342,6 +359,8 @@ class _Run:
         return result
 
     def _release(self, i: int, ok: bool) -> None:
+        if ok and i in self.expansions:  # before i's dependents are counted down
+            self._expand(i)
         if ok:
             ready = self.tracker.done(i, True)
         else:
@@ -360,6 +379,95 @@ class _Run:
         if upstream != root:
             reason += f" (via {self.specs[upstream].node_id!r})"
         return reason
+
+    # -- limits --------------------------------------------------------------
+
+    def _limits_for(self, spec: NodeSpec) -> tuple[Limit, ...]:
+        return tuple(self.limits[name] for name in spec.limits)
+
+    def _acquire(self, i: int) -> bool:
+        assert self.node_limits is not None
+        if self.holding[i] or not self.node_limits[i]:
+            return True
+        if try_acquire(i, self.node_limits[i]):
+            self.holding[i] = 1
+            return True
+        return False
+
+    def _release_limits(self, i: int) -> None:
+        assert self.node_limits is not None
+        if not self.holding[i]:
+            return
+        self.holding[i] = 0
+        started = release_limits(self.node_limits[i], self.node_limits.__getitem__)
+        for node in started:
+            self.holding[node] = 1
+        if started:
+            self._push(started)
+
+    # -- runtime for_each ----------------------------------------------------
+
+    def _expand(self, source: int) -> None:
+        """``source`` succeeded: create the items of every map that waits on it."""
+        for m in self.expansions[source]:
+            gather = self.index[m.node_id]
+            if self.results[gather] is not None:
+                continue  # already skipped or failed
+            if m.over is None:
+                try:
+                    values = self._for_each_values(m.source, m.node_id)
+                except Exception as exc:
+                    self._record(gather, _FAILED, error=NodeError.from_exception(exc))
+                    self._release(gather, False)
+                    continue
+                count = len(values)
+            elif m.over in self.counts:
+                values, count = [], self.counts[m.over]
+            else:
+                continue  # the map it follows failed: the tracker skips this one
+            self.counts[m.node_id] = count
+            items = [
+                self._add(item_spec(m.spec, k, values[k] if m.over is None else None, m.over))
+                for k in range(count)
+            ]
+            self.specs[gather] = gather_spec(m.spec, count)
+            outcome, upstream = self.tracker.add_deps(gather, items)
+            if outcome == SKIP:
+                self._skip_now(gather, upstream)
+
+    def _for_each_values(self, source: Ref, node_id: str) -> list[Any]:
+        result = self.results[self.index[source.node_id]]
+        assert result is not None
+        values = resolve_path(result.output, source) if source.path else result.output
+        if not isinstance(values, (list, tuple)):
+            raise TypeError(
+                f"for_each of {node_id!r} needs a list, but {source} is {type(values).__name__}"
+            )
+        return list(values)
+
+    def _add(self, spec: NodeSpec) -> int:
+        """Add a node to the running graph (its upstream nodes are all known)."""
+        i = len(self.specs)
+        self.specs.append(spec)
+        self.index[spec.node_id] = i
+        self.results.append(None)
+        self.attempts.append(0)
+        self.started.append(None)
+        self.timeouts.append(_effective_timeout(spec.timeout, self.default_timeout))
+        self.holding.append(0)
+        if self.node_limits is not None:
+            self.node_limits.append(self._limits_for(spec))
+        deps = [self.index[d] for d in spec.deps]
+        outcome, upstream = self.tracker.add(deps, spec.trigger is Trigger.ALL_DONE)
+        if outcome == READY:
+            self._push((i,))
+        elif outcome == SKIP:
+            self._skip_now(i, upstream)
+        return i
+
+    def _skip_now(self, i: int, upstream: int) -> None:
+        self._record(i, _SKIPPED, reason=self._skip_reason(i, upstream))
+        self._release(i, False)
 
     def _finish_unstarted(self) -> None:
         """Give every node still without a result one: the run is ending early."""

@@ -1,0 +1,110 @@
+"""``for_each``: one node per item, plus a gather node that lists their outputs.
+
+A map node ``M`` (``for_each`` set) becomes items ``M[0]``, ``M[1]``, ... that
+call M's tool with ``${item}`` bound to one value, and a *gather* node ``M``
+whose output is the list of item outputs. References to ``${M}`` therefore
+wait for every item; an item that fails skips the gather by the usual rules.
+
+When each item is known:
+  static      ``for_each`` is a list: items exist when the plan is compiled.
+  chained     ``for_each: ${Y}`` where Y is itself a map node: item i depends
+              on ``Y[i]`` only (no barrier), and ``${item}`` is Y[i]'s output.
+              Static if Y is, otherwise expanded together with Y.
+  runtime     ``for_each: ${X.path}`` for any other node X: items are created
+              the moment X succeeds, before anything downstream of X is
+              released. Maps chained over it expand at that same moment.
+
+Everything here is pure; the plan compiler and the scheduler call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from ._refs import Lookup, Ref, Template, resolve_path
+
+ITEM: Final = "item"
+"""The reference name bound to the current item inside a ``for_each`` node."""
+
+
+def item_id(map_id: str, index: int) -> str:
+    return f"{map_id}[{index}]"
+
+
+async def _collect(items: list[Any]) -> list[Any]:
+    return items
+
+
+_collect.__name__ = "for_each"
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeMap:
+    """A map node expanded when ``source`` succeeds (or when ``over`` expands)."""
+
+    node_id: str
+    source: Ref  # the root non-map node whose output decides the count
+    over: str | None  # the runtime map this one is chained over, if any
+    spec: Any = field(repr=False, compare=False, default=None)  # the declared map node
+
+
+def item_spec(spec: Any, index: int, value: Any = None, over: str | None = None) -> Any:
+    """Item ``index`` of map node ``spec``: bound to ``value``, or to ``over[index]``'s output."""
+    base: Template = spec.template
+    node_refs = tuple(r for r in base.refs if r.node_id != ITEM)
+    upstream = Ref(item_id(over, index)) if over is not None else None
+
+    def bind(lookup: Lookup) -> Any:
+        def sub(r: Ref) -> Any:
+            if r.node_id != ITEM:
+                return lookup(r)
+            if upstream is not None:
+                return lookup(Ref(upstream.node_id, r.path))
+            return resolve_path(value, r) if r.path else value
+
+        return base.render(sub)
+
+    refs = (*node_refs, upstream) if upstream is not None else node_refs
+    group = (map_limit(spec.node_id),) if spec.max_parallel else ()
+    return replace(
+        spec,
+        node_id=item_id(spec.node_id, index),
+        template=Template(refs, bind),
+        for_each=None,
+        max_parallel=None,
+        limits=(*spec.limits, *group),
+    )
+
+
+def map_limit(map_id: str) -> str:
+    """The name of the limit that holds a map node's ``max_parallel``."""
+    return f"max_parallel:{map_id}"
+
+
+def gather_spec(spec: Any, count: int, extra_deps: Sequence[str] = ()) -> Any:
+    """The gather node of map ``spec`` over ``count`` items."""
+    refs = tuple(Ref(item_id(spec.node_id, i)) for i in range(count))
+
+    def render(lookup: Lookup) -> dict[str, Any]:
+        return {"items": [lookup(r) for r in refs]}
+
+    own: tuple[str, ...] = ()
+    if not count:  # no items: keep the map's own upstream, so that order still holds
+        own = (*spec.depends_on, *(r.node_id for r in spec.template.refs if r.node_id != ITEM))
+    depends_on = tuple(dict.fromkeys((*extra_deps, *own)))
+    return replace(
+        spec,
+        tool=_collect,
+        args={},
+        depends_on=depends_on,
+        template=Template(refs, render),
+        is_async=True,
+        timeout=None,
+        retry=None,
+        trigger=type(spec.trigger)("all_success"),  # a failed item skips the gather
+        for_each=None,
+        max_parallel=None,
+        limits=(),
+    )

@@ -1,0 +1,230 @@
+"""for_each: static, chained (item-level edges) and runtime fan-outs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+import graphflow as gf
+from graphflow import NodeStatus as S
+
+pytestmark = pytest.mark.anyio
+
+
+async def double(x: int) -> int:
+    return 2 * x
+
+
+async def value(x: Any = None) -> Any:
+    return x
+
+
+class TestStatic:
+    async def test_items_are_nodes_and_the_map_lists_their_outputs(self) -> None:
+        g = gf.Graph()
+        g.add("sq", double, for_each=[1, 2, 3], args={"x": "${item}"})
+        g.add("total", lambda xs: sum(xs), args={"xs": "${sq}"})
+        result = await gf.run(g)
+        assert list(result) == ["sq[0]", "sq[1]", "sq[2]", "sq", "total"]
+        assert [result[f"sq[{i}]"].output for i in range(3)] == [2, 4, 6]
+        assert result["sq"].output == [2, 4, 6]
+        assert result["total"].output == 12
+
+    async def test_item_paths_and_interpolation(self) -> None:
+        g = gf.Graph()
+        g.add("base", value, args={"x": "eu"})
+        g.add(
+            "msg",
+            value,
+            for_each=[{"sku": "A1"}, {"sku": "B2"}],
+            args={"x": "${item.sku}@${base}"},
+        )
+        assert (await gf.run(g))["msg"].output == ["A1@eu", "B2@eu"]
+
+    async def test_an_item_value_is_never_parsed_as_a_reference(self) -> None:
+        g = gf.Graph()
+        g.add("m", value, for_each=["${secret}"], args={"x": "${item}"})
+        assert (await gf.run(g))["m"].output == ["${secret}"]
+
+    async def test_empty_list_gives_an_empty_output_after_upstream(self) -> None:
+        g = gf.Graph()
+        g.add("up", value, args={"x": 1})
+        g.add("m", value, for_each=[], args={"x": "${up}"})
+        result = await gf.run(g)
+        assert result["m"].output == [] and result["m"].started_at is not None
+        assert result["m"].started_at >= result["up"].finished_at  # type: ignore[operator]
+
+    async def test_a_failed_item_skips_the_map_but_not_its_siblings(self) -> None:
+        async def check(x: int) -> int:
+            if x == 2:
+                raise ValueError("two")
+            return x
+
+        g = gf.Graph()
+        g.add("m", check, for_each=[1, 2, 3], args={"x": "${item}"})
+        g.add("after", value, args={"x": "${m}"})
+        g.add("summary", value, args={"x": "${m}"}, trigger="all_done")
+        result = await gf.run(g)
+        assert [result[f"m[{i}]"].status for i in range(3)] == [S.SUCCEEDED, S.FAILED, S.SUCCEEDED]
+        assert result["m"].status == S.SKIPPED and result["m"].reason == "upstream 'm[1]' failed"
+        assert result["after"].reason == "upstream 'm[1]' failed (via 'm')"
+        assert result["summary"].output is None
+
+    async def test_max_parallel_caps_the_items_only(self) -> None:
+        running = peak = 0
+
+        async def tool(x: int) -> int:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await anyio.sleep(0.01)
+            running -= 1
+            return x
+
+        others = 0
+
+        async def other() -> None:
+            nonlocal others
+            others = max(others, running)
+
+        g = gf.Graph()
+        g.add("m", tool, for_each=list(range(10)), args={"x": "${item}"}, max_parallel=2)
+        g.add("other", other)
+        result = await gf.run(g, concurrency=8)
+        assert result.ok and peak == 2
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            ({"for_each": 5}, "for_each must be a list or a reference"),
+            ({"for_each": "x ${a}"}, "for_each must be a list or one reference"),
+            ({"max_parallel": 2}, "max_parallel needs for_each"),
+            ({"for_each": [1], "max_parallel": 0}, "max_parallel must be an int >= 1"),
+            ({"args": {"x": "${item}"}}, "${item} is only defined in a node with for_each"),
+        ],
+    )
+    def test_bad_for_each_options(self, options: dict[str, Any], message: str) -> None:
+        with pytest.raises(gf.SpecError, match=message.replace("$", r"\$")):
+            gf.Graph().add("n", value, **options)
+
+    def test_unknown_for_each_source(self) -> None:
+        g = gf.Graph()
+        g.add("m", value, for_each="${ghost.items}", args={"x": "${item}"})
+        with pytest.raises(gf.UnknownNodeError, match="'m' iterates over unknown node 'ghost'"):
+            g.validate()
+
+
+class TestChained:
+    @pytest.mark.parametrize("runtime", [False, True])
+    async def test_item_i_waits_only_for_upstream_item_i(self, runtime: bool) -> None:
+        # lookup[1] can only finish after price[0] started: a barrier would deadlock.
+        price0_started = anyio.Event()
+
+        async def lookup(sku: str) -> str:
+            if sku == "B":
+                await price0_started.wait()
+            return sku.lower()
+
+        async def price(name: str) -> str:
+            if name == "a":
+                price0_started.set()
+            return name + "$"
+
+        g = gf.Graph()
+        g.add("skus", value, args={"x": ["A", "B"]})
+        g.add(
+            "lookup", lookup, for_each="${skus}" if runtime else ["A", "B"], args={"sku": "${item}"}
+        )
+        g.add("price", price, for_each="${lookup}", args={"name": "${item}"})
+        g.add("all", value, args={"x": "${price}"})
+        with anyio.fail_after(5):
+            result = await gf.run(g)
+        assert result.ok, {k: r.error or r.reason for k, r in result.items() if not r.ok}
+        assert result["price"].output == ["a$", "b$"]
+        assert result["all"].output == ["a$", "b$"]
+
+    async def test_three_level_runtime_chain(self) -> None:
+        g = gf.Graph()
+        g.add("src", value, args={"x": [1, 2, 3]})
+        g.add("a", double, for_each="${src}", args={"x": "${item}"})
+        g.add("b", double, for_each="${a}", args={"x": "${item}"})
+        g.add("c", double, for_each="${b}", args={"x": "${item}"}, max_parallel=1)
+        result = await gf.run(g)
+        assert result["c"].output == [8, 16, 24]
+        assert {f"c[{i}]" for i in range(3)} <= set(result)
+
+    def test_a_node_iterating_over_itself(self) -> None:
+        g = gf.Graph()
+        g.add("a", value, for_each="${a}", args={"x": "${item}"})
+        with pytest.raises(gf.CycleError, match="cycle: a -> a"):
+            g.validate()
+
+    def test_a_for_each_chain_cycle_is_named(self) -> None:
+        g = gf.Graph()
+        g.add("a", value, for_each="${b}", args={"x": "${item}"})
+        g.add("b", value, for_each="${a}", args={"x": "${item}"})
+        with pytest.raises(gf.CycleError, match="a -> b -> a"):
+            g.validate()
+
+
+class TestRuntime:
+    async def test_items_created_from_an_upstream_output_path(self) -> None:
+        g = gf.Graph()
+        g.add("search", value, args={"x": {"hits": [3, 4]}})
+        g.add("m", double, for_each="${search.hits}", args={"x": "${item}"})
+        g.add("after", value, args={"x": "${m}"})
+        result = await gf.run(g)
+        assert result["m"].output == [6, 8]
+        assert result["m[1]"].output == 8
+        assert result["after"].output == [6, 8]
+
+    async def test_a_non_list_fails_the_map_and_skips_downstream(self) -> None:
+        g = gf.Graph()
+        g.add("search", value, args={"x": {"hits": "oops"}})
+        g.add("m", double, for_each="${search.hits}", args={"x": "${item}"})
+        g.add("chained", double, for_each="${m}", args={"x": "${item}"})
+        g.add("after", value, args={"x": "${m}"})
+        result = await gf.run(g)
+        err = result["m"].error
+        assert err is not None and err.type == "TypeError"
+        assert err.message == "for_each of 'm' needs a list, but ${search.hits} is str"
+        assert result["after"].status == S.SKIPPED
+        assert result["chained"].status == S.SKIPPED
+
+    async def test_a_failed_source_skips_the_map(self) -> None:
+        async def fails() -> None:
+            raise RuntimeError("down")
+
+        g = gf.Graph()
+        g.add("search", fails)
+        g.add("m", double, for_each="${search}", args={"x": "${item}"})
+        result = await gf.run(g)
+        assert result["m"].status == S.SKIPPED and result["m"].reason == "upstream 'search' failed"
+
+    async def test_items_also_wait_for_the_maps_other_upstream(self) -> None:
+        slow_done = anyio.Event()
+
+        async def slow() -> str:
+            await anyio.sleep(0.05)
+            slow_done.set()
+            return "s"
+
+        async def item_tool(x: int, s: str) -> str:
+            assert slow_done.is_set()
+            return f"{x}{s}"
+
+        g = gf.Graph()
+        g.add("src", value, args={"x": [1, 2]})
+        g.add("slow", slow)
+        g.add("m", item_tool, for_each="${src}", args={"x": "${item}", "s": "${slow}"})
+        assert (await gf.run(g))["m"].output == ["1s", "2s"]
+
+    async def test_runs_twice_from_one_graph(self) -> None:
+        g = gf.Graph()
+        g.add("src", value, args={"x": [1, 2]})
+        g.add("m", double, for_each="${src}", args={"x": "${item}"})
+        first, second = await gf.run(g), await gf.run(g)
+        assert first["m"].output == second["m"].output == [2, 4]
+        assert len(first) == len(second) == 4
