@@ -7,7 +7,7 @@ log, a live view, a run store): the one seam through which state leaves a run.
 from __future__ import annotations
 
 import traceback as _traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, final
@@ -125,7 +125,7 @@ class NodeResult:
 class RunResult(Mapping[str, NodeResult]):
     """node id -> ``NodeResult`` for every node of a run, in the graph's order."""
 
-    __slots__ = ("_results", "finished_at", "run_id", "started_at")
+    __slots__ = ("run_id", "started_at", "finished_at", "_results", "_upstream")
 
     def __init__(
         self,
@@ -133,11 +133,17 @@ class RunResult(Mapping[str, NodeResult]):
         results: dict[str, NodeResult],
         started_at: float,
         finished_at: float,
+        upstream: Callable[[], dict[str, tuple[str, ...]]] | None = None,
     ) -> None:
         self.run_id = run_id
         self.started_at = started_at
         self.finished_at = finished_at
         self._results = results
+        self._upstream = upstream
+
+    def dependencies(self) -> dict[str, tuple[str, ...]]:
+        """node id -> the node ids it waited for, including nodes a for_each added at run time."""
+        return self._upstream() if self._upstream is not None else {}
 
     def __getitem__(self, node_id: str) -> NodeResult:
         return self._results[node_id]

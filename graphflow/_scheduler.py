@@ -215,7 +215,12 @@ class _Run:
         results = {
             s.node_id: r for s, r in zip(self.specs, self.results, strict=True) if r is not None
         }
-        return RunResult(self.run_id, results, started_at, time.time())
+        specs = self.specs
+
+        def upstream() -> dict[str, tuple[str, ...]]:
+            return {s.node_id: s.deps for s in specs}
+
+        return RunResult(self.run_id, results, started_at, time.time(), upstream)
 
     def _push(self, nodes: Iterable[int]) -> None:
         """Queue ready nodes and start workers while work waits and the cap allows."""

@@ -1,25 +1,130 @@
-"""The ``graphflow`` command line: the only code that prints, exits or configures logging."""
+"""The ``graphflow`` command line: the only code that prints, exits or configures logging.
+
+Exit codes: 0 every node succeeded; 1 some node failed, was skipped or
+cancelled; 2 invalid workflow or usage; 130 interrupted (Ctrl-C).
+A user's mistake is one line on stderr, never a traceback (``--debug`` shows it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 from .. import __version__
+from ..errors import GraphError
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``graphflow`` console script."""
-    parser = argparse.ArgumentParser(
+class UsageError(Exception):
+    """A bad command line (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"graphflow: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_INVALID)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="graphflow",
         description="Run tool calls as a dependency graph, each the moment its inputs are ready.",
     )
     parser.add_argument("--version", action="version", version=f"graphflow {__version__}")
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    common = _Parser(add_help=False)
+    common.add_argument("file", help="the workflow YAML file")
+    common.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="set an input (the value is read as YAML: 3, true, [a, b])",
+    )
+    common.add_argument("--inputs", metavar="FILE.json", help="inputs from a JSON object file")
+    common.add_argument(
+        "--tools", nargs="+", default=[], metavar="MOD", help="more modules to take tools from"
+    )
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    run = sub.add_parser("run", parents=[common], help="run a workflow")
+    run.add_argument("--concurrency", "-c", type=int, metavar="N", help="nodes running at once")
+    run.add_argument(
+        "--sequential", action="store_true", help="one node at a time (--concurrency 1)"
+    )
+    run.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    run.add_argument("--json", metavar="OUT", help="write the full result as JSON ('-': stdout)")
+    run.add_argument(
+        "--live",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="live view (auto: only on a terminal); off: one JSON line per event on stderr",
+    )
+
+    sub.add_parser("validate", parents=[common], help="check a workflow without running it")
+
+    plan = sub.add_parser("plan", parents=[common], help="show how a workflow would run")
+    plan.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
+    return parser
 
 
-if __name__ == "__main__":  # pragma: no cover
+def parse_inputs(pairs: Sequence[str], json_file: str | None) -> dict[str, Any]:
+    """``--inputs FILE.json`` then each ``--input k=v`` (values read as YAML scalars)."""
+    import yaml
+
+    values: dict[str, Any] = {}
+    if json_file:
+        try:
+            loaded = json.loads(Path(json_file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--inputs {json_file}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise UsageError(f"--inputs {json_file}: expected a JSON object")
+        values.update(loaded)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--input {pair!r}: expected KEY=VALUE")
+        try:
+            values[key] = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            values[key] = raw
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``graphflow`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_INVALID
+    try:
+        if args.command == "run":
+            from ._run import command_run
+
+            return command_run(args)
+        from ._inspect import command_plan, command_validate
+
+        return command_validate(args) if args.command == "validate" else command_plan(args)
+    except (GraphError, UsageError) as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"graphflow: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def run_main() -> NoReturn:  # pragma: no cover - the console script
     sys.exit(main())

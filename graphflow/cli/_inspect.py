@@ -1,0 +1,42 @@
+"""``graphflow validate`` and ``graphflow plan``."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import analysis
+from ..workflow import Workflow, load_workflow
+from . import EXIT_OK, parse_inputs
+
+
+def load(args: argparse.Namespace) -> Workflow:
+    return load_workflow(args.file, parse_inputs(args.input, args.inputs), tuple(args.tools))
+
+
+def command_validate(args: argparse.Namespace) -> int:
+    wf = load(args)
+    plan = wf.graph.plan()
+    edges = sum(len(d) for d in plan.deps)
+    print(f"ok: {wf.path}: workflow {wf.model.name!r}, {len(plan.specs)} nodes, {edges} edges")
+    return EXIT_OK
+
+
+def command_plan(args: argparse.Namespace) -> int:
+    wf = load(args)
+    if args.format == "mermaid":
+        print(analysis.to_mermaid(wf.graph))
+        return EXIT_OK
+    if args.format == "dot":
+        print(analysis.to_dot(wf.graph))
+        return EXIT_OK
+    dg = analysis.plan_graph(wf.graph)
+    print(f"workflow {wf.model.name!r}: {dg.number_of_nodes()} nodes, {dg.number_of_edges()} edges")
+    for depth, level in enumerate(analysis.levels(wf.graph)):
+        together = "runs alone" if len(level) == 1 else f"{len(level)} can run together"
+        print(f"  level {depth} ({together}): {', '.join(level)}")
+    runtime = [n for n, data in dg.nodes(data=True) if data.get("runtime_for_each")]
+    if runtime:
+        print(f"  items known only at run time: {', '.join(runtime)}")
+    chain = analysis.longest_chain(wf.graph)
+    print(f"  longest chain ({len(chain)} nodes): {' -> '.join(chain)}")
+    return EXIT_OK

@@ -1,0 +1,14 @@
+"""YAML workflows: load a file into a ``Graph`` with every error located.
+
+from graphflow.workflow import load_workflow
+wf = load_workflow("flow.yaml", inputs={"region": "us"})
+result = await graphflow.run(wf.graph, **wf.run_options())
+"""
+
+from ._build import Workflow as Workflow
+from ._build import load_workflow as load_workflow
+from ._build import load_workflow_text as load_workflow_text
+from ._registry import ToolRegistry as ToolRegistry
+from ._spec import parse_duration as parse_duration
+
+__all__ = ["ToolRegistry", "Workflow", "load_workflow", "load_workflow_text", "parse_duration"]
