@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--tools", nargs="+", default=[], metavar="MOD", help="more modules to take tools from"
     )
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    common.add_argument(  # SUPPRESS: do not undo a --debug given before the command
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
 
     run = sub.add_parser("run", parents=[common], help="run a workflow")
     run.add_argument("--concurrency", "-c", type=int, metavar="N", help="nodes running at once")

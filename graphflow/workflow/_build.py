@@ -103,7 +103,8 @@ def _validate(doc: Document) -> WorkflowModel:
 
 def _spec_error(doc: Document, exc: ValidationError) -> SpecError:
     # in a union (retries: int | {...}) the deepest error is the one about what was written
-    err = max(exc.errors(), key=lambda e: len(e["loc"]))
+    # (and an unknown key beats the missing one it was probably meant to be)
+    err = max(exc.errors(), key=lambda e: (len(e["loc"]), e["type"] == "extra_forbidden"))
     loc: Loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
     if err["type"] == "extra_forbidden":
         key = str(loc[-1])

@@ -24,6 +24,7 @@ MAX_DEPTH = 64
 MAX_NODES = 100_000  # values built, counting each alias expansion again
 
 Loc = tuple[str | int, ...]
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
 
 @dataclass(slots=True)
@@ -108,6 +109,13 @@ class _Builder:
                 column=mark.column + 1,
             )
         self.doc.positions.setdefault(loc, (mark.line + 1, mark.column + 1))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            raise SpecError(
+                f"unsupported tag {node.tag!r}: only plain YAML is allowed",
+                path=self.doc.path,
+                line=mark.line + 1,
+                column=mark.column + 1,
+            )
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, loc, depth)
         if isinstance(node, yaml.SequenceNode):

@@ -1,0 +1,89 @@
+"""shell against real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from graphflow.builtin_tools.shell import CommandFailed, shell
+
+pytestmark = pytest.mark.anyio
+PY = sys.executable
+
+
+async def test_captures_exit_code_stdout_and_stderr() -> None:
+    code = "import sys; print('out'); print('err', file=sys.stderr)"
+    assert await shell([PY, "-c", code]) == {"exit_code": 0, "stdout": "out\n", "stderr": "err\n"}
+
+
+async def test_nonzero_exit_fails_unless_check_is_off() -> None:
+    argv = [PY, "-c", "import sys; print('bad input', file=sys.stderr); sys.exit(3)"]
+    with pytest.raises(CommandFailed, match="exited with 3: bad input") as info:
+        await shell(argv)
+    assert info.value.result["exit_code"] == 3
+    assert (await shell(argv, check=False))["exit_code"] == 3
+
+
+async def test_stdin_env_and_cwd(tmp_path: Path) -> None:
+    code = "import os, sys; print(sys.stdin.read().upper(), os.environ['GF_TEST'], os.getcwd())"
+    result = await shell([PY, "-c", code], stdin="hello", env={"GF_TEST": "v"}, cwd=str(tmp_path))
+    assert result["stdout"].split() == ["HELLO", "v", str(tmp_path)]
+
+
+async def test_env_without_inheritance() -> None:
+    result = await shell(
+        [PY, "-c", "import os; print(sorted(k for k in os.environ if k != 'LC_CTYPE'))"],
+        env={"ONLY": "1"},
+        inherit_env=False,
+    )
+    assert result["stdout"].strip() == "['ONLY']"
+
+
+async def test_a_shell_string_is_refused() -> None:
+    with pytest.raises(TypeError, match="argv must be a non-empty list"):
+        await shell("echo hi; rm -rf /")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    script = f"sleep 30 & echo $! > {pidfile}; wait"
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await shell(["sh", "-c", script], timeout=0.5)
+    assert time.monotonic() - started < 5
+    grandchild = int(pidfile.read_text())
+    for _ in range(50):
+        if not _alive(grandchild):
+            break
+        await anyio.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+async def test_cancellation_kills_the_process() -> None:
+    with anyio.move_on_after(0.3):
+        await shell([PY, "-c", "import time; print('x', flush=True); time.sleep(30)"])
+    # nothing left running from this test
+    children = [p for p in os.listdir("/proc") if p.isdigit() and _child_of_me(int(p))]
+    assert children == []
+
+
+def _child_of_me(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    fields = stat.split(")")[-1].split()
+    return int(fields[1]) == os.getpid() and fields[0] != "Z"

@@ -1,0 +1,183 @@
+"""The graphflow CLI through its real console script, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / "workflows"
+SCRIPT = shutil.which("graphflow", path=str(Path(sys.executable).parent)) or "graphflow"
+
+
+def gf(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [SCRIPT, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env
+    )
+
+
+class TestRun:
+    def test_example_workflow_succeeds_with_summary_and_json(self, tmp_path: Path) -> None:
+        out = tmp_path / "result.json"
+        proc = gf("run", "workflows/compare_laptops.yaml", "--json", str(out))
+        assert proc.returncode == 0, proc.stderr
+        assert "14 succeeded. wall " in proc.stdout
+        assert "one at a time" in proc.stdout and "critical path" in proc.stdout
+        assert "summary: " in proc.stdout and "Brick 15" in proc.stdout
+        data = json.loads(out.read_text())
+        assert data["ok"] is True
+        assert data["nodes"]["last_year"]["attempts"] == 2
+        assert data["nodes"]["lookup"]["output"][1]["sku"] == "B2"
+
+    def test_not_on_a_terminal_each_event_is_one_json_line(self) -> None:
+        proc = gf("run", "workflows/compare_laptops.yaml", "--input", "skus=[A1]")
+        events = [json.loads(line) for line in proc.stderr.splitlines()]
+        kinds = [e["event"] for e in events]
+        assert kinds[0] == "run.started" and kinds[-1] == "run.finished"
+        assert "node.retrying" in kinds
+        assert {e["run_id"] for e in events} == {events[0]["run_id"]}
+        assert any(e.get("node_id") == "lookup[0]" for e in events)
+
+    def test_inputs_from_the_command_line_and_a_file(self, tmp_path: Path) -> None:
+        inputs = tmp_path / "in.json"
+        inputs.write_text(json.dumps({"region": "us"}))
+        proc = gf(
+            "run", "workflows/compare_laptops.yaml", "--inputs", str(inputs), "-i", "skus=[B2, D4]"
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "at 1099" in proc.stdout  # B2 at 999 +10% outside the eu
+
+    def test_a_failure_exits_1_and_reports_the_skip(self) -> None:
+        proc = gf("run", "workflows/partial_failure.yaml", "--json", "-")
+        assert proc.returncode == 1
+        data = json.loads(proc.stdout)
+        assert data["nodes"]["fetch_config"]["status"] == "failed"
+        assert data["nodes"]["apply_config"]["reason"] == "upstream 'fetch_config' failed"
+        assert data["nodes"]["test"]["status"] == "succeeded"
+
+    def test_sequential_and_fail_fast(self) -> None:
+        proc = gf("run", "workflows/partial_failure.yaml", "--sequential", "--fail-fast")
+        assert proc.returncode == 1
+        assert "skipped" in proc.stdout and "fail_fast: 'fetch_config' failed" in proc.stdout
+
+    def test_shell_workflow_over_the_repository(self) -> None:
+        proc = gf("run", "workflows/repo_stats.yaml", "--json", "-")
+        assert proc.returncode == 0, proc.stderr
+        total = json.loads(proc.stdout)["nodes"]["total"]["output"]
+        assert total["files"] > 10 and total["lines"] > 1000
+
+
+class TestUserErrors:
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["run", "missing.yaml"], "graphflow: error: missing.yaml: cannot read"),
+            (
+                ["run", "workflows/compare_laptops.yaml", "--input", "nope=1"],
+                "unknown input 'nope'",
+            ),
+            (
+                ["run", "workflows/compare_laptops.yaml", "--input", "oops"],
+                "--input 'oops': expected KEY=VALUE",
+            ),
+            (
+                ["run", "workflows/compare_laptops.yaml", "--concurrency", "0"],
+                "--concurrency must be >= 1",
+            ),
+            (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ],
+    )
+    def test_exit_2_with_one_line_and_no_traceback(self, args: list[str], message: str) -> None:
+        proc = gf(*args)
+        assert proc.returncode == 2
+        assert message in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+    def test_invalid_workflow_names_file_line_and_column(self, tmp_path: Path) -> None:
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("name: x\nnodes:\n  a:\n    tool: echo\n    argz: {}\n")
+        for command in ("run", "validate", "plan"):
+            proc = gf(command, str(bad))
+            assert proc.returncode == 2
+            assert (
+                proc.stderr.strip()
+                == f"graphflow: error: {bad}:5:5: unknown key 'argz' (did you mean 'args'?)"
+            )
+
+    def test_debug_shows_the_traceback(self, tmp_path: Path) -> None:
+        proc = gf("--debug", "validate", str(tmp_path / "none.yaml"))
+        assert proc.returncode == 2 and "Traceback" in proc.stderr
+
+
+class TestValidateAndPlan:
+    def test_validate(self) -> None:
+        proc = gf("validate", "workflows/compare_laptops.yaml")
+        assert proc.returncode == 0
+        assert proc.stdout.strip() == (
+            "ok: workflows/compare_laptops.yaml: workflow 'compare-laptops', 14 nodes, 18 edges"
+        )
+
+    def test_plan_text(self) -> None:
+        proc = gf("plan", "workflows/compare_laptops.yaml")
+        assert proc.returncode == 0
+        assert (
+            "level 0 (4 can run together): lookup[0], lookup[1], lookup[2], lookup[3]"
+            in proc.stdout
+        )
+        assert "longest chain (6 nodes): " in proc.stdout
+
+    def test_plan_runtime_fan_out_and_exports(self) -> None:
+        text = gf("plan", "workflows/repo_stats.yaml").stdout
+        assert "items known only at run time: count" in text
+        mermaid = gf("plan", "workflows/repo_stats.yaml", "--format", "mermaid").stdout
+        assert mermaid.startswith("flowchart TD") and "n1 --> n2" in mermaid
+        dot = gf("plan", "workflows/repo_stats.yaml", "--format", "dot").stdout
+        assert dot.startswith("digraph graphflow {") and '"files" -> "python_files";' in dot
+
+    def test_version(self) -> None:
+        assert gf("--version").stdout.startswith("graphflow 0.")
+
+
+def test_ctrl_c_cancels_prints_the_summary_and_exits_130(tmp_path: Path) -> None:
+    flow = tmp_path / "slow.yaml"
+    flow.write_text(
+        textwrap.dedent(
+            """\
+            name: slow
+            nodes:
+              quick: {tool: echo, args: {x: 1}}
+              long: {tool: sleep, args: {seconds: 30}}
+              after: {tool: echo, args: {x: "${long}"}}
+            """
+        )
+    )
+    proc = subprocess.Popen(
+        [SCRIPT, "run", str(flow), "--json", str(tmp_path / "out.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 20
+    for line in proc.stderr:  # wait until 'long' is running
+        if '"node_id": "long"' in line and "node.started" in line:
+            break
+        assert time.monotonic() < deadline
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "interrupted" in stdout
+    data = json.loads((tmp_path / "out.json").read_text())
+    statuses = {k: v["status"] for k, v in data["nodes"].items()}
+    assert statuses == {"quick": "succeeded", "long": "cancelled", "after": "skipped"}

@@ -1,0 +1,274 @@
+"""Every validation error names the file, line, column and key; valid files run."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import graphflow as gf
+from graphflow.workflow import load_workflow, load_workflow_text, parse_duration
+
+
+def load(text: str, **kwargs: Any) -> Any:
+    return load_workflow_text(textwrap.dedent(text), **kwargs)
+
+
+def error_of(text: str, **kwargs: Any) -> str:
+    with pytest.raises(gf.GraphError) as info:
+        load(text, **kwargs)
+    return str(info.value)
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            (
+                "name: x\nnodes:\n  a:\n    tool: echo\n    argz: {v: 1}\n",
+                "<string>:5:5: unknown key 'argz' (did you mean 'args'?)",
+            ),
+            (
+                "name: x\nnodez: {}\n",
+                "<string>:2:1: unknown key 'nodez' (did you mean 'nodes'?)",
+            ),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, retries: {attempts: 2, backof: 1s}}\n",
+                "<string>:3:42: unknown key 'backof' (did you mean 'backoff'?)",
+            ),
+            ("nodes:\n  a: {tool: echo}\n", "<string>:1:1: missing required key 'name'"),
+            ("name: x\nnodes:\n  a: {args: {}}\n", "<string>:3:3: missing required key 'tool'"),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, timeout: 5 parsecs}\n",
+                "<string>:3:19: nodes.a.timeout: '5 parsecs' is not a duration",
+            ),
+            (
+                "name: x\nnodes:\n  a: {tool: ech}\n",
+                "<string>:3:7: unknown tool 'ech' (did you mean 'echo'?)",
+            ),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, args: {v: '${bb.k}'}}\n  b: {tool: echo}\n",
+                "<string>:3:26: node 'a' references unknown node 'bb' (did you mean 'b'?)",
+            ),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, depends_on: [b, zz]}\n  b: {tool: echo}\n",
+                "<string>:3:35: node 'a' depends on unknown node 'zz'",
+            ),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, args: {v: '${inputs.nope}'}}\n",
+                "<string>:3:26: ${inputs.nope} names unknown input 'nope' (inputs: none)",
+            ),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, args: {v: '${item}'}}\n",
+                "<string>:3:26: ${item} is only defined in a node with for_each",
+            ),
+            (
+                "name: x\nnodes:\n  a.b: {tool: echo}\n",
+                "<string>:3:3: node id 'a.b' may not contain '.'",
+            ),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, args: {v: '${}'}}\n",
+                "<string>:3:26: malformed reference ${}",
+            ),
+            ("- just\n- a list\n", "<string>:1:1: a workflow is a mapping"),
+            (
+                "name: x\ninputs: {r: {required: true}}\nnodes:\n  a: {tool: echo}\n",
+                "<string>:2:10: input 'r' is required: pass --input r=...",
+            ),
+        ],
+    )
+    def test_located_errors(self, text: str, expected: str) -> None:
+        assert error_of(text).startswith(expected)
+
+    def test_cycle_names_the_path_and_the_line_of_each_edge(self) -> None:
+        text = """\
+        name: x
+        nodes:
+          a:
+            tool: echo
+            args: {v: "${c}"}
+          b:
+            tool: echo
+            depends_on: [a]
+          c:
+            tool: echo
+            args: {v: "x ${b.k}"}
+        """
+        with pytest.raises(gf.CycleError) as info:
+            load(text)
+        assert info.value.cycle == ["a", "b", "c", "a"]
+        assert str(info.value) == (
+            "cycle: a -> b -> c -> a (<string>: 'b' needs 'a' at line 8; "
+            "'c' needs 'b' at line 11; 'a' needs 'c' at line 5)"
+        )
+
+    def test_unknown_input_given(self) -> None:
+        message = error_of("name: x\ninputs: {a: {}}\nnodes:\n  n: {tool: echo}\n", inputs={"b": 1})
+        assert message == "<string>: unknown input 'b' (this workflow's inputs: a)"
+
+    def test_errors_name_the_file(self, tmp_path: Path) -> None:
+        path = tmp_path / "flow.yaml"
+        path.write_text("name: x\nnodes:\n  a: {tool: nope}\n")
+        with pytest.raises(gf.ToolNotFoundError) as info:
+            load_workflow(path)
+        assert str(info.value).startswith(f"{path}:3:7: unknown tool 'nope'")
+
+
+class TestDurations:
+    @pytest.mark.parametrize(
+        ("raw", "seconds"),
+        [
+            (2, 2.0),
+            (0.5, 0.5),
+            ("500ms", 0.5),
+            ("30s", 30.0),
+            ("5m", 300.0),
+            ("1h", 3600.0),
+            ("7", 7.0),
+        ],
+    )
+    def test_forms(self, raw: object, seconds: float) -> None:
+        assert parse_duration(raw) == seconds
+
+    @pytest.mark.parametrize("raw", ["5 parsecs", "", "-1s", True, None])
+    def test_refused(self, raw: object) -> None:
+        with pytest.raises(ValueError, match="duration"):
+            parse_duration(raw)
+
+
+class TestBuild:
+    def test_options_reach_the_graph(self) -> None:
+        wf = load(
+            """\
+            name: opts
+            defaults: {timeout: 30s, retries: 1}
+            concurrency: 3
+            fail_fast: true
+            nodes:
+              a:
+                tool: sleep
+                args: {seconds: 0}
+                timeout: 500ms
+                retries: {attempts: 3, backoff: 200ms, max_backoff: 1s}
+              b: {tool: echo, depends_on: a, trigger: all_done}
+            """
+        )
+        a, b = wf.graph["a"], wf.graph["b"]
+        assert a.timeout == 0.5
+        assert a.retry == gf.Retry(2, backoff=0.2, max_backoff=1.0)
+        assert b.deps == ("a",) and b.trigger == "all_done"
+        assert wf.run_options() == {
+            "concurrency": 3,
+            "fail_fast": True,
+            "default_timeout": 30.0,
+            "default_retries": 1,
+        }
+
+    def test_inputs_are_substituted_with_their_types(self) -> None:
+        wf = load(
+            """\
+            name: inputs
+            inputs:
+              skus: {default: [A1, B2]}
+              region: {default: eu}
+            nodes:
+              a: {tool: echo, args: {skus: "${inputs.skus}", where: "in ${inputs.region}"}}
+            """,
+            inputs={"region": "us"},
+        )
+        result = gf.run_sync(wf.graph)
+        assert result["a"].output == {"skus": ["A1", "B2"], "where": "in us"}
+
+    def test_the_issue_example_runs_with_item_level_fan_out(self, tmp_path: Path) -> None:
+        (tmp_path / "shop_tools.py").write_text(
+            textwrap.dedent(
+                """\
+                PRICES = {"A1": 30, "B2": 20, "C3": 25}
+
+                async def lookup_product(sku, region):
+                    return {"sku": sku, "price": PRICES[sku], "region": region}
+
+                def pick_cheapest(products):
+                    return min(products, key=lambda p: p["price"])
+
+                calls = []
+
+                def lookup_previous_model(sku):
+                    calls.append(sku)
+                    if len(calls) == 1:
+                        raise ConnectionError("flaky")
+                    return {"sku": sku + "-old"}
+                """
+            )
+        )
+        (tmp_path / "flow.yaml").write_text(
+            textwrap.dedent(
+                """\
+                name: compare-laptops
+                tools: [shop_tools]
+                inputs:
+                  skus: {default: [A1, B2, C3]}
+                  region: {default: eu}
+                defaults: {timeout: 30s, retries: 1}
+                concurrency: 8
+                nodes:
+                  lookup:
+                    tool: lookup_product
+                    for_each: ${inputs.skus}
+                    args: {sku: "${item}", region: "${inputs.region}"}
+                    max_parallel: 2
+                  cheapest:
+                    tool: pick_cheapest
+                    args: {products: "${lookup}"}
+                  last_year:
+                    tool: lookup_previous_model
+                    args: {sku: "${cheapest.sku}"}
+                    timeout: 10s
+                    retries: {attempts: 3, backoff: 0.01s, max_backoff: 5s}
+                  summary:
+                    tool: echo
+                    args: {text: "cheapest ${cheapest.sku}, last year ${last_year.sku}"}
+                    trigger: all_done
+                    depends_on: [last_year]
+                """
+            )
+        )
+        wf = load_workflow(tmp_path / "flow.yaml")
+        result = gf.run_sync(wf.graph, **wf.run_options())
+        assert result.ok
+        assert [result[f"lookup[{i}]"].output["sku"] for i in range(3)] == ["A1", "B2", "C3"]
+        assert result["last_year"].attempts == 2
+        assert result["summary"].output == {"text": "cheapest B2, last year B2-old"}
+        assert str(tmp_path) not in sys.path  # the import path was restored
+
+    def test_module_tools_shadow_builtins_and_use_all(self, tmp_path: Path) -> None:
+        (tmp_path / "mine.py").write_text(
+            "__all__ = ['echo']\ndef echo(**kw):\n    return 'mine'\ndef hidden():\n    return 1\n"
+        )
+        text = "name: x\ntools: [mine]\nnodes:\n  a: {tool: echo}\n  b: {tool: hidden}\n"
+        (tmp_path / "f.yaml").write_text(text)
+        with pytest.raises(gf.ToolNotFoundError, match="unknown tool 'hidden'"):
+            load_workflow(tmp_path / "f.yaml")
+
+    def test_unimportable_tools_module(self, tmp_path: Path) -> None:
+        (tmp_path / "f.yaml").write_text(
+            "name: x\ntools: [no_such_mod]\nnodes:\n  a: {tool: echo}\n"
+        )
+        with pytest.raises(
+            gf.SpecError, match=r"f.yaml:2:9: cannot import tools module 'no_such_mod'"
+        ):
+            load_workflow(tmp_path / "f.yaml")
+
+    def test_entry_point_tools(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        # a real installed distribution (a dist-info on sys.path) declaring an entry point
+        (tmp_path / "ep_tools.py").write_text("def shout(text):\n    return text.upper()\n")
+        dist = tmp_path / "ep_tools-1.0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-tools\nVersion: 1.0\n")
+        (dist / "entry_points.txt").write_text("[graphflow.tools]\nshout = ep_tools:shout\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        wf = load("name: x\nnodes:\n  a: {tool: shout, args: {text: hi}}\n")
+        assert gf.run_sync(wf.graph)["a"].output == "HI"
