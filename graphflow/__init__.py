@@ -20,6 +20,11 @@ from ._results import RunResult as RunResult
 from ._scheduler import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._scheduler import run as run
 from ._scheduler import run_sync as run_sync
+from ._streaming import Scheduler as Scheduler
+from ._tools import Tool as Tool
+from ._tools import ToolArgumentError as ToolArgumentError
+from ._tools import Toolbox as Toolbox
+from ._tools import tool as tool
 from .errors import CycleError as CycleError
 from .errors import DuplicateNodeError as DuplicateNodeError
 from .errors import GraphError as GraphError
@@ -46,12 +51,17 @@ __all__ = [
     "ReferenceResolutionError",
     "Retry",
     "RunResult",
+    "Scheduler",
     "SpecError",
+    "Tool",
+    "ToolArgumentError",
     "ToolNotFoundError",
+    "Toolbox",
     "Trigger",
     "UnknownNodeError",
     "__version__",
     "ref",
     "run",
     "run_sync",
+    "tool",
 ]

@@ -85,6 +85,10 @@ class NodeSpec:
     max_parallel: int | None = None
     limits: tuple[str, ...] = ()
     """names of the limits (``Plan.limits``) this node takes a slot in while it runs"""
+    writes: tuple[str, ...] = ()
+    """resource keys (``str.format`` templates over the arguments) written exclusively"""
+    reads: tuple[str, ...] = ()
+    """resource keys read (shared with other readers, never with a writer)"""
 
     @property
     def deps(self) -> tuple[NodeId, ...]:
@@ -131,11 +135,15 @@ class Graph:
         g.add("best", pick, args={"products": ["${a}", ref("b")]})
     """
 
-    __slots__ = ("_nodes", "_plan")
+    __slots__ = ("_nodes", "_plan", "limits")
 
-    def __init__(self) -> None:
+    def __init__(self, *, limits: Mapping[str, int] | None = None) -> None:
+        """Args:
+        limits: sizes of named pools that tools share (``@tool(limit="api")``).
+        """
         self._nodes: dict[NodeId, NodeSpec] = {}
         self._plan: Plan | None = None
+        self.limits: dict[str, int] = dict(limits or {})
 
     def add(
         self,
@@ -149,6 +157,9 @@ class Graph:
         trigger: Trigger | str = Trigger.ALL_SUCCESS,
         for_each: Sequence[Any] | Ref | str | None = None,
         max_parallel: int | None = None,
+        limits: Iterable[str] = (),
+        writes: Iterable[str] = (),
+        reads: Iterable[str] = (),
     ) -> NodeSpec:
         """Add a node that calls ``tool(**args)``.
 
@@ -168,6 +179,11 @@ class Graph:
                 outputs the list of item outputs. Over another ``for_each``
                 node (``"${lookup}"``), item i waits only for that node's item i.
             max_parallel: the most items of this node running at once.
+            limits: names of pools (sized in ``Graph(limits=...)``) this node
+                takes a slot in while it runs; a ``Tool``'s ``limit`` is added.
+            writes, reads: resource keys, ``str.format`` templates over the
+                arguments (``"customer:{customer_id}"``); a ``Tool``'s are added.
+                Writers of a key never overlap each other or its readers.
 
         Returns:
             The node's spec.
@@ -176,10 +192,21 @@ class Graph:
             DuplicateNodeError: ``node_id`` is already in the graph.
             SpecError: an option or a reference is malformed.
         """
-        _check_node_id(node_id)
         if node_id in self._nodes:
             raise DuplicateNodeError(node_id)
-        spec = _make_spec(node_id, tool, args, depends_on, timeout, retries, trigger)
+        spec = build_spec(
+            node_id,
+            tool,
+            args=args,
+            depends_on=depends_on,
+            timeout=timeout,
+            retries=retries,
+            trigger=trigger,
+            limits=limits,
+            writes=writes,
+            reads=reads,
+            pools=self.limits,
+        )
         _set_for_each(spec, for_each, max_parallel)
         self._nodes[node_id] = spec
         self._plan = None
@@ -207,7 +234,7 @@ class Graph:
     def plan(self) -> Plan:
         """The validated, compiled graph (cached until the next ``add``)."""
         if self._plan is None:
-            self._plan = _compile_plan(list(self._nodes.values()))
+            self._plan = _compile_plan(list(self._nodes.values()), self.limits)
         return self._plan
 
     def to_networkx(self) -> Any:
@@ -219,6 +246,50 @@ class Graph:
             dg.add_node(spec.node_id, tool=spec.tool_name)
             dg.add_edges_from((dep, spec.node_id) for dep in spec.deps)
         return dg
+
+
+def build_spec(
+    node_id: NodeId,
+    tool: ToolFn,
+    *,
+    args: Mapping[str, Any] | None = None,
+    depends_on: Iterable[NodeId] | NodeId = (),
+    timeout: float | None = None,
+    retries: int | Retry | None = None,
+    trigger: Trigger | str = Trigger.ALL_SUCCESS,
+    limits: Iterable[str] = (),
+    writes: Iterable[str] = (),
+    reads: Iterable[str] = (),
+    pools: dict[str, int],
+) -> NodeSpec:
+    """A validated node spec (``Graph.add`` and ``Scheduler.add`` share it).
+
+    A ``Tool``'s own ``limit=N`` is recorded in ``pools`` as ``tool:<name>``.
+    """
+    _check_node_id(node_id)
+    spec = _make_spec(node_id, tool, args, depends_on, timeout, retries, trigger)
+    names = [limits] if isinstance(limits, str) else list(limits)
+    tool_limit = getattr(tool, "limit", None)
+    if isinstance(tool_limit, str):
+        names.append(tool_limit)
+    elif isinstance(tool_limit, int):
+        name = f"tool:{spec.tool_name}"
+        if pools.get(name, tool_limit) != tool_limit:
+            raise SpecError(
+                f"node {node_id!r}: tool {spec.tool_name!r} has limit {tool_limit}, "
+                f"but another tool of that name has {pools[name]}",
+                key=f"{node_id}.tool",
+            )
+        pools[name] = tool_limit
+        names.append(name)
+    spec.limits = tuple(dict.fromkeys(names))
+    spec.writes = (*_strings(writes), *getattr(tool, "writes", ()))
+    spec.reads = (*_strings(reads), *getattr(tool, "reads", ()))
+    return spec
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _check_node_id(node_id: object) -> None:
@@ -315,7 +386,7 @@ def _set_for_each(spec: NodeSpec, for_each: Any, max_parallel: int | None) -> No
     spec.max_parallel = max_parallel
 
 
-def _compile_plan(declared: list[NodeSpec]) -> Plan:
+def _compile_plan(declared: list[NodeSpec], pools: Mapping[str, int]) -> Plan:
     specs, runtime = expand_maps(declared)
     index: dict[NodeId, int] = {}
     for i, s in enumerate(specs):
@@ -338,7 +409,10 @@ def _compile_plan(declared: list[NodeSpec]) -> Plan:
     expansions: dict[int, list[RuntimeMap]] = {}
     for m in runtime:
         expansions.setdefault(index[m.source.node_id], []).append(m)
-    limits = {map_limit(s.node_id): s.max_parallel for s in declared if s.max_parallel}
+    limits = {
+        **pools,
+        **{map_limit(s.node_id): s.max_parallel for s in declared if s.max_parallel},
+    }
     return Plan(specs, index, deps, dependents, expansions, limits)
 
 

@@ -1,66 +1,206 @@
-"""Limits on how many nodes of a group run at once, without holding a worker.
+"""Limits and resource locks: what a node must hold while it runs.
 
-A node may belong to several limits (a fan-out's ``max_parallel``; later, a
-tool's limit or a shared pool). A node starts only when *every* one of its
-limits has room, and then takes a slot in all of them at once. The scheduler
-is single-threaded between awaits, so "check all, then take all" is atomic:
-no node ever holds one slot while waiting for another, hence no deadlock,
-whatever order limits are declared in.
+A node *claims* resources before it starts:
+  ``Limit``   a counting limit: a fan-out's ``max_parallel``, a tool's
+              ``limit=2``, or a named pool shared by several tools
+              ("this API key allows 5 requests at once");
+  ``RWLock``  a resource key (``"customer:42"``): any number of readers, or
+              one writer; a write never overlaps a read or another write.
 
-A node that cannot start is *parked* on the first full limit (no task, no
-worker held); when a slot frees, parked nodes take it in the order they were
-parked and are handed back to the scheduler already holding their slots.
+No deadlock, whatever the order claims are declared in: a node takes *all* of
+its claims at once or none. The scheduler is single-threaded between awaits,
+so "check every claim, then take every claim" is atomic, and no node ever
+holds one resource while it waits for another (no hold-and-wait, so no cycle
+of waiters can form).
+
+A node that cannot take its claims is *parked* on the first resource that
+blocks it: no task, no worker held. Queues are first-come first-served: while
+a resource has nodes parked on it, newcomers park behind them, so a waiting
+writer is not starved by a stream of readers. When a resource is given back,
+its queue is drained from the head while the head can take all its claims; a
+head blocked by another resource moves to that resource's queue. Invariant:
+a resource with a non-empty queue is held by someone (whose release will drain
+it), so nothing stalls.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import final
+from typing import Final, final
+
+SLOT: Final = 0
+READ: Final = 1
+WRITE: Final = 2
+
+
+class _Resource:
+    __slots__ = ("name", "parked")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.parked: deque[int] = deque()
+
+    def fits(self, mode: int) -> bool:
+        raise NotImplementedError
+
+    def take(self, mode: int) -> None:
+        raise NotImplementedError
+
+    def give(self, mode: int) -> None:
+        raise NotImplementedError
 
 
 @final
-class Limit:
+class Limit(_Resource):
     """At most ``capacity`` nodes holding this limit run at once."""
 
-    __slots__ = ("capacity", "name", "parked", "used")
+    __slots__ = ("capacity", "used")
 
     def __init__(self, name: str, capacity: int) -> None:
         if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
             raise ValueError(f"limit {name!r}: capacity must be an int >= 1, got {capacity!r}")
-        self.name = name
+        super().__init__(name)
         self.capacity = capacity
         self.used = 0
-        self.parked: deque[int] = deque()
+
+    def fits(self, mode: int) -> bool:
+        return self.used < self.capacity
+
+    def take(self, mode: int) -> None:
+        self.used += 1
+
+    def give(self, mode: int) -> None:
+        self.used -= 1
 
     def __repr__(self) -> str:
         return f"<Limit {self.name!r} {self.used}/{self.capacity}>"
 
 
-def try_acquire(node: int, limits: Sequence[Limit]) -> bool:
-    """Take a slot in every limit, or park ``node`` on the first full one and return False."""
-    for limit in limits:
-        if limit.used >= limit.capacity:
-            limit.parked.append(node)
-            return False
-    for limit in limits:
-        limit.used += 1
+@final
+class RWLock(_Resource):
+    """Many readers or one writer."""
+
+    __slots__ = ("readers", "writer")
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.readers = 0
+        self.writer = False
+
+    def fits(self, mode: int) -> bool:
+        return not self.writer and (mode == READ or self.readers == 0)
+
+    def take(self, mode: int) -> None:
+        if mode == WRITE:
+            self.writer = True
+        else:
+            self.readers += 1
+
+    def give(self, mode: int) -> None:
+        if mode == WRITE:
+            self.writer = False
+        else:
+            self.readers -= 1
+
+    def idle(self) -> bool:
+        return not self.writer and not self.readers and not self.parked
+
+    def __repr__(self) -> str:
+        return f"<RWLock {self.name!r} readers={self.readers} writer={self.writer}>"
+
+
+Claims = Sequence[tuple[_Resource, int]]
+
+
+def _blocker(claims: Claims, fifo: bool) -> _Resource | None:
+    for resource, mode in claims:
+        if not resource.fits(mode) or (fifo and resource.parked):
+            return resource
+    return None
+
+
+def try_acquire(node: int, claims: Claims) -> bool:
+    """Take every claim, or park ``node`` on the first resource that blocks it."""
+    blocker = _blocker(claims, fifo=True)
+    if blocker is not None:
+        blocker.parked.append(node)
+        return False
+    for resource, mode in claims:
+        resource.take(mode)
     return True
 
 
-def release(limits: Sequence[Limit], limits_of: Callable[[int], Sequence[Limit]]) -> list[int]:
-    """Give back a slot in each of ``limits``; return parked nodes that now hold their slots.
-
-    Each freed limit is drained while it has room: a parked node that is still
-    blocked by another of its limits is parked there instead — on a limit that
-    is full, so its own release will try the node again. Nothing stalls.
-    """
+def release(claims: Claims, claims_of: Callable[[int], Claims]) -> list[int]:
+    """Give back ``claims``; return the parked nodes that now hold all of theirs."""
+    for resource, mode in claims:
+        resource.give(mode)
     started: list[int] = []
-    for limit in limits:
-        limit.used -= 1
-    for limit in limits:
-        while limit.parked and limit.used < limit.capacity:
-            node = limit.parked.popleft()
-            if try_acquire(node, limits_of(node)):
-                started.append(node)
+    for resource, _ in claims:
+        queue = resource.parked
+        while queue:
+            head = queue[0]
+            wanted = claims_of(head)
+            blocker = _blocker(wanted, fifo=False)
+            if blocker is resource:
+                break  # first come, first served: the head waits for this one
+            queue.popleft()
+            if blocker is not None:
+                blocker.parked.append(head)
+                continue
+            for r, mode in wanted:
+                r.take(mode)
+            started.append(head)
     return started
+
+
+class ResourceBook:
+    """The limits and locks of one run, and which node holds or waits for what."""
+
+    def __init__(self, capacities: dict[str, int]) -> None:
+        self.limits = {name: Limit(name, cap) for name, cap in capacities.items()}
+        self.locks: dict[str, RWLock] = {}  # never dropped: cached claims may name them
+        self.claims: dict[int, list[tuple[_Resource, int]]] = {}
+        self.holding: set[int] = set()
+
+    def add_limit(self, name: str, capacity: int) -> None:
+        self.limits[name] = Limit(name, capacity)
+
+    def missing(self, names: Sequence[str]) -> str | None:
+        """The first of ``names`` that has no size, if any."""
+        return next((n for n in names if n not in self.limits), None)
+
+    def prepare(self, node: int, limits: Sequence[str], keys: dict[str, int]) -> None:
+        """Record what ``node`` claims: slots in ``limits``, and ``keys`` in READ/WRITE mode."""
+        claims: list[tuple[_Resource, int]] = [(self.limits[n], SLOT) for n in limits]
+        for key, mode in keys.items():
+            lock = self.locks.get(key)
+            if lock is None:
+                lock = self.locks[key] = RWLock(key)
+            claims.append((lock, mode))
+        self.claims[node] = claims
+
+    def prepared(self, node: int) -> bool:
+        return node in self.claims
+
+    def acquire(self, node: int) -> bool:
+        """True when ``node`` holds all its claims (now or already); False: it is parked."""
+        if node in self.holding:
+            return True
+        claims = self.claims.get(node)
+        if not claims:
+            return True
+        if try_acquire(node, claims):
+            self.holding.add(node)
+            return True
+        return False
+
+    def release(self, node: int, done: bool) -> list[int]:
+        """``node`` lets go (``done``: for good); return the parked nodes that now hold theirs."""
+        claims = self.claims.pop(node, None) if done else self.claims.get(node)
+        if node not in self.holding or not claims:
+            return []
+        self.holding.discard(node)
+        started = release(claims, self.claims.__getitem__)
+        self.holding.update(started)
+        return started

@@ -39,7 +39,7 @@ import time
 import uuid
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import anyio
@@ -48,15 +48,14 @@ from anyio.abc import TaskGroup
 
 from ._expand import gather_spec, item_spec
 from ._graph import NO_RETRY, Graph, NodeSpec, Plan, Retry, Trigger, reject_unless_graph
-from ._limits import Limit, try_acquire
-from ._limits import release as release_limits
+from ._limits import READ, WRITE, ResourceBook
 from ._log import observer as log_observer
 from ._ready import READY, SKIP, ReadyTracker
 from ._refs import Ref, resolve_path
 from ._results import FINISHED_EVENT, Event, EventKind, NodeError, NodeResult, NodeStatus, RunResult
 from ._types import Backend, Observer
 from .backends.local import LocalBackend
-from .errors import ReferenceResolutionError
+from .errors import NodeInputError, ResourceKeyError
 
 DEFAULT_CONCURRENCY: Final = 64
 """Nodes running at once unless told otherwise: enough for I/O-bound fan-outs,
@@ -81,6 +80,7 @@ async def run(
     observers: Iterable[Observer] = (),
     backend: Backend | None = None,
     seed: int | None = None,
+    limits: Mapping[str, int] | None = None,
 ) -> RunResult:
     """Run every node of ``graph``, each as soon as its dependencies are done.
 
@@ -96,6 +96,7 @@ async def run(
         backend: where callables run (default ``LocalBackend``: async on the
             loop, sync in threads, at most ``concurrency`` threads).
         seed: seeds the retry jitter, for reproducible runs.
+        limits: sizes of named pools (added to, and overriding, ``Graph(limits=...)``).
 
     Returns:
         A ``RunResult`` with exactly one ``NodeResult`` per node.
@@ -117,6 +118,7 @@ async def run(
         observers=tuple(observers),
         backend=backend or LocalBackend(threads=None if math.isinf(cap) else int(cap)),
         seed=seed,
+        limits=dict(limits or {}),
     )
     return await state.run()
 
@@ -162,6 +164,7 @@ class _Run:
         observers: Sequence[Observer],
         backend: Backend,
         seed: int | None,
+        limits: dict[str, int],
     ) -> None:
         specs = plan.specs
         n = len(specs)
@@ -176,9 +179,12 @@ class _Run:
         )
         self.default_timeout = timeout
         self.timeouts = [_effective_timeout(s.timeout, timeout) for s in specs]
-        self.limits = {name: Limit(name, cap) for name, cap in plan.limits.items()}
-        self.node_limits = [self._limits_for(s) for s in specs] if self.limits else None
-        self.holding = bytearray(n)  # 1 while node i holds a slot in each of its limits
+        self.resources = ResourceBook({**plan.limits, **limits})
+        self.claiming = False  # does any node claim a limit or a resource key?
+        for spec in specs:
+            self._check_claims(spec)
+        self.kwargs: dict[int, Any] = {}  # arguments rendered early, to name resource keys
+        self.claim_error: dict[int, Exception] = {}
         self.default_retry = retry
         self.results: list[NodeResult | None] = [None] * n
         self.attempts = [0] * n
@@ -196,22 +202,36 @@ class _Run:
         log = log_observer(self.run_id)
         self.observers: tuple[Observer, ...] = (*observers, log) if log else tuple(observers)
         self.tg: TaskGroup | None = None
+        self.started_at = time.time()
+        self.finished_at: float | None = None
         self.cancelled_exc = anyio.get_cancelled_exc_class()
 
     # -- driving -------------------------------------------------------------
 
     async def run(self) -> RunResult:
-        started_at = time.time()
-        self._emit(EventKind.RUN_STARTED)
         try:
             async with anyio.create_task_group() as tg:
-                self.tg = tg
-                self._push(self.tracker.start())
+                self.start(tg)
         finally:
-            with anyio.CancelScope(shield=True):
-                await self.backend.aclose()
-            self._finish_unstarted()
-            self._emit(EventKind.RUN_FINISHED)
+            await self.close()
+        return self.result()
+
+    def start(self, tg: TaskGroup) -> None:
+        """Begin: emit ``run.started`` and start the nodes that have no upstream."""
+        self.started_at = time.time()
+        self.tg = tg
+        self._emit(EventKind.RUN_STARTED)
+        self._push(self.tracker.start())
+
+    async def close(self) -> None:
+        """End (after the task group): wait for abandoned threads, give every node a result."""
+        with anyio.CancelScope(shield=True):
+            await self.backend.aclose()
+        self._finish_unstarted()
+        self.finished_at = time.time()
+        self._emit(EventKind.RUN_FINISHED)
+
+    def result(self) -> RunResult:
         results = {
             s.node_id: r for s, r in zip(self.specs, self.results, strict=True) if r is not None
         }
@@ -220,7 +240,9 @@ class _Run:
         def upstream() -> dict[str, tuple[str, ...]]:
             return {s.node_id: s.deps for s in specs}
 
-        return RunResult(self.run_id, results, started_at, time.time(), upstream)
+        return RunResult(
+            self.run_id, results, self.started_at, self.finished_at or time.time(), upstream
+        )
 
     def _push(self, nodes: Iterable[int]) -> None:
         """Queue ready nodes and start workers while work waits and the cap allows."""
@@ -239,15 +261,15 @@ class _Run:
         try:
             while ready and self.stop_reason is None:
                 i = ready.popleft()
-                if self.node_limits and not self._acquire(i):
-                    continue  # parked until one of its limits frees a slot
+                if self.claiming and not self._acquire(i):
+                    continue  # parked until what blocks it is released
                 self.idle -= 1
                 busy = True
                 ok = await self._attempt(i)
                 busy = False
                 self.idle += 1
-                if self.node_limits:
-                    self._release_limits(i)
+                if self.claiming:
+                    self._release_claims(i, done=ok is not None)
                 if ok is not None:
                     self._release(i, ok)
                 done += 1
@@ -270,7 +292,9 @@ class _Run:
         timeout = self.timeouts[i]
         scope: anyio.CancelScope | None = None
         try:
-            kwargs = spec.args if spec.template.constant else spec.template.render(self._lookup)
+            if i in self.claim_error:
+                raise self.claim_error.pop(i)
+            kwargs = self.kwargs.pop(i) if i in self.kwargs else self._render(spec)
             if timeout is None:
                 output = await self.backend.call(spec.tool, kwargs, spec.is_async)
             else:
@@ -297,14 +321,14 @@ class _Run:
         if (
             attempt <= retry.retries
             and isinstance(exc, retry.on)
-            and not isinstance(exc, ReferenceResolutionError)
+            and not isinstance(exc, NodeInputError)
             and self.stop_reason is None
         ):
             delay = retry.delay(attempt, self.rng.random())
             self.last_error[i] = error
             self._emit(EventKind.NODE_RETRYING, i, attempt, error=error, delay=delay)
-            if self.node_limits:
-                self._release_limits(i)
+            if self.claiming:
+                self._release_claims(i, done=False)
             assert self.tg is not None
             self.tg.start_soon(self._retry_after, i, delay)
             return None
@@ -330,6 +354,9 @@ class _Run:
         self._push((i,))
 
     # -- bookkeeping ---------------------------------------------------------
+
+    def _render(self, spec: NodeSpec) -> Any:
+        return spec.args if spec.template.constant else spec.template.render(self._lookup)
 
     def _lookup(self, ref: Ref) -> Any:
         j = self.index[ref.node_id]
@@ -375,6 +402,8 @@ class _Run:
                 self._record(node, _SKIPPED, reason=self._skip_reason(node, upstream))
         if ready:
             self._push(ready)
+        if self.stop_reason is not None:  # fail_fast: nothing else will start
+            self._finish_unstarted(running_too=False)
 
     def _skip_reason(self, node: int, upstream: int) -> str:
         root = self.tracker.cause[node]
@@ -387,26 +416,38 @@ class _Run:
 
     # -- limits --------------------------------------------------------------
 
-    def _limits_for(self, spec: NodeSpec) -> tuple[Limit, ...]:
-        return tuple(self.limits[name] for name in spec.limits)
+    def _check_claims(self, spec: NodeSpec) -> None:
+        if not (spec.limits or spec.writes or spec.reads):
+            return
+        missing = self.resources.missing(spec.limits)
+        if missing is not None:
+            raise ValueError(
+                f"node {spec.node_id!r} needs limit {missing!r}, which has no size: "
+                f"pass limits={{{missing!r}: N}} to Graph() or run()"
+            )
+        self.claiming = True
 
     def _acquire(self, i: int) -> bool:
-        assert self.node_limits is not None
-        if self.holding[i] or not self.node_limits[i]:
-            return True
-        if try_acquire(i, self.node_limits[i]):
-            self.holding[i] = 1
-            return True
-        return False
+        if not self.resources.prepared(i):
+            spec = self.specs[i]
+            self.resources.prepare(i, spec.limits, self._resource_keys(i, spec))
+        return self.resources.acquire(i)
 
-    def _release_limits(self, i: int) -> None:
-        assert self.node_limits is not None
-        if not self.holding[i]:
-            return
-        self.holding[i] = 0
-        started = release_limits(self.node_limits[i], self.node_limits.__getitem__)
-        for node in started:
-            self.holding[node] = 1
+    def _resource_keys(self, i: int, spec: NodeSpec) -> dict[str, int]:
+        """The node's resource keys, formatted from its arguments (rendered once, here)."""
+        if not (spec.writes or spec.reads):
+            return {}
+        try:
+            kwargs = self.kwargs[i] = self._render(spec)
+            keys = {_format_key(t, kwargs, "reads"): READ for t in spec.reads}
+            keys.update({_format_key(t, kwargs, "writes"): WRITE for t in spec.writes})
+        except Exception as exc:  # recorded when the node runs: it then fails
+            self.claim_error[i] = exc
+            return {}
+        return keys
+
+    def _release_claims(self, i: int, done: bool) -> None:
+        started = self.resources.release(i, done)
         if started:
             self._push(started)
 
@@ -452,6 +493,7 @@ class _Run:
 
     def _add(self, spec: NodeSpec) -> int:
         """Add a node to the running graph (its upstream nodes are all known)."""
+        self._check_claims(spec)
         i = len(self.specs)
         self.specs.append(spec)
         self.index[spec.node_id] = i
@@ -459,9 +501,6 @@ class _Run:
         self.attempts.append(0)
         self.started.append(None)
         self.timeouts.append(_effective_timeout(spec.timeout, self.default_timeout))
-        self.holding.append(0)
-        if self.node_limits is not None:
-            self.node_limits.append(self._limits_for(spec))
         deps = [self.index[d] for d in spec.deps]
         outcome, upstream = self.tracker.add(deps, spec.trigger is Trigger.ALL_DONE)
         if outcome == READY:
@@ -474,12 +513,16 @@ class _Run:
         self._record(i, _SKIPPED, reason=self._skip_reason(i, upstream))
         self._release(i, False)
 
-    def _finish_unstarted(self) -> None:
-        """Give every node still without a result one: the run is ending early."""
+    def _finish_unstarted(self, running_too: bool = True) -> None:
+        """Give nodes still without a result one: the run is ending early.
+
+        ``running_too=False`` (right after fail_fast) leaves the running ones to
+        record their own cancellation when it reaches them.
+        """
         self.tracker.finish_unstarted()
         reason = self.stop_reason or "run cancelled"
         for i, result in enumerate(self.results):
-            if result is None:
+            if result is None and (running_too or not self.attempts[i]):
                 status = _CANCELLED if self.attempts[i] else _SKIPPED
                 self._record(i, status, error=self.last_error.get(i), reason=reason)
 
@@ -499,6 +542,15 @@ class _Run:
         event = Event(kind, self.run_id, time.time(), node_id, attempt, result, error, delay)
         for observe in self.observers:
             _notify(observe, event)
+
+
+def _format_key(template: str, kwargs: Any, kind: str) -> str:
+    try:
+        return template.format_map(kwargs)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ResourceKeyError(
+            f"{kind}={template!r}: cannot format it from the arguments ({exc!r})"
+        ) from None
 
 
 def _notify(observe: Callable[[Event], object], event: Event) -> None:

@@ -11,8 +11,10 @@ Raised errors are the caller's mistake, found before anything runs::
 
 Recorded errors are what a tool (or resolving its arguments) raised while the
 graph ran: they become a ``NodeError`` in that node's ``NodeResult`` and never
-escape ``run``. ``ReferenceResolutionError`` is the one graphflow itself raises
-there, when a ``${node.path}`` does not exist in the upstream output.
+escape ``run``. Those graphflow raises itself derive from ``NodeInputError``
+(never retried): ``ReferenceResolutionError``, when a ``${node.path}`` does not
+exist in the upstream output, and ``ToolArgumentError``, when arguments do not
+validate against a tool's type hints.
 
 This module is a leaf: it imports nothing from graphflow.
 """
@@ -90,9 +92,20 @@ class ToolNotFoundError(GraphError):
         super().__init__(f"{prefix}unknown tool {name!r}{hint}")
 
 
-class ReferenceResolutionError(LookupError):
+class NodeInputError(Exception):
+    """Recorded, never raised by ``run``: a node's input is wrong, so retrying cannot help."""
+
+
+class ReferenceResolutionError(NodeInputError, LookupError):
     """Recorded, never raised by ``run``: a reference's path is not in the upstream output."""
 
     def __init__(self, reference: str, detail: str) -> None:
         self.reference = reference
         super().__init__(f"cannot resolve {reference}: {detail}")
+
+
+class ResourceKeyError(NodeInputError, KeyError):
+    """A ``writes``/``reads`` template names an argument the node was not given."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])

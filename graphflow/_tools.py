@@ -1,0 +1,252 @@
+"""Typed tools: ``@tool``, argument validation, JSON schemas, and ``Toolbox``.
+
+A ``Tool`` wraps a sync or async function. Its name and description come from
+the function and its docstring (a Google-style ``Args:`` section describes the
+parameters); its arguments are validated by a pydantic model built from the
+type hints, and the same model gives the JSON schema the model providers want.
+Bad arguments fail *that* node with a message naming each field and what was
+expected, so a model can correct itself; they are never retried.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from ._graph import is_async_callable
+from .errors import NodeInputError
+
+
+class ToolArgumentError(NodeInputError, ValueError):
+    """Recorded when a tool's arguments do not validate; names each bad field."""
+
+    def __init__(self, tool: str, error: ValidationError) -> None:
+        self.tool = tool
+        self.errors = error.errors(include_url=False)
+        parts = []
+        for e in self.errors:
+            field = ".".join(str(p) for p in e["loc"]) or "arguments"
+            got = f" (got {e['input']!r})" if e["type"] != "missing" and "input" in e else ""
+            parts.append(f"{field}: {e['msg']}{got}")
+        super().__init__(f"invalid arguments for {tool}: " + "; ".join(parts))
+
+
+_ARG_LINE = re.compile(r"^\s{2,}(\*{0,2}\w+)\s*(?:\([^)]*\))?:\s*(.+)$")
+
+
+def _docs(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
+    """The docstring's text before ``Args:`` and each ``name: description`` under it."""
+    doc = inspect.getdoc(fn) or ""
+    head, _, rest = doc.partition("\nArgs:")
+    params: dict[str, str] = {}
+    current = None
+    for line in rest.splitlines():
+        if line.strip() and not line.startswith(" "):
+            break  # the next section (Returns:, Raises:)
+        match = _ARG_LINE.match(line)
+        if match:
+            current = match.group(1).lstrip("*")
+            params[current] = match.group(2).strip()
+        elif current and line.strip():
+            params[current] += " " + line.strip()
+    return " ".join(head.split()), params
+
+
+def _args_model(name: str, fn: Callable[..., Any], described: Mapping[str, str]) -> type[BaseModel]:
+    signature = inspect.signature(fn)
+    try:
+        hints = get_type_hints(fn)
+    except Exception:  # unresolvable annotations: validate what we can
+        hints = {}
+    fields: dict[str, Any] = {}
+    extra = "forbid"
+    for param in signature.parameters.values():
+        if param.kind is param.VAR_KEYWORD:
+            extra = "allow"
+            continue
+        if param.kind is param.VAR_POSITIONAL:
+            continue
+        annotation = hints.get(param.name, Any)
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (annotation, Field(default, description=described.get(param.name)))
+    config = ConfigDict(extra=extra, arbitrary_types_allowed=True)  # type: ignore[typeddict-item]
+    return create_model(f"{name}_arguments", __config__=config, **fields)
+
+
+class Tool:
+    """A function with a name, a description, validated arguments and options.
+
+    Attributes:
+        name, description: as shown to a model.
+        fn: the wrapped function.
+        limit: an int (at most that many calls of this tool at once) or the
+            name of a pool shared with other tools (its size is given to
+            ``Graph(limits=...)`` or ``run(limits=...)``).
+        writes, reads: resource keys, templated from the arguments
+            (``"customer:{customer_id}"``): writers of one key never overlap
+            each other or its readers.
+    """
+
+    is_async = False
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        limit: int | str | None = None,
+        writes: str | Iterable[str] = (),
+        reads: str | Iterable[str] = (),
+    ) -> None:
+        summary, described = _docs(fn)
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.description = description if description is not None else summary
+        if isinstance(limit, bool) or (isinstance(limit, int) and limit < 1):
+            raise ValueError(f"tool {self.name!r}: limit must be an int >= 1 or a pool name")
+        self.limit = limit
+        self.writes = (writes,) if isinstance(writes, str) else tuple(writes)
+        self.reads = (reads,) if isinstance(reads, str) else tuple(reads)
+        self.model = _args_model(self.name, fn, described)
+        self.__name__ = self.name
+        self.__doc__ = fn.__doc__
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments, validated and converted; ``ToolArgumentError`` if they are wrong."""
+        try:
+            parsed = self.model.model_validate(dict(arguments))
+        except ValidationError as exc:
+            raise ToolArgumentError(self.name, exc) from None
+        values = dict(parsed)
+        if parsed.model_extra:
+            values.update(parsed.model_extra)
+        return values
+
+    def __call__(self, **arguments: Any) -> Any:
+        return self.fn(**self.validate(arguments))
+
+    def parameters(self) -> dict[str, Any]:
+        """The JSON schema of the arguments (an object schema)."""
+        schema = self.model.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        schema.setdefault("properties", {})
+        return schema
+
+    def openai_schema(self) -> dict[str, Any]:
+        """``{"type": "function", "function": {name, description, parameters}}``."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters(),
+            },
+        }
+
+    def anthropic_schema(self) -> dict[str, Any]:
+        """``{"name", "description", "input_schema"}``."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.parameters(),
+        }
+
+    def __repr__(self) -> str:
+        return f"<Tool {self.name}>"
+
+
+class AsyncTool(Tool):
+    """A ``Tool`` around a coroutine function: awaited on the loop, never in a thread."""
+
+    is_async = True
+
+    async def __call__(self, **arguments: Any) -> Any:
+        return await self.fn(**self.validate(arguments))
+
+
+def tool(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    limit: int | str | None = None,
+    writes: str | Iterable[str] = (),
+    reads: str | Iterable[str] = (),
+) -> Any:
+    """Make a function a ``Tool``; use bare (``@tool``) or with options (``@tool(limit=2)``).
+
+    Args:
+        fn: a sync or async function.
+        name: the name shown to a model (default: the function's).
+        description: default: the docstring's first part.
+        limit: at most this many calls at once, or a shared pool's name.
+        writes: resource key templates this tool writes (``"doc:{doc_id}"``).
+        reads: resource key templates this tool reads.
+
+    Returns:
+        A ``Tool`` (an ``AsyncTool`` for coroutine functions), still callable.
+    """
+
+    def wrap(f: Callable[..., Any]) -> Tool:
+        cls = AsyncTool if is_async_callable(f) else Tool
+        return cls(f, name=name, description=description, limit=limit, writes=writes, reads=reads)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+class Toolbox:
+    """A set of tools by name, exportable in each provider's format.
+
+    Args:
+        tools: ``Tool`` objects or plain functions (wrapped with ``tool``).
+    """
+
+    def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for t in tools:
+            self.add(t)
+
+    def add(self, t: Tool | Callable[..., Any]) -> Tool:
+        wrapped = t if isinstance(t, Tool) else tool(t)
+        if wrapped.name in self._tools and self._tools[wrapped.name] is not wrapped:
+            raise ValueError(f"two tools are named {wrapped.name!r}")
+        self._tools[wrapped.name] = wrapped
+        return wrapped
+
+    def __getitem__(self, name: str) -> Tool:
+        return self._tools[name]
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def openai_schemas(self) -> list[dict[str, Any]]:
+        """Every tool for OpenAI's ``tools=`` parameter (Chat Completions)."""
+        return [t.openai_schema() for t in self]
+
+    def openai_responses_schemas(self) -> list[dict[str, Any]]:
+        """Every tool for the Responses API (``{"type": "function", "name", ...}``, flat)."""
+        return [{"type": "function", **t.openai_schema()["function"]} for t in self]
+
+    def anthropic_schemas(self) -> list[dict[str, Any]]:
+        """Every tool for Anthropic's ``tools=`` parameter."""
+        return [t.anthropic_schema() for t in self]
