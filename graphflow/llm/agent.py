@@ -1,0 +1,270 @@
+"""The agent loop: ask the planner, run its tool calls as one graph, repeat.
+
+``run_agent`` works with a chat planner (any async callable that takes the
+messages and returns the model's message: the ``openai`` or ``anthropic`` SDK
+objects, or dicts of the same shape). Each turn's tool calls run as one
+dependency-aware graph; their results are appended; the loop ends at a message
+without tool calls (the answer) or after ``max_turns``.
+
+``run_plan_agent`` works with an LLMCompiler-style planner that writes numbered
+plans: run the plan (streamed, if the planner streams), then ask the joiner to
+answer or to replan with the observations so far. A call that already
+succeeded with the same arguments is not made again in a later round.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+import anyio.to_thread
+
+from .._results import RunResult
+from .._tools import Toolbox
+from ._batch import execute_calls
+from ._batch import field as get
+from .anthropic import calls_from_blocks
+from .openai import calls_from_chat
+from .plan import PlanRun, run_plan
+
+Provider = Literal["openai", "anthropic"]
+
+
+@dataclass(slots=True)
+class Turn:
+    """One planner call and, if it asked for tools, the graph that ran them."""
+
+    planner_seconds: float
+    calls: int = 0
+    result: RunResult | None = None
+    tool_seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class AgentRun:
+    """The transcript, the final message, and what each turn did."""
+
+    messages: list[Any]
+    final: Any
+    turns: list[Turn] = field(default_factory=list)
+    finished: bool = True  # False: max_turns ran out first
+    seconds: float = 0.0
+
+    @property
+    def answer(self) -> str:
+        """The text of the final message."""
+        return message_text(self.final)
+
+
+def message_text(message: Any) -> str:
+    content = get(message, "content")
+    if isinstance(content, str):
+        return content
+    if content is None:
+        return ""
+    return "".join(get(b, "text", "") or "" for b in content if get(b, "type") == "text")
+
+
+def _openai_assistant(message: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": "assistant", "content": get(message, "content")}
+    calls = get(message, "tool_calls") or []
+    if calls:
+        out["tool_calls"] = [
+            {
+                "id": get(c, "id"),
+                "type": "function",
+                "function": {
+                    "name": get(get(c, "function"), "name"),
+                    "arguments": get(get(c, "function"), "arguments"),
+                },
+            }
+            for c in calls
+        ]
+    return out
+
+
+def _anthropic_block(block: Any) -> dict[str, Any]:
+    kind = get(block, "type")
+    if kind == "text":
+        return {"type": "text", "text": get(block, "text")}
+    if kind == "tool_use":
+        return {
+            "type": "tool_use",
+            "id": get(block, "id"),
+            "name": get(block, "name"),
+            "input": get(block, "input"),
+        }
+    if isinstance(block, dict):
+        return block
+    dumped: dict[str, Any] = block.model_dump(exclude_none=True)
+    return dumped
+
+
+async def run_agent(
+    planner: Callable[[list[Any]], Awaitable[Any]],
+    toolbox: Toolbox,
+    messages: Sequence[Any],
+    *,
+    provider: Provider = "openai",
+    max_turns: int = 10,
+    **run_options: Any,
+) -> AgentRun:
+    """Loop planner -> tool calls (as one graph) -> results until an answer.
+
+    Args:
+        planner: ``async (messages) -> message``, e.g. a wrapper around
+            ``client.chat.completions.create(...).choices[0].message`` or
+            ``client.messages.create(...)``.
+        toolbox: the tools.
+        messages: the conversation so far (not modified).
+        provider: ``"openai"`` (Chat Completions) or ``"anthropic"`` (Messages).
+        max_turns: the most planner calls.
+        **run_options: for ``graphflow.run`` (and ``max_chars``).
+    """
+    transcript = list(messages)
+    started = time.monotonic()
+    run = AgentRun(transcript, None)
+    for _ in range(max_turns):
+        t0 = time.monotonic()
+        message = await planner(list(transcript))
+        turn = Turn(planner_seconds=time.monotonic() - t0)
+        run.turns.append(turn)
+        run.final = message
+        if provider == "openai":
+            transcript.append(_openai_assistant(message))
+            calls = calls_from_chat(get(message, "tool_calls") or [])
+        else:
+            blocks = list(get(message, "content") or [])
+            transcript.append(
+                {"role": "assistant", "content": [_anthropic_block(b) for b in blocks]}
+            )
+            calls = calls_from_blocks(blocks)
+        if not calls:
+            run.seconds = time.monotonic() - started
+            return run
+        t1 = time.monotonic()
+        outcomes, turn.result = await execute_calls(calls, toolbox, **run_options)
+        turn.calls, turn.tool_seconds = len(calls), time.monotonic() - t1
+        if provider == "openai":
+            transcript += [
+                {"role": "tool", "tool_call_id": o.call.call_id, "content": o.content}
+                for o in outcomes
+            ]
+        else:
+            results = []
+            for o in outcomes:
+                block: dict[str, Any] = {
+                    "type": "tool_result",
+                    "tool_use_id": o.call.call_id,
+                    "content": o.content,
+                }
+                if o.is_error:
+                    block["is_error"] = True
+                results.append(block)
+            transcript.append({"role": "user", "content": results})
+    run.finished = False
+    run.seconds = time.monotonic() - started
+    return run
+
+
+@dataclass(slots=True)
+class Observation:
+    """What one plan task did, as the joiner and the next planner call see it."""
+
+    round: int
+    task: str
+    ok: bool
+    content: str
+
+
+@dataclass(slots=True)
+class PlanAgentRun:
+    answer: str | None
+    rounds: list[PlanRun] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+PlanPlanner = Callable[[str, list[Observation]], Awaitable[str | AsyncIterable[str]]]
+Joiner = Callable[[str, list[Observation]], Awaitable[dict[str, str]]]
+
+
+async def run_plan_agent(
+    planner: PlanPlanner,
+    joiner: Joiner,
+    toolbox: Toolbox,
+    question: str,
+    *,
+    max_rounds: int = 3,
+    **scheduler_options: Any,
+) -> PlanAgentRun:
+    """Plan, run (streaming), join; replan with the observations until an answer.
+
+    Args:
+        planner: ``async (question, observations) -> plan`` (text or a stream of it).
+        joiner: ``async (question, observations) -> {"answer": ...} | {"replan": reason}``.
+        toolbox: the tools.
+        question: the user's question.
+        max_rounds: the most plans.
+    """
+    from ._batch import content
+
+    started = time.monotonic()
+    out = PlanAgentRun(None)
+    done: dict[str, Any] = {}  # (tool, arguments) that succeeded -> output
+    for round_no in range(1, max_rounds + 1):
+        plan = await planner(question, list(out.observations))
+        plan_run = await run_plan(plan, _reusing(toolbox, done), **scheduler_options)
+        out.rounds.append(plan_run)
+        for task in plan_run.tasks:
+            node = plan_run.result.get(str(task.index))
+            if node is None:
+                continue
+            out.observations.append(
+                Observation(round_no, task.line, node.ok, content(node, task.name))
+            )
+        verdict = await joiner(question, list(out.observations))
+        if "answer" in verdict:
+            out.answer = verdict["answer"]
+            break
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def _reusing(toolbox: Toolbox, done: dict[str, Any]) -> Toolbox:
+    """The same tools, except that a call already made with the same arguments is not repeated."""
+    from .._tools import AsyncTool
+
+    wrapped = Toolbox()
+    for t in toolbox:
+
+        def make(t: Any = t) -> Any:
+            async def call(**arguments: Any) -> Any:
+                key = json.dumps([t.name, arguments], sort_keys=True, default=str)
+                if key not in done:
+                    if t.is_async:
+                        done[key] = await t(**arguments)
+                    else:  # never block the loop
+                        done[key] = await anyio.to_thread.run_sync(
+                            functools.partial(t, **arguments)
+                        )
+                return done[key]
+
+            return call
+
+        reuse = AsyncTool(
+            make(),
+            name=t.name,
+            description=t.description,
+            limit=t.limit,
+            writes=t.writes,
+            reads=t.reads,
+        )
+        reuse.model = t.model  # same arguments, same validation and schema
+        wrapped.add(reuse)
+    return wrapped
