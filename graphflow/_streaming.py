@@ -98,19 +98,24 @@ class Scheduler:
         tb: TracebackType | None,
     ) -> bool | None:
         assert self._tg is not None
+        body_failed = exc is not None and not isinstance(exc, anyio.get_cancelled_exc_class())
+        if body_failed:
+            # the body failed: stop the nodes, then let the body's own exception
+            # propagate (not wrapped in the task group's ExceptionGroup)
+            self._tg.cancel_scope.cancel()
+            exc_type = exc = tb = None
         try:
-            if exc_type is None:
+            if exc_type is None and not self._tg.cancel_scope.cancel_called:
                 self.close()
                 await self.wait()
-            else:
-                self._tg.cancel_scope.cancel()
         finally:
             try:
                 suppress = await self._tg.__aexit__(exc_type, exc, tb)
             finally:
                 await self._run.close()
                 self._send.close()
-        return suppress
+                self._receive.close()
+        return False if body_failed else suppress
 
     def add(
         self,
@@ -170,7 +175,10 @@ class Scheduler:
         self._check_done()
 
     async def results(self) -> AsyncIterator[NodeResult]:
-        """Each node's result as it finishes, until the scheduler is done."""
+        """Each node's result as it finishes, until the scheduler is done.
+
+        Iterate inside the ``async with`` block (one consumer at a time).
+        """
         if self._is_done() and self._receive.statistics().current_buffer_used == 0:
             return
         async for item in self._receive:

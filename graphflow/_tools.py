@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, get_type_hints
+from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -171,6 +171,21 @@ class AsyncTool(Tool):
         return await self.fn(**self.validate(arguments))
 
 
+@overload
+def tool(fn: Callable[..., Any], /) -> Tool: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    limit: int | str | None = None,
+    writes: str | Iterable[str] = (),
+    reads: str | Iterable[str] = (),
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
 def tool(
     fn: Callable[..., Any] | None = None,
     *,
@@ -179,7 +194,7 @@ def tool(
     limit: int | str | None = None,
     writes: str | Iterable[str] = (),
     reads: str | Iterable[str] = (),
-) -> Any:
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a function a ``Tool``; use bare (``@tool``) or with options (``@tool(limit=2)``).
 
     Args:
@@ -244,8 +259,14 @@ class Toolbox:
         return [t.openai_schema() for t in self]
 
     def openai_responses_schemas(self) -> list[dict[str, Any]]:
-        """Every tool for the Responses API (``{"type": "function", "name", ...}``, flat)."""
-        return [{"type": "function", **t.openai_schema()["function"]} for t in self]
+        """Every tool for the Responses API (``{"type": "function", "name", ...}``, flat).
+
+        ``strict`` is off: OpenAI's strict mode requires every property to be
+        required, which tools with defaults are not.
+        """
+        return [
+            {"type": "function", **t.openai_schema()["function"], "strict": False} for t in self
+        ]
 
     def anthropic_schemas(self) -> list[dict[str, Any]]:
         """Every tool for Anthropic's ``tools=`` parameter."""

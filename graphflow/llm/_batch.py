@@ -87,21 +87,19 @@ def _failing(message: str) -> Any:
     return cannot_run
 
 
-def build_graph(calls: Sequence[Call], toolbox: Toolbox) -> tuple[Graph, dict[str, str]]:
-    """The batch as a graph; returns it and call id -> node id."""
+def build_graph(calls: Sequence[Call], toolbox: Toolbox) -> tuple[Graph, list[str]]:
+    """The batch as a graph; returns it and the node id of each call, by position."""
     ids = {c.call_id for c in calls}
-    seen: set[str] = set()
-    node_of: dict[str, str] = {}
+    node_ids: list[str] = []
     problems: dict[str, str] = {}
     for k, call in enumerate(calls):
         node_id = call.call_id
-        if node_id in seen or not node_id or any(ch in node_id for ch in ".${}"):
-            problems.setdefault(
-                node_id, f"call id {node_id!r} is unusable (duplicate or malformed)"
-            )
+        if node_id in node_ids or not node_id or any(ch in node_id for ch in ".${}"):
             node_id = f"_call{k}"
-        seen.add(node_id)
-        node_of[call.call_id] = node_id
+            problems[node_id] = f"call id {call.call_id!r} is unusable (a duplicate, or malformed)"
+        node_ids.append(node_id)
+        if node_id in problems:
+            continue
         if call.problem:
             problems[node_id] = call.problem
         elif call.name not in toolbox:
@@ -115,15 +113,14 @@ def build_graph(calls: Sequence[Call], toolbox: Toolbox) -> tuple[Graph, dict[st
                     )
     while True:
         graph = Graph()
-        for call in calls:
-            node_id = node_of[call.call_id]
+        for call, node_id in zip(calls, node_ids, strict=True):
             if node_id in problems:
                 graph.add(node_id, _failing(problems[node_id]))
             else:
                 graph.add(node_id, toolbox[call.name], args=call.arguments)
         try:
             graph.validate()
-            return graph, node_of
+            return graph, node_ids
         except CycleError as exc:  # those calls cannot run: tell the model why, run the rest
             for node_id in set(exc.cycle):
                 problems[node_id] = (
@@ -141,11 +138,11 @@ async def execute_calls(
     **run_options: Any,
 ) -> tuple[list[Outcome], RunResult]:
     """Run a batch; one ``Outcome`` per call, in call order, and the ``RunResult``."""
-    graph, node_of = build_graph(calls, toolbox)
+    graph, node_ids = build_graph(calls, toolbox)
     result = await run(graph, **run_options)
     outcomes = []
-    for call in calls:
-        r = result[node_of[call.call_id]]
+    for call, node_id in zip(calls, node_ids, strict=True):
+        r = result[node_id]
         outcomes.append(Outcome(call, r, content(r, call.name, max_chars)))
     return outcomes, result
 

@@ -211,10 +211,15 @@ async def run_plan(
         if isinstance(plan, str):
             _dispatch(scheduler, parser.feed(plan) + parser.finish(), toolbox, tasks)
         else:
-            async for chunk in plan:
-                _dispatch(scheduler, parser.feed(chunk), toolbox, tasks)
-                if parser.joined:
-                    break
+            try:
+                async for chunk in plan:
+                    _dispatch(scheduler, parser.feed(chunk), toolbox, tasks)
+                    if parser.joined:
+                        break  # the rest of the stream is not read
+            finally:
+                close = getattr(plan, "aclose", None)
+                if close is not None:
+                    await close()
             _dispatch(scheduler, parser.finish(), toolbox, tasks)
         scheduler.close()
         result = await scheduler.wait()

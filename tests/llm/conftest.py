@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+
+
+def conforms(typed_dict: Any, value: Any) -> None:
+    """``value`` validates as the SDK's TypedDict and has no key it does not know."""
+    TypeAdapter(typed_dict).validate_python(value)
+    if hasattr(typed_dict, "__required_keys__"):  # a TypedDict, not a Union of them
+        known = typed_dict.__required_keys__ | typed_dict.__optional_keys__
+        assert set(value) <= known, set(value) - known
+
+
+@pytest.fixture
+def check() -> Any:
+    return conforms

@@ -1,0 +1,154 @@
+"""The agent loops, with scripted planners returning the SDKs' own message objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from anthropic.types import Message, MessageParam, TextBlock, ToolUseBlock, Usage
+from openai.types.chat import (
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionMessage,
+    ChatCompletionMessageFunctionToolCall,
+    ChatCompletionToolMessageParam,
+    ChatCompletionUserMessageParam,
+)
+from openai.types.chat.chat_completion_message_function_tool_call import Function
+
+from graphflow.llm.agent import Observation, run_agent, run_plan_agent
+
+from . import tools
+from .tools import TOOLBOX
+
+pytestmark = pytest.mark.anyio
+
+
+def oa_call(
+    call_id: str, name: str, arguments: dict[str, Any]
+) -> ChatCompletionMessageFunctionToolCall:
+    return ChatCompletionMessageFunctionToolCall(
+        id=call_id, type="function", function=Function(name=name, arguments=json.dumps(arguments))
+    )
+
+
+async def test_openai_loop_runs_each_turn_as_a_graph_until_the_answer(check: Any) -> None:
+    script = [
+        ChatCompletionMessage(
+            role="assistant",
+            content=None,
+            tool_calls=[
+                oa_call("c1", "find_user", {"email": "a@b.c"}),
+                oa_call("c2", "list_orders", {"user_id": "${c1.user_id}"}),
+                oa_call("c3", "lookup", {"sku": "A1"}),
+            ],
+        ),
+        ChatCompletionMessage(
+            role="assistant", content=None, tool_calls=[oa_call("c4", "explode", {"reason": "x"})]
+        ),
+        ChatCompletionMessage(role="assistant", content="User 42 has one order."),
+    ]
+    seen: list[int] = []
+
+    async def planner(messages: list[Any]) -> ChatCompletionMessage:
+        seen.append(len(messages))
+        return script[len(seen) - 1]
+
+    run = await run_agent(planner, TOOLBOX, [{"role": "user", "content": "orders of a@b.c?"}])
+    assert run.finished and run.answer == "User 42 has one order."
+    assert [t.calls for t in run.turns] == [3, 1, 0]
+    assert run.turns[0].result is not None and run.turns[0].result.ok
+    assert seen == [1, 5, 7]  # user; + assistant + 3 tool results; + assistant + 1 result
+    check(ChatCompletionUserMessageParam, run.messages[0])
+    for message in run.messages[1:]:
+        kind = (
+            ChatCompletionToolMessageParam
+            if message["role"] == "tool"
+            else ChatCompletionAssistantMessageParam
+        )
+        check(kind, message)
+    assert json.loads(run.messages[3]["content"]) == [{"order": 1, "user_id": 42}]
+    assert run.messages[6]["content"].startswith("Error: explode failed")
+
+
+async def test_openai_loop_stops_at_max_turns() -> None:
+    async def planner(messages: list[Any]) -> dict[str, Any]:
+        return {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": f"c{len(messages)}",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": '{"sku": "A"}'},
+                }
+            ],
+        }
+
+    run = await run_agent(planner, TOOLBOX, [{"role": "user", "content": "loop"}], max_turns=3)
+    assert not run.finished and len(run.turns) == 3
+
+
+async def test_anthropic_loop(check: Any) -> None:
+    usage = Usage(input_tokens=1, output_tokens=1)
+    script = [
+        Message(
+            id="m1",
+            type="message",
+            role="assistant",
+            model="claude",
+            usage=usage,
+            stop_reason="tool_use",
+            content=[
+                TextBlock(type="text", text="Looking up."),
+                ToolUseBlock(type="tool_use", id="t1", name="find_user", input={"email": "q@r.s"}),
+                ToolUseBlock(
+                    type="tool_use", id="t2", name="list_orders", input={"user_id": "${t1.user_id}"}
+                ),
+            ],
+        ),
+        Message(
+            id="m2",
+            type="message",
+            role="assistant",
+            model="claude",
+            usage=usage,
+            stop_reason="end_turn",
+            content=[TextBlock(type="text", text="One order.")],
+        ),
+    ]
+
+    async def planner(messages: list[Any]) -> Message:
+        return script[(len(messages) - 1) // 2]
+
+    run = await run_agent(
+        planner, TOOLBOX, [{"role": "user", "content": "orders?"}], provider="anthropic"
+    )
+    assert run.answer == "One order." and [t.calls for t in run.turns] == [2, 0]
+    for message in run.messages:
+        check(MessageParam, message)
+    results = run.messages[2]["content"]
+    assert [b["tool_use_id"] for b in results] == ["t1", "t2"]
+    assert json.loads(results[1]["content"]) == [{"order": 1, "user_id": 42}]
+
+
+async def test_plan_agent_replans_without_repeating_succeeded_calls() -> None:
+    tools.CALLS.clear()
+    plans = [
+        '1. find_user(email="a@b.c")\n2. explode(reason="flaky")\njoin()\n',
+        '1. find_user(email="a@b.c")\n2. list_orders(user_id=$1.user_id)\njoin()\n',
+    ]
+
+    async def planner(question: str, observations: list[Observation]) -> str:
+        return plans[len({o.round for o in observations})]
+
+    async def joiner(question: str, observations: list[Observation]) -> dict[str, str]:
+        if all(o.ok for o in observations if o.round == observations[-1].round):
+            return {"answer": observations[-1].content}
+        return {"replan": "a step failed"}
+
+    run = await run_plan_agent(planner, joiner, TOOLBOX, "orders of a@b.c?")
+    assert json.loads(run.answer or "") == [{"order": 1, "user_id": 42}]
+    assert len(run.rounds) == 2
+    assert tools.CALLS.count("find_user:a@b.c") == 1  # succeeded in round 1: not called again
+    assert [o.ok for o in run.observations] == [True, False, True, True]
