@@ -106,21 +106,49 @@ async def run(
         ValueError: an option is out of range.
     """
     plan = reject_unless_graph(graph).plan()
+    state = prepare_run(
+        plan,
+        concurrency=concurrency,
+        fail_fast=fail_fast,
+        default_timeout=default_timeout,
+        default_retries=default_retries,
+        observers=observers,
+        backend=backend,
+        seed=seed,
+        limits=limits,
+    )
+    return await state.run()
+
+
+def prepare_run(
+    plan: Plan,
+    *,
+    concurrency: float | None = None,
+    fail_fast: bool = False,
+    default_timeout: float | None = None,
+    default_retries: int | Retry | None = None,
+    observers: Iterable[Observer] = (),
+    backend: Backend | None = None,
+    seed: int | None = None,
+    limits: Mapping[str, int] | None = None,
+) -> _Run:
+    """The state of a run of ``plan`` with ``run``'s options (shared with ``Scheduler``)."""
     cap = _check_concurrency(concurrency)
-    state = _Run(
+    if isinstance(default_retries, Retry):
+        retry = default_retries
+    else:
+        retry = NO_RETRY if default_retries is None else Retry(default_retries)
+    return _Run(
         plan,
         cap=cap,
         fail_fast=fail_fast,
         timeout=default_timeout,
-        retry=Retry(default_retries)
-        if isinstance(default_retries, int)
-        else (default_retries or NO_RETRY),
+        retry=retry,
         observers=tuple(observers),
         backend=backend or LocalBackend(threads=None if math.isinf(cap) else int(cap)),
         seed=seed,
         limits=dict(limits or {}),
     )
-    return await state.run()
 
 
 def run_sync(graph: Graph, *, async_backend: str = "asyncio", **options: Any) -> RunResult:

@@ -29,11 +29,10 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._graph import NO_RETRY, NodeSpec, Plan, Retry, Trigger, build_spec
+from ._graph import NodeSpec, Plan, Retry, Trigger, build_spec
 from ._results import Event, NodeResult, RunResult
-from ._scheduler import _check_concurrency, _Run
+from ._scheduler import prepare_run
 from ._types import Backend, NodeId, Observer, ToolFn
-from .backends.local import LocalBackend
 from .errors import DuplicateNodeError, GraphError, UnknownNodeError
 
 _DONE: Final = object()
@@ -61,22 +60,19 @@ class Scheduler:
         limits: Mapping[str, int] | None = None,
         streaming: bool = False,
     ) -> None:
-        cap = _check_concurrency(concurrency)
         self._pools = dict(limits or {})
         self._streaming = streaming
         self._closed = False
         self._finished = 0
         self._done = anyio.Event()
-        self._run = _Run(
+        self._run = prepare_run(
             Plan([], {}, [], [], {}, {}),
-            cap=cap,
+            concurrency=concurrency,
             fail_fast=fail_fast,
-            timeout=default_timeout,
-            retry=Retry(default_retries)
-            if isinstance(default_retries, int)
-            else (default_retries or NO_RETRY),
+            default_timeout=default_timeout,
+            default_retries=default_retries,
             observers=(*observers, self._observe),
-            backend=backend or LocalBackend(threads=None if math.isinf(cap) else int(cap)),
+            backend=backend,
             seed=seed,
             limits=self._pools,
         )

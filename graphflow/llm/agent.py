@@ -28,8 +28,8 @@ from .._results import RunResult
 from .._tools import Toolbox
 from ._batch import execute_calls
 from ._batch import field as get
-from .anthropic import calls_from_blocks
-from .openai import calls_from_chat
+from .anthropic import calls_from_blocks, result_message
+from .openai import calls_from_chat, tool_messages
 from .plan import PlanRun, run_plan
 
 Provider = Literal["openai", "anthropic"]
@@ -151,22 +151,9 @@ async def run_agent(
         outcomes, turn.result = await execute_calls(calls, toolbox, **run_options)
         turn.calls, turn.tool_seconds = len(calls), time.monotonic() - t1
         if provider == "openai":
-            transcript += [
-                {"role": "tool", "tool_call_id": o.call.call_id, "content": o.content}
-                for o in outcomes
-            ]
+            transcript += tool_messages(outcomes)
         else:
-            results = []
-            for o in outcomes:
-                block: dict[str, Any] = {
-                    "type": "tool_result",
-                    "tool_use_id": o.call.call_id,
-                    "content": o.content,
-                }
-                if o.is_error:
-                    block["is_error"] = True
-                results.append(block)
-            transcript.append({"role": "user", "content": results})
+            transcript.append(result_message(outcomes))
     run.finished = False
     run.seconds = time.monotonic() - started
     return run

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._tools import Toolbox
-from ._batch import Call, execute_calls, field, parse_arguments
+from ._batch import Call, Outcome, execute_calls, field, parse_arguments
 
 
 def calls_from_blocks(content_blocks: Iterable[Any]) -> list[Call]:
@@ -35,6 +35,11 @@ async def execute_anthropic(
         ``tool_use_id``, in order, with ``is_error: true`` for failures.
     """
     outcomes, _ = await execute_calls(calls_from_blocks(content_blocks), toolbox, **run_options)
+    return result_message(outcomes)
+
+
+def result_message(outcomes: Iterable[Outcome]) -> dict[str, Any]:
+    """One user message with a ``tool_result`` block per outcome, in order."""
     blocks: list[dict[str, Any]] = []
     for o in outcomes:
         block: dict[str, Any] = {

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._tools import Toolbox
-from ._batch import Call, execute_calls, field, parse_arguments
+from ._batch import Call, Outcome, execute_calls, field, parse_arguments
 
 
 def calls_from_chat(tool_calls: Iterable[Any]) -> list[Call]:
@@ -37,6 +37,11 @@ async def execute_openai(
         in the order of the calls.
     """
     outcomes, _ = await execute_calls(calls_from_chat(tool_calls), toolbox, **run_options)
+    return tool_messages(outcomes)
+
+
+def tool_messages(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
+    """A ``{"role": "tool", "tool_call_id", "content"}`` message per outcome."""
     return [
         {"role": "tool", "tool_call_id": o.call.call_id, "content": o.content} for o in outcomes
     ]
