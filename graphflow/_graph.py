@@ -238,14 +238,10 @@ class Graph:
         return self._plan
 
     def to_networkx(self) -> Any:
-        """A ``networkx.DiGraph`` with an edge from each node to each of its dependents."""
-        import networkx as nx
+        """A ``networkx.DiGraph`` of the graph as it will run (``analysis.plan_graph``)."""
+        from .analysis import plan_graph
 
-        dg: nx.DiGraph[str] = nx.DiGraph()
-        for spec in self._nodes.values():
-            dg.add_node(spec.node_id, tool=spec.tool_name)
-            dg.add_edges_from((dep, spec.node_id) for dep in spec.deps)
-        return dg
+        return plan_graph(self)
 
 
 def build_spec(

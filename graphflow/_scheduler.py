@@ -320,9 +320,7 @@ class _Run:
         timeout = self.timeouts[i]
         scope: anyio.CancelScope | None = None
         try:
-            if i in self.claim_error:
-                raise self.claim_error.pop(i)
-            kwargs = self.kwargs.pop(i) if i in self.kwargs else self._render(spec)
+            kwargs = self._claimed_kwargs(i, spec) if self.claiming else self._render(spec)
             if timeout is None:
                 output = await self.backend.call(spec.tool, kwargs, spec.is_async)
             else:
@@ -382,6 +380,12 @@ class _Run:
         self._push((i,))
 
     # -- bookkeeping ---------------------------------------------------------
+
+    def _claimed_kwargs(self, i: int, spec: NodeSpec) -> Any:
+        """The arguments rendered when the node's resource keys were named (or the error)."""
+        if i in self.claim_error:
+            raise self.claim_error.pop(i)
+        return self.kwargs.pop(i) if i in self.kwargs else self._render(spec)
 
     def _render(self, spec: NodeSpec) -> Any:
         return spec.args if spec.template.constant else spec.template.render(self._lookup)
