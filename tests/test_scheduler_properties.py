@@ -198,3 +198,85 @@ class TestProperties:
         failed = [k for k, r in result.items() if r.status == S.FAILED]
         assert len(failed) == (1 if dag.failing & set(rec.start) else 0) or cap != 1
         assert result.ok == (not failed and all(r.ok for r in result.values()))
+
+
+@dataclass
+class MapChain:
+    length: int  # items
+    runtime: bool  # the list comes from an upstream output at run time
+    depth: int  # maps chained item-by-item over the first one
+    failing: set[tuple[int, int]]  # (level, item) that raise
+    yields: list[int]
+
+
+@st.composite
+def map_chains(draw: st.DrawFn) -> MapChain:
+    length = draw(st.integers(0, 6))
+    depth = draw(st.integers(1, 3))
+    cells = st.tuples(st.integers(0, depth - 1), st.integers(0, max(length - 1, 0)))
+    return MapChain(
+        length=length,
+        runtime=draw(st.booleans()),
+        depth=depth,
+        failing=draw(st.sets(cells, max_size=3)) if length else set(),
+        yields=draw(st.lists(st.integers(0, 2), min_size=depth * 6, max_size=depth * 6)),
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@SETTINGS
+@given(chain=map_chains(), cap=st.sampled_from([1, 2, None]))
+def test_for_each_chains_item_level_edges_and_one_result_each(
+    backend: str, chain: MapChain, cap: int | None
+) -> None:
+    clock = itertools.count()
+    start: dict[str, int] = {}
+    end: dict[str, int] = {}
+
+    def tool(level: int) -> Any:
+        async def item_tool(item: Any, index: int) -> int:
+            name = f"m{level}[{index}]"
+            start[name] = next(clock)
+            for _ in range(chain.yields[level * 6 + index]):
+                await anyio.lowlevel.checkpoint()
+            end[name] = next(clock)
+            if (level, index) in chain.failing:
+                raise RuntimeError(name)
+            return index
+
+        return item_tool
+
+    async def make_list() -> list[int]:
+        return list(range(chain.length))
+
+    g = gf.Graph()
+    g.add("source", make_list)
+    for level in range(chain.depth):
+        if level:
+            over: Any = f"${{m{level - 1}}}"
+        else:
+            over = "${source}" if chain.runtime else list(range(chain.length))
+        g.add(f"m{level}", tool(level), for_each=over, args={"item": "${item}", "index": "${item}"})
+        # ("index" is the item itself at level 0 and the upstream item's output after)
+    g.add("after", lambda xs: xs, args={"xs": f"${{m{chain.depth - 1}}}"}, trigger="all_done")
+
+    result = gf.run_sync(g, async_backend=backend, concurrency=cap)
+    items = [f"m{lv}[{i}]" for lv in range(chain.depth) for i in range(chain.length)]
+    gathers = [f"m{lv}" for lv in range(chain.depth)]
+    assert set(result) == {"source", "after", *items, *gathers}  # one result each
+    for lv in range(1, chain.depth):
+        for i in range(chain.length):
+            here, up = f"m{lv}[{i}]", f"m{lv - 1}[{i}]"
+            if here in start:  # item i waited for upstream item i only
+                assert end[up] < start[here] and result[up].ok
+            else:
+                assert result[here].status == S.SKIPPED
+                assert not result[up].ok
+    for lv in range(chain.depth):
+        mine = [result[f"m{lv}[{i}]"] for i in range(chain.length)]
+        gather = result[f"m{lv}"]
+        if all(r.ok for r in mine):
+            assert gather.ok and gather.output == list(range(chain.length))
+        else:
+            assert gather.status == S.SKIPPED
+    assert result["after"].ok  # all_done runs whatever happened
