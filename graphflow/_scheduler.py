@@ -224,6 +224,7 @@ class _Run:
         self.cap = cap
         self.fail_fast = fail_fast
         self.stop_reason: str | None = None
+        self.swept = False  # unstarted nodes were given results after a stop
         self.backend = backend
         self.rng = random.Random(seed)
         self.run_id = uuid.uuid4().hex[:12]
@@ -353,16 +354,10 @@ class _Run:
             delay = retry.delay(attempt, self.rng.random())
             self.last_error[i] = error
             self._emit(EventKind.NODE_RETRYING, i, attempt, error=error, delay=delay)
-            if self.claiming:
-                self._release_claims(i, done=False)
-            assert self.tg is not None
+            assert self.tg is not None  # (the worker gives back its claims while it waits)
             self.tg.start_soon(self._retry_after, i, delay)
             return None
         self._record(i, _FAILED, error=error)
-        if self.fail_fast and self.stop_reason is None:
-            self.stop_reason = f"fail_fast: {spec.node_id!r} failed"
-            assert self.tg is not None
-            self.tg.cancel_scope.cancel()
         return False
 
     async def _retry_after(self, i: int, delay: float) -> None:
@@ -420,6 +415,10 @@ class _Run:
         )
         if self.observers:
             self._emit(FINISHED_EVENT[status], i, self.attempts[i], result=result)
+        if status is _FAILED and self.fail_fast and self.stop_reason is None:
+            self.stop_reason = f"fail_fast: {result.node_id!r} failed"
+            assert self.tg is not None
+            self.tg.cancel_scope.cancel()
         return result
 
     def _release(self, i: int, ok: bool) -> None:
@@ -434,8 +433,11 @@ class _Run:
                 self._record(node, _SKIPPED, reason=self._skip_reason(node, upstream))
         if ready:
             self._push(ready)
-        if self.stop_reason is not None:  # fail_fast: nothing else will start
+        if self.stop_reason is not None and not self.swept:
+            # fail_fast: nothing else will start. One sweep suffices: it finishes every
+            # waiting node in the tracker, so no later release can make one ready.
             self._finish_unstarted(running_too=False)
+            self.swept = True
 
     def _skip_reason(self, node: int, upstream: int) -> str:
         root = self.tracker.cause[node]

@@ -228,3 +228,25 @@ class TestRuntime:
         first, second = await gf.run(g), await gf.run(g)
         assert first["m"].output == second["m"].output == [2, 4]
         assert len(first) == len(second) == 4
+
+
+async def test_a_non_list_for_each_stops_a_fail_fast_run() -> None:
+    started = anyio.Event()
+
+    async def hang() -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    async def source() -> str:
+        await started.wait()
+        return "not a list"
+
+    g = gf.Graph()
+    g.add("hang", hang)
+    g.add("src", source)
+    g.add("m", double, for_each="${src}", args={"x": "${item}"})
+    with anyio.fail_after(5):
+        result = await gf.run(g, fail_fast=True)
+    assert result["m"].status == S.FAILED
+    assert result["hang"].status == S.CANCELLED
+    assert result["hang"].reason == "fail_fast: 'm' failed"
