@@ -6,28 +6,35 @@ by path, so ``import graphflow`` never loads yaml, rich or an SDK.
 """
 
 from ._graph import Graph as Graph
-from ._graph import NodeSpec as NodeSpec
-from ._graph import Retry as Retry
-from ._graph import Trigger as Trigger
+from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
+from ._options import RunOptions as RunOptions
 from ._refs import Ref as Ref
 from ._refs import ref as ref
+from ._results import Attempt as Attempt
 from ._results import Event as Event
 from ._results import EventKind as EventKind
 from ._results import NodeError as NodeError
 from ._results import NodeResult as NodeResult
 from ._results import NodeStatus as NodeStatus
 from ._results import RunResult as RunResult
-from ._scheduler import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._scheduler import run as run
 from ._scheduler import run_sync as run_sync
+from ._spec import NodeSpec as NodeSpec
+from ._spec import Retry as Retry
+from ._spec import Trigger as Trigger
 from ._streaming import Scheduler as Scheduler
 from ._tools import Tool as Tool
 from ._tools import ToolArgumentError as ToolArgumentError
 from ._tools import Toolbox as Toolbox
 from ._tools import tool as tool
+from ._types import EventSink as EventSink
+from ._types import Executor as Executor
+from ._types import NodeCall as NodeCall
 from .errors import CycleError as CycleError
 from .errors import DuplicateNodeError as DuplicateNodeError
+from .errors import EventSinkError as EventSinkError
 from .errors import GraphError as GraphError
+from .errors import OptionError as OptionError
 from .errors import ReferenceResolutionError as ReferenceResolutionError
 from .errors import SpecError as SpecError
 from .errors import ToolNotFoundError as ToolNotFoundError
@@ -36,20 +43,27 @@ from .errors import UnknownNodeError as UnknownNodeError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Attempt",
     "CycleError",
     "DEFAULT_CONCURRENCY",
     "DuplicateNodeError",
     "Event",
     "EventKind",
+    "EventSink",
+    "EventSinkError",
+    "Executor",
     "Graph",
     "GraphError",
+    "NodeCall",
     "NodeError",
     "NodeResult",
     "NodeSpec",
     "NodeStatus",
+    "OptionError",
     "Ref",
     "ReferenceResolutionError",
     "Retry",
+    "RunOptions",
     "RunResult",
     "Scheduler",
     "SpecError",

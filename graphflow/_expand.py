@@ -21,12 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any
 
 from ._refs import Lookup, Ref, Template, resolve_path
-
-ITEM: Final = "item"
-"""The reference name bound to the current item inside a ``for_each`` node."""
+from ._spec import ITEM, NodeSpec, Trigger
 
 
 def item_id(map_id: str, index: int) -> str:
@@ -47,10 +45,12 @@ class RuntimeMap:
     node_id: str
     source: Ref  # the root non-map node whose output decides the count
     over: str | None  # the runtime map this one is chained over, if any
-    spec: Any = field(repr=False, compare=False, default=None)  # the declared map node
+    spec: NodeSpec = field(repr=False, compare=False)  # the declared map node
 
 
-def item_spec(spec: Any, index: int, value: Any = None, over: str | None = None) -> Any:
+def item_spec(
+    spec: NodeSpec, index: int, value: Any = None, over: str | None = None
+) -> NodeSpec:
     """Item ``index`` of map node ``spec``: bound to ``value``, or to ``over[index]``'s output."""
     base: Template = spec.template
     node_refs = tuple(r for r in base.refs if r.node_id != ITEM)
@@ -83,7 +83,7 @@ def map_limit(map_id: str) -> str:
     return f"max_parallel:{map_id}"
 
 
-def gather_spec(spec: Any, count: int, extra_deps: Sequence[str] = ()) -> Any:
+def gather_spec(spec: NodeSpec, count: int, extra_deps: Sequence[str] = ()) -> NodeSpec:
     """The gather node of map ``spec`` over ``count`` items."""
     refs = tuple(Ref(item_id(spec.node_id, i)) for i in range(count))
 
@@ -103,7 +103,7 @@ def gather_spec(spec: Any, count: int, extra_deps: Sequence[str] = ()) -> Any:
         is_async=True,
         timeout=None,
         retry=None,
-        trigger=type(spec.trigger)("all_success"),  # a failed item skips the gather
+        trigger=Trigger.ALL_SUCCESS,  # a failed item skips the gather
         for_each=None,
         max_parallel=None,
         limits=(),

@@ -7,10 +7,10 @@ log, a live view, a run store): the one seam through which state leaves a run.
 from __future__ import annotations
 
 import traceback as _traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, final
+from typing import Any, NamedTuple, final
 
 
 class NodeStatus(StrEnum):
@@ -55,19 +55,46 @@ class NodeError:
     type: str
     message: str
     traceback: str = ""
+    timed_out: float | None = None
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_exception(cls, exc: BaseException, message: str | None = None) -> NodeError:
+    def from_exception(
+        cls, exc: BaseException, message: str | None = None, *, timed_out: float | None = None
+    ) -> NodeError:
         """Record ``exc``; ``message`` overrides its text (e.g. to name a timeout)."""
         text = "".join(_traceback.format_exception(exc))
-        return cls(type(exc).__name__, str(exc) if message is None else message, text, exc)
+        text_message = str(exc) if message is None else message
+        return cls(type(exc).__name__, text_message, text, timed_out, exc)
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}" if self.message else self.type
 
     def to_dict(self) -> dict[str, str]:
         return {"type": self.type, "message": self.message, "traceback": self.traceback}
+
+
+class Attempt(NamedTuple):
+    """One call of a node's tool: when it began and ended, and what it raised."""
+
+    started_at: float
+    finished_at: float
+    error: NodeError | None = None
+
+
+@final
+class DependencyIndex:
+    """Node ``ids[i]`` waited for ``ids[j]`` for each j in ``rows[i]``."""
+
+    __slots__ = ("ids", "rows")
+
+    def __init__(self, ids: Sequence[str], rows: Sequence[Sequence[int]]) -> None:
+        self.ids = ids
+        self.rows = rows
+
+    def as_dict(self) -> dict[str, tuple[str, ...]]:
+        ids = self.ids
+        return {ids[i]: tuple(ids[j] for j in row) for i, row in enumerate(self.rows)}
 
 
 @final
@@ -94,6 +121,7 @@ class NodeResult:
     started_at: float | None = None
     finished_at: float | None = None
     reason: str | None = None
+    history: tuple[Attempt, ...] = ()
 
     @property
     def duration(self) -> float | None:
@@ -133,17 +161,17 @@ class RunResult(Mapping[str, NodeResult]):
         results: dict[str, NodeResult],
         started_at: float,
         finished_at: float,
-        upstream: Callable[[], dict[str, tuple[str, ...]]] | None = None,
+        dependencies: DependencyIndex | None = None,
     ) -> None:
         self.run_id = run_id
         self.started_at = started_at
         self.finished_at = finished_at
         self._results = results
-        self._upstream = upstream
+        self._upstream = dependencies
 
     def dependencies(self) -> dict[str, tuple[str, ...]]:
         """node id -> the node ids it waited for, including nodes a for_each added at run time."""
-        return self._upstream() if self._upstream is not None else {}
+        return self._upstream.as_dict() if self._upstream is not None else {}
 
     def __getitem__(self, node_id: str) -> NodeResult:
         return self._results[node_id]

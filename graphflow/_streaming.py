@@ -21,19 +21,23 @@ been called as well.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._graph import NodeSpec, Plan, Retry, Trigger, build_spec
+from ._graph import Plan
+from ._options import RunOptions, RunOptionsArgs
 from ._results import Event, NodeResult, RunResult
-from ._scheduler import prepare_run
-from ._types import Backend, NodeId, Observer, ToolFn
-from .errors import DuplicateNodeError, GraphError, UnknownNodeError
+from ._scheduler import open_run
+from ._spec import NodeSpec, Retry, Trigger, build_spec
+from ._state import RunState
+from ._types import NodeId, ToolFn
+from .errors import GraphError
 
 _DONE: Final = object()
 
@@ -41,50 +45,39 @@ _DONE: Final = object()
 class Scheduler:
     """Run nodes as they are added; stream their results; return a ``RunResult``.
 
-    Takes the options of ``graphflow.run`` (``concurrency``, ``fail_fast``,
-    ``default_timeout``, ``default_retries``, ``observers``, ``backend``,
-    ``seed``, ``limits``), plus ``streaming``: wait for ``close()`` before
-    being done.
+    Args:
+        options: a ``RunOptions`` (``overrides`` are its fields as keywords,
+            applied on top, as for ``graphflow.run``).
+        streaming: be done only once ``close()`` has been called too.
     """
 
     def __init__(
         self,
+        options: RunOptions | None = None,
         *,
-        concurrency: float | None = None,
-        fail_fast: bool = False,
-        default_timeout: float | None = None,
-        default_retries: int | Retry | None = None,
-        observers: Iterable[Observer] = (),
-        backend: Backend | None = None,
-        seed: int | None = None,
-        limits: Mapping[str, int] | None = None,
         streaming: bool = False,
+        **overrides: Unpack[RunOptionsArgs],
     ) -> None:
-        self._pools = dict(limits or {})
+        opts = RunOptions.build(options, overrides)
+        self._pools = dict(opts.limits)
+        self._options = opts.replace(observers=(*opts.observers, self._observe))
         self._streaming = streaming
         self._closed = False
-        self._finished = 0
         self._done = anyio.Event()
-        self._run = prepare_run(
-            Plan([], {}, [], [], {}, {}),
-            concurrency=concurrency,
-            fail_fast=fail_fast,
-            default_timeout=default_timeout,
-            default_retries=default_retries,
-            observers=(*observers, self._observe),
-            backend=backend,
-            seed=seed,
-            limits=self._pools,
-        )
         self._send: MemoryObjectSendStream[Any]
         self._receive: MemoryObjectReceiveStream[Any]
         self._send, self._receive = anyio.create_memory_object_stream[Any](math.inf)
-        self._tg: TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
+        self._state: RunState | None = None
 
     async def __aenter__(self) -> Scheduler:
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._run.start(self._tg)
+        stack = AsyncExitStack()
+        stack.callback(self._receive.close)  # closed last, once every node has a result
+        stack.callback(self._send.close)
+        self._state = await stack.enter_async_context(
+            open_run(Plan([], {}, [], [], {}, {}), self._options)
+        )
+        self._stack = stack
         return self
 
     async def __aexit__(
@@ -93,25 +86,17 @@ class Scheduler:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        assert self._tg is not None
-        body_failed = exc is not None and not isinstance(exc, anyio.get_cancelled_exc_class())
-        if body_failed:
-            # the body failed: stop the nodes, then let the body's own exception
-            # propagate (not wrapped in the task group's ExceptionGroup)
-            self._tg.cancel_scope.cancel()
-            exc_type = exc = tb = None
-        try:
-            if exc_type is None and not self._tg.cancel_scope.cancel_called:
+        stack = self._stack
+        assert stack is not None
+        if exc_type is None:
+            try:
                 self.close()
                 await self.wait()
-        finally:
-            try:
-                suppress = await self._tg.__aexit__(exc_type, exc, tb)
-            finally:
-                await self._run.close()
-                self._send.close()
-                self._receive.close()
-        return False if body_failed else suppress
+            except BaseException:
+                if not await stack.__aexit__(*sys.exc_info()):
+                    raise
+                return True
+        return await stack.__aexit__(exc_type, exc, tb)
 
     def add(
         self,
@@ -133,11 +118,9 @@ class Scheduler:
             DuplicateNodeError, UnknownNodeError, SpecError: to this caller, at once.
             GraphError: the scheduler is closed or not entered.
         """
-        if self._tg is None or self._closed:
+        state = self._state
+        if state is None or self._closed or state.finished_at is not None:
             raise GraphError(f"cannot add {node_id!r}: the scheduler is not open")
-        run = self._run
-        if node_id in run.index:
-            raise DuplicateNodeError(node_id)
         known = set(self._pools)
         spec = build_spec(
             node_id,
@@ -152,17 +135,12 @@ class Scheduler:
             reads=reads,
             pools=self._pools,
         )
-        for dep in spec.deps:
-            if dep not in run.index:
-                how = "depends on" if dep in spec.depends_on else "references"
-                raise UnknownNodeError(node_id, dep, how)
         for name in self._pools.keys() - known:
-            run.resources.add_limit(name, self._pools[name])
+            state.add_limit(name, self._pools[name])
         if self._done.is_set():
             self._done = anyio.Event()  # a new round of work
-        run._add(spec)
-        if run.stop_reason is not None:
-            run._finish_unstarted(running_too=False)
+        state.add(spec)
+        self._wake()
         return spec
 
     def close(self) -> None:
@@ -188,15 +166,25 @@ class Scheduler:
         """Wait until done; the ``RunResult`` of every node added."""
         while not self._is_done():
             await self._done.wait()
-        return self._run.result()
+        return self.result
 
     @property
     def result(self) -> RunResult:
         """The results so far (every node, once done)."""
-        return self._run.result()
+        if self._state is None:
+            raise GraphError("the scheduler has not been entered")
+        return self._state.result()
+
+    def _wake(self) -> None:
+        assert self._state is not None
+        wake = self._state.on_wake
+        if wake is not None:
+            wake()
 
     def _is_done(self) -> bool:
-        return self._finished == len(self._run.specs) and (self._closed or not self._streaming)
+        state = self._state
+        finished = state is not None and state.unfinished == 0
+        return finished and (self._closed or not self._streaming)
 
     def _check_done(self) -> None:
         if self._is_done() and not self._done.is_set():
@@ -205,6 +193,5 @@ class Scheduler:
 
     def _observe(self, event: Event) -> None:
         if event.result is not None:
-            self._finished += 1
             self._send.send_nowait(event.result)
             self._check_done()

@@ -1,34 +1,93 @@
-"""Shared type aliases and the protocols for graphflow's pluggable parts."""
+"""Shared type aliases and the protocols of graphflow's pluggable parts.
+
+Two seams, both public:
+  ``Executor``   where a node's tool runs (threads by default; processes and
+                 clusters plug in here). It gets one ``NodeCall`` per attempt.
+  ``EventSink``  what hears about a run: every ``Event``, in order (a log, a
+                 live view, a run store, a tracer).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, final, runtime_checkable
 
 if TYPE_CHECKING:
     from ._results import Event
 
 NodeId = str
 ToolFn = Callable[..., Any]
-Observer = Callable[["Event"], object]
-"""Called synchronously, on the event loop, for every state transition of a run.
-
-It must not block: a store that writes to disk should buffer and flush elsewhere.
-"""
 
 
-class Backend(Protocol):
-    """Where a node's callable runs: the one seam between scheduling and execution.
+@final
+@dataclass(slots=True)
+class NodeCall:
+    """One attempt of one node, as handed to an ``Executor``.
 
-    The scheduler decides *when* a node runs; a backend decides *where*. The local
-    backend awaits coroutine functions on the loop and runs plain functions in
-    worker threads; process and cluster backends plug in here.
+    Attributes:
+        run_id: the run.
+        node_id: the node.
+        attempt: 1 for the first call, 2 for the first retry, ...
+        tool: the callable to run as ``tool(**arguments)``.
+        arguments: its keyword arguments, references already resolved.
+        timeout: seconds this attempt may take (None: no limit). graphflow
+            enforces it around ``Executor.call``; an executor that can stop
+            remote work (a process, a cluster task) may use it to do so.
     """
 
-    async def call(self, tool: ToolFn, kwargs: Mapping[str, Any], is_async: bool) -> Any:
-        """Run ``tool(**kwargs)`` and return its result (or raise what it raised)."""
+    run_id: str
+    node_id: NodeId
+    attempt: int
+    tool: ToolFn = field(repr=False)
+    arguments: Mapping[str, Any] = field(repr=False)
+    timeout: float | None = None
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Where a node's tool runs: the seam between *when* (the scheduler) and *where*.
+
+    Entered once per run (``async with``) before the first call and exited once
+    after the last, also after a failure or a cancellation; exiting waits for
+    anything the executor still has running. The scheduler keeps the routing
+    it owns: coroutine functions are awaited on the loop and graphflow's own
+    nodes (a ``for_each`` gather) never reach an executor, so an executor only
+    implements what it changes — by default, the plain functions.
+    """
+
+    async def __aenter__(self) -> object: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None: ...
+
+    async def call(self, call: NodeCall) -> Any:
+        """Run ``call.tool(**call.arguments)``; return its result or raise what it raised."""
         ...
 
-    async def aclose(self) -> None:
-        """Wait for anything the backend still has running; called once per run."""
-        ...
+
+class EventSink(Protocol):
+    """Called with every ``Event`` of a run, in order.
+
+    A plain function is a sink: ``def sink(event): ...`` runs on the loop and
+    must not block. An ``async def`` sink is awaited, one event at a time and
+    in order, in a task of its own, so a slow sink never holds a node back.
+    Two optional attributes:
+      ``essential = True``  its failure stops the run (running nodes are
+                            cancelled, the rest skipped) and ``run`` raises
+                            ``EventSinkError`` with the results; a sink that
+                            is not essential only gets a ``RuntimeWarning``.
+      ``async def aclose()`` awaited once after the run's last event, also
+                            after a failure or cancellation (a store flushes here).
+    """
+
+    def __call__(self, event: Event, /) -> object: ...
+
+
+Observer = EventSink
+"""The first name of ``EventSink``, kept for existing code."""

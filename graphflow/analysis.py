@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from ._graph import Graph
 from ._results import NodeStatus, RunResult
 
 if TYPE_CHECKING:
+    from ._graph import Graph
+
     DiGraph = nx.DiGraph[str]
 else:
     DiGraph = nx.DiGraph

@@ -8,6 +8,8 @@ Raised errors are the caller's mistake, found before anything runs::
      +-- DuplicateNodeError  .node_id
      +-- SpecError           .path, .line, .column, .key
      +-- ToolNotFoundError   .name, .close_matches
+     +-- OptionError         .option, .value
+     +-- EventSinkError      .sink, .error, .result   (raised after the run)
 
 Recorded errors are what a tool (or resolving its arguments) raised while the
 graph ran: they become a ``NodeError`` in that node's ``NodeResult`` and never
@@ -90,6 +92,48 @@ class ToolNotFoundError(GraphError):
         )
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}unknown tool {name!r}{hint}")
+
+
+class OptionError(GraphError, ValueError):
+    """A run option is invalid: ``option`` names it, ``value`` is what was given.
+
+    Also a ``ValueError``, as the bare errors it replaces were.
+    """
+
+    def __init__(self, option: str, value: object, expected: str, got: str | None = None) -> None:
+        self.option = option
+        self.value = value
+        super().__init__(f"option {option}: {expected}, got {got or _quoted(value)}")
+
+
+class EventSinkError(GraphError):
+    """An essential event sink failed, so the run was stopped.
+
+    Raised by ``run`` after every node has a result: ``result`` holds them
+    (``RunResult``), ``sink`` is the sink and ``error`` what it raised.
+    """
+
+    def __init__(self, sink: object, error: BaseException, result: object = None) -> None:
+        self.sink = sink
+        self.error = error
+        self.result = result
+        super().__init__(
+            f"essential event sink {_quoted(sink)} failed: {type(error).__name__}: "
+            f"{_cut(str(error), 200)}; the run was stopped"
+        )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quoted(value: object, limit: int = 120) -> str:
+    """``repr(value)`` cut to ``limit`` characters: messages never echo unbounded input."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return _cut(text, limit)
 
 
 class NodeInputError(Exception):

@@ -82,7 +82,7 @@ async def test_a_pool_without_a_size_is_refused_before_running() -> None:
 
     g = gf.Graph()
     g.add("a", t)
-    with pytest.raises(ValueError, match="node 'a' needs limit 'nowhere', which has no size"):
+    with pytest.raises(gf.OptionError, match="node 'a' needs a size for the pool 'nowhere'"):
         await gf.run(g)
 
 

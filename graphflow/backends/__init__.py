@@ -1,10 +1,8 @@
-"""Backends: where a node's callable runs (see ``graphflow._types.Backend``).
+"""The first name of ``graphflow.executors``, kept so that existing imports work.
 
-``LocalBackend`` (the default) awaits coroutine functions on the event loop and
-runs plain functions in worker threads. Process and cluster backends plug in
-behind the same two methods.
+``LocalBackend`` is ``graphflow.executors.ThreadExecutor``.
 """
 
-from .local import LocalBackend as LocalBackend
+from ..executors.thread import ThreadExecutor as LocalBackend
 
 __all__ = ["LocalBackend"]

@@ -1,0 +1,188 @@
+"""``RunOptions``: every option of a run in one frozen, validated object.
+
+Every entry point takes one (``run``, ``run_sync``, ``Scheduler``, the LLM
+adapters and agent loops, a workflow's ``run_options()``) and also accepts the
+same names as keywords, typed by ``RunOptionsArgs`` so that a misspelt option
+is a type error for mypy and an ``OptionError`` at run time. Options are
+checked where they are built, so a bad value is reported before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, TypedDict, final
+
+from ._spec import Retry
+from .errors import OptionError
+
+if TYPE_CHECKING:
+    from ._results import NodeResult
+    from ._types import EventSink, Executor
+
+DEFAULT_CONCURRENCY: Final = 64
+"""Nodes running at once unless told otherwise: enough for I/O-bound fan-outs,
+few enough that a 10,000-item fan-out does not open 10,000 sockets at once.
+Pass ``concurrency=math.inf`` to lift the cap."""
+
+_MAX_RUN_ID: Final = 128
+
+
+class RunOptionsArgs(TypedDict, total=False):
+    """The keyword form of ``RunOptions`` (for ``**options: Unpack[RunOptionsArgs]``)."""
+
+    concurrency: float | None
+    fail_fast: bool
+    default_timeout: float | None
+    default_retries: int | Retry | None
+    limits: Mapping[str, int] | None
+    seed: int | None
+    observers: Iterable[EventSink]
+    executor: Executor | None
+    run_id: str | None
+    resume_from: Mapping[str, NodeResult] | None
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How to run a graph.
+
+    Args:
+        concurrency: the most nodes running at once (default 64; ``1`` runs them
+            one by one in dependency order; ``math.inf`` removes the cap).
+        fail_fast: on the first failure, cancel running nodes (``cancelled``)
+            and skip the rest (``skipped``).
+        default_timeout: seconds per attempt for nodes that set no ``timeout``.
+        default_retries: an int or a ``Retry``, for nodes that set no ``retries``.
+        limits: sizes of named pools (added to, and overriding, ``Graph(limits=...)``).
+        seed: seeds the retry jitter, for reproducible runs.
+        observers: ``EventSink``s given every ``Event`` of the run.
+        executor: where plain (sync) functions run (default: a
+            ``ThreadExecutor`` with at most ``concurrency`` threads).
+        run_id: the run's id (default: a new random one).
+        resume_from: earlier results by node id (a ``RunResult`` will do):
+            nodes that succeeded there are not run again and their outputs
+            feed their dependents; every other node runs.
+
+    Raises:
+        OptionError: an option is invalid (naming it and the value).
+    """
+
+    concurrency: float = DEFAULT_CONCURRENCY
+    fail_fast: bool = False
+    default_timeout: float | None = None
+    default_retries: Retry | None = None
+    limits: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    seed: int | None = None
+    observers: tuple[EventSink, ...] = ()
+    executor: Executor | None = None
+    run_id: str | None = None
+    resume_from: Mapping[str, NodeResult] | None = None
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__  # frozen: normalise in place, once, here
+        put(self, "concurrency", _concurrency(self.concurrency))
+        if not isinstance(self.fail_fast, bool):
+            raise OptionError("fail_fast", self.fail_fast, "expected True or False")
+        put(self, "default_timeout", _timeout(self.default_timeout))
+        put(self, "default_retries", _retries(self.default_retries))
+        put(self, "limits", _limits(self.limits))
+        seed = self.seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise OptionError("seed", self.seed, "expected an int or None")
+        put(self, "observers", _sinks(self.observers))
+        if self.executor is not None and not callable(getattr(self.executor, "call", None)):
+            raise OptionError("executor", self.executor, "expected an Executor (with call())")
+        _check_run_id(self.run_id)
+        if self.resume_from is not None and not isinstance(self.resume_from, Mapping):
+            raise OptionError("resume_from", self.resume_from, "expected a mapping of results")
+
+    @classmethod
+    def build(cls, options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
+        """``options`` (or the defaults) with ``overrides`` applied, validated."""
+        if options is not None and not isinstance(options, RunOptions):
+            raise OptionError("options", options, "expected a RunOptions")
+        base = options or _DEFAULT
+        if not overrides:
+            return base
+        unknown = [k for k in overrides if k not in _FIELDS]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], _FIELDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise OptionError(unknown[0], overrides[unknown[0]], f"no such run option{hint}")
+        given = {k: v for k, v in overrides.items() if not (v is None and k == "concurrency")}
+        return dataclasses.replace(base, **given)
+
+    def replace(self, **changes: Any) -> RunOptions:
+        """A copy with ``changes`` applied (validated like the original)."""
+        return RunOptions.build(self, changes)
+
+
+_FIELDS: Final = tuple(f.name for f in dataclasses.fields(RunOptions))
+
+
+def _concurrency(value: object) -> float:
+    if value is None:
+        return DEFAULT_CONCURRENCY
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
+        raise OptionError("concurrency", value, "expected a number >= 1 or math.inf")
+    return value if math.isinf(value) else int(value)
+
+
+def _timeout(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise OptionError("default_timeout", value, "expected seconds > 0, math.inf or None")
+    return float(value)
+
+
+def _retries(value: object) -> Retry | None:
+    if value is None or isinstance(value, Retry):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise OptionError("default_retries", value, "expected an int >= 0 or a Retry")
+    return Retry(value)
+
+
+def _limits(value: object) -> Mapping[str, int]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, Mapping):
+        raise OptionError("limits", value, "expected a mapping of pool name -> size")
+    for name, size in value.items():
+        if not isinstance(name, str) or isinstance(size, bool) or not isinstance(size, int):
+            raise OptionError(f"limits[{name!r}]", size, "expected an int >= 1")
+        if size < 1:
+            raise OptionError(f"limits[{name!r}]", size, "expected an int >= 1")
+    return MappingProxyType(dict(value))
+
+
+def _sinks(value: object) -> tuple[EventSink, ...]:
+    if callable(value) or isinstance(value, (str, bytes)):
+        raise OptionError("observers", value, "expected an iterable of event sinks")
+    try:
+        sinks: tuple[EventSink, ...] = tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise OptionError("observers", value, "expected an iterable of event sinks") from None
+    for sink in sinks:
+        if not callable(sink):
+            raise OptionError("observers", sink, "expected a callable event sink")
+    return sinks
+
+
+def _check_run_id(value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_RUN_ID:
+        raise OptionError("run_id", value, f"expected a non-empty string of <= {_MAX_RUN_ID}")
+    if not value.isprintable():
+        raise OptionError("run_id", value, "expected printable characters only")
+
+
+_DEFAULT: Final = RunOptions()

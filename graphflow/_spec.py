@@ -1,0 +1,248 @@
+"""Node specs: what one node is (tool, arguments, edges, options), and their validation.
+
+``NodeSpec`` is what ``Graph.add`` and ``Scheduler.add`` build (through
+``build_spec``); ``Retry`` and ``Trigger`` are its options. Everything here
+checks one node at a time; checks across nodes (unknown ids, cycles) happen
+when a graph is planned (``_graph``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final, final
+
+from ._refs import Ref, Template, compile_args
+from ._types import NodeId, ToolFn
+from .errors import SpecError
+
+ITEM: Final = "item"
+"""The reference name bound to the current item inside a ``for_each`` node."""
+
+_FORBIDDEN_IN_IDS = frozenset(".${}")
+
+
+class Trigger(StrEnum):
+    """When a node runs, given how its upstream nodes ended."""
+
+    ALL_SUCCESS = "all_success"
+    """Run only if every upstream node succeeded; otherwise skip (the default)."""
+    ALL_DONE = "all_done"
+    """Run once every upstream node finished in any state (cleanup, summaries)."""
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How a failed node is retried.
+
+    Args:
+        retries: extra attempts after the first (``Retry(2)`` = at most 3 calls).
+        backoff: the delay before the first retry, in seconds; doubles each time.
+        max_backoff: the cap on that delay.
+        jitter: the fraction of each delay that is random (0 = none, 1 = "full
+            jitter"), so that retries of many nodes do not arrive in lockstep.
+        on: the exception types that are retried; others fail at once.
+    """
+
+    retries: int = 0
+    backoff: float = 0.1
+    max_backoff: float = 30.0
+    jitter: float = 0.5
+    on: tuple[type[BaseException], ...] = (Exception,)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {self.retries!r}")
+        if self.backoff < 0 or self.max_backoff < 0 or not 0 <= self.jitter <= 1:
+            raise ValueError("backoff and max_backoff must be >= 0 and jitter within [0, 1]")
+
+    def delay(self, attempt: int, random: float) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        base = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
+        return base * (1 - self.jitter * random)
+
+
+NO_RETRY = Retry()
+
+
+@final
+@dataclass(slots=True)
+class NodeSpec:
+    """One node as added: what to call, with what, after what, and how."""
+
+    node_id: NodeId
+    tool: ToolFn
+    args: Any
+    depends_on: tuple[NodeId, ...]
+    timeout: float | None
+    retry: Retry | None
+    trigger: Trigger
+    template: Template = field(repr=False)
+    is_async: bool = field(repr=False)
+    for_each: Any = None
+    max_parallel: int | None = None
+    limits: tuple[str, ...] = ()
+    """names of the limits (``Plan.limits``) this node takes a slot in while it runs"""
+    writes: tuple[str, ...] = ()
+    """resource keys (``str.format`` templates over the arguments) written exclusively"""
+    reads: tuple[str, ...] = ()
+    """resource keys read (shared with other readers, never with a writer)"""
+
+    @property
+    def deps(self) -> tuple[NodeId, ...]:
+        """Every upstream node id (explicit and implied by references), without repeats."""
+        seen = dict.fromkeys(self.depends_on)
+        seen.update(dict.fromkeys(r.node_id for r in self.template.refs))
+        return tuple(seen)
+
+    @property
+    def tool_name(self) -> str:
+        return str(getattr(self.tool, "__name__", None) or type(self.tool).__name__)
+
+
+def is_async_callable(tool: ToolFn) -> bool:
+    """True for coroutine functions, partials of them and objects with ``async __call__``."""
+    return inspect.iscoroutinefunction(tool) or inspect.iscoroutinefunction(
+        getattr(type(tool), "__call__", None)  # noqa: B004 (the method, to inspect)
+    )
+
+
+def build_spec(
+    node_id: NodeId,
+    tool: ToolFn,
+    *,
+    args: Mapping[str, Any] | None = None,
+    depends_on: Iterable[NodeId] | NodeId = (),
+    timeout: float | None = None,
+    retries: int | Retry | None = None,
+    trigger: Trigger | str = Trigger.ALL_SUCCESS,
+    limits: Iterable[str] = (),
+    writes: Iterable[str] = (),
+    reads: Iterable[str] = (),
+    pools: dict[str, int],
+) -> NodeSpec:
+    """A validated node spec (``Graph.add`` and ``Scheduler.add`` share it).
+
+    A ``Tool``'s own ``limit=N`` is recorded in ``pools`` as ``tool:<name>``.
+    """
+    _check_node_id(node_id)
+    spec = _make_spec(node_id, tool, args, depends_on, timeout, retries, trigger)
+    names = [limits] if isinstance(limits, str) else list(limits)
+    tool_limit = getattr(tool, "limit", None)
+    if isinstance(tool_limit, str):
+        names.append(tool_limit)
+    elif isinstance(tool_limit, int):
+        name = f"tool:{spec.tool_name}"
+        if pools.get(name, tool_limit) != tool_limit:
+            raise SpecError(
+                f"node {node_id!r}: tool {spec.tool_name!r} has limit {tool_limit}, "
+                f"but another tool of that name has {pools[name]}",
+                key=f"{node_id}.tool",
+            )
+        pools[name] = tool_limit
+        names.append(name)
+    spec.limits = tuple(dict.fromkeys(names))
+    spec.writes = (*_strings(writes), *getattr(tool, "writes", ()))
+    spec.reads = (*_strings(reads), *getattr(tool, "reads", ()))
+    return spec
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _check_node_id(node_id: object) -> None:
+    if not isinstance(node_id, str) or not node_id.strip():
+        raise SpecError(f"node id must be a non-empty string, got {node_id!r}", key="node_id")
+    if node_id == ITEM:
+        raise SpecError(f"node id {ITEM!r} is reserved for for_each items", key=node_id)
+    bad = _FORBIDDEN_IN_IDS.intersection(node_id)
+    if bad:
+        raise SpecError(
+            f"node id {node_id!r} may not contain {' '.join(sorted(bad))!r}", key=node_id
+        )
+
+
+def _make_spec(
+    node_id: NodeId,
+    tool: ToolFn,
+    args: Mapping[str, Any] | None,
+    depends_on: Iterable[NodeId] | NodeId,
+    timeout: float | None,
+    retries: int | Retry | None,
+    trigger: Trigger | str,
+) -> NodeSpec:
+    def bad(message: str, field_name: str) -> SpecError:
+        return SpecError(f"node {node_id!r}: {message}", key=f"{node_id}.{field_name}")
+
+    if not callable(tool):
+        raise bad(f"tool must be callable, got {type(tool).__name__}", "tool")
+    if args is None:
+        args = {}
+    if not isinstance(args, Mapping):
+        raise bad(f"args must be a mapping of keyword arguments, got {type(args).__name__}", "args")
+    deps = (depends_on,) if isinstance(depends_on, str) else tuple(depends_on)
+    if not all(isinstance(d, str) for d in deps):
+        raise bad("depends_on must be node ids (strings)", "depends_on")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+    ):
+        raise bad(f"timeout must be a number of seconds > 0, got {timeout!r}", "timeout")
+    retry = retries
+    if isinstance(retries, int) and not isinstance(retries, bool):
+        if retries < 0:
+            raise bad(f"retries must be >= 0, got {retries}", "retries")
+        retry = Retry(retries)
+    if retry is not None and not isinstance(retry, Retry):
+        raise bad(f"retries must be an int or a Retry, got {retries!r}", "retries")
+    try:
+        trig = Trigger(trigger)
+    except ValueError:
+        choices = ", ".join(repr(str(t)) for t in Trigger)
+        raise bad(f"trigger must be one of {choices}, got {trigger!r}", "trigger") from None
+    try:
+        template = compile_args(args)
+    except ValueError as exc:
+        raise bad(str(exc), "args") from None
+    return NodeSpec(
+        node_id,
+        tool,
+        args,
+        deps,
+        timeout,
+        retry,
+        trig,
+        template,
+        is_async_callable(tool),
+    )
+
+
+def set_for_each(spec: NodeSpec, for_each: Any, max_parallel: int | None) -> None:
+    def bad(message: str, field_name: str) -> SpecError:
+        return SpecError(f"node {spec.node_id!r}: {message}", key=f"{spec.node_id}.{field_name}")
+
+    uses_item = any(r.node_id == ITEM for r in spec.template.refs)
+    if for_each is None:
+        if uses_item:
+            raise bad("${item} is only defined in a node with for_each", "args")
+        if max_parallel is not None:
+            raise bad("max_parallel needs for_each", "max_parallel")
+        return
+    if isinstance(for_each, str):
+        template = compile_args(for_each)
+        if len(template.refs) != 1 or template.render(lambda r: r) != template.refs[0]:
+            raise bad(f"for_each must be a list or one reference, got {for_each!r}", "for_each")
+        for_each = template.refs[0]
+    if not isinstance(for_each, (Ref, list, tuple)):
+        raise bad(
+            f"for_each must be a list or a reference, got {type(for_each).__name__}", "for_each"
+        )
+    if max_parallel is not None and (
+        not isinstance(max_parallel, int) or isinstance(max_parallel, bool) or max_parallel < 1
+    ):
+        raise bad(f"max_parallel must be an int >= 1, got {max_parallel!r}", "max_parallel")
+    spec.for_each = list(for_each) if isinstance(for_each, tuple) else for_each
+    spec.max_parallel = max_parallel

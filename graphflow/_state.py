@@ -1,0 +1,489 @@
+"""The state of one run, apart from what drives it: pure, synchronous, no anyio.
+
+In the spirit of graphlib's prepare/get_ready/done and of dask's
+``start_state_from_dask``/``finish_task`` (``dask/local.py``): the driver
+(``_scheduler``) takes nodes from ``ready``, tells the state what happened to
+each (``begin``, ``succeeded``, ``failed``, ``cancelled``) and the state does
+all the bookkeeping — records the one result of every node, releases or skips
+what depends on it, expands runtime ``for_each`` maps, keeps limit and lock
+claims, sweeps up after a stop, and emits one ``Event`` per transition. So
+it can be tested without an event loop, and a resumed run is just a state
+that starts with earlier results.
+
+Per node (indexed by number, as in ``_ready``):
+  ``results[i]``   its one ``NodeResult``, set exactly once (None: not yet);
+  ``attempts[i]``  calls begun so far; ``started[i]`` when the first began;
+  ``tried[i]``     when the current one began; ``earlier[i]`` the history of
+                   the failed attempts before it (only for retried nodes);
+  ``last_error``   the error of a node's latest failed attempt, while it retries.
+The run: ``ready`` (may start now: the driver's queue), ``stop_reason`` (set
+by fail_fast or ``stop``: nothing new starts), ``unfinished`` (nodes without
+a result). Node transitions:
+
+    waiting -> ready -> running -> succeeded | failed | (retrying -> ready)
+    waiting -> skipped (an upstream failed, or the run stopped)
+    running | retrying -> cancelled (the run stopped or was cancelled)
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+from ._expand import gather_spec, item_spec
+from ._graph import Plan
+from ._limits import READ, WRITE, ResourceBook
+from ._ready import READY, SKIP, ReadyTracker
+from ._refs import Ref, resolve_path
+from ._results import (
+    FINISHED_EVENT,
+    Attempt,
+    DependencyIndex,
+    Event,
+    EventKind,
+    NodeError,
+    NodeResult,
+    NodeStatus,
+    RunResult,
+)
+from ._spec import NO_RETRY, NodeSpec, Retry, Trigger
+from .errors import NodeInputError, OptionError, ResourceKeyError, UnknownNodeError
+
+_SUCCEEDED: Final = NodeStatus.SUCCEEDED
+_FAILED: Final = NodeStatus.FAILED
+_SKIPPED: Final = NodeStatus.SKIPPED
+_CANCELLED: Final = NodeStatus.CANCELLED
+
+Emit = Callable[[Event], None]
+
+
+class RunState:
+    """Everything one run knows, and every transition it can make (module docstring)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        run_id: str | None = None,
+        fail_fast: bool = False,
+        default_timeout: float | None = None,
+        default_retry: Retry | None = None,
+        limits: Mapping[str, int] | None = None,
+        seed: int | None = None,
+        emit: Emit | None = None,
+        resume_from: Mapping[str, NodeResult] | None = None,
+    ) -> None:
+        grows = bool(plan.expansions)  # runtime for_each: nodes are added as the run goes
+        specs = self.specs = list(plan.specs) if grows else plan.specs
+        self.index = dict(plan.index) if grows else plan.index
+        self.deps = list(plan.deps) if grows else plan.deps
+        self.expansions = plan.expansions
+        self.counts: dict[str, int] = {}  # runtime map id -> how many items it expanded to
+        dependents = [list(d) for d in plan.dependents] if grows else plan.dependents
+        self.tracker = ReadyTracker(
+            plan.deps, dependents, [s.trigger is Trigger.ALL_DONE for s in specs]
+        )
+        self.default_timeout = default_timeout
+        self.timeouts = [_effective_timeout(s.timeout, default_timeout) for s in specs]
+        self.default_retry = default_retry or NO_RETRY
+        self.resources = ResourceBook({**plan.limits, **(limits or {})})
+        self.claiming = False  # does any node claim a limit or a resource key?
+        for spec in specs:
+            self._check_claims(spec)
+        self.kwargs: dict[int, Any] = {}  # arguments rendered early, to name resource keys
+        self.claim_error: dict[int, Exception] = {}
+        n = len(specs)
+        self.results: list[NodeResult | None] = [None] * n
+        self.attempts = [0] * n
+        self.started: list[float | None] = [None] * n
+        self.tried: list[float] = [0.0] * n
+        self.earlier: dict[int, list[Attempt]] = {}
+        self.last_error: dict[int, NodeError] = {}
+        self.unfinished = n
+        self.ready: deque[int] = deque()
+        self.fail_fast = fail_fast
+        self.stop_reason: str | None = None
+        self.on_stop: Callable[[], None] | None = None  # the driver cancels running nodes
+        self.on_wake: Callable[[], None] | None = None  # the driver starts workers for ready ones
+        self.swept = False  # unstarted nodes were given results after a stop
+        self.rng = random.Random(seed)
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.emit = emit
+        self.resume_from = resume_from
+        self._restoring: list[int] = []
+        self.started_at = time.time()
+        self.finished_at: float | None = None
+
+    # -- what the driver calls -------------------------------------------------
+
+    def start(self) -> None:
+        """Begin: emit ``run.started`` and make the nodes without upstream ready."""
+        self.started_at = time.time()
+        self._event(EventKind.RUN_STARTED)
+        self._queue(self.tracker.start())
+
+    def claim(self, i: int) -> bool:
+        """Take node ``i``'s limits and locks, all or none; False: it is parked.
+
+        A parked node is made ready again (holding its claims) when what
+        blocks it is released. Call only when ``claiming`` is true.
+        """
+        if not self.resources.prepared(i):
+            spec = self.specs[i]
+            self.resources.prepare(i, spec.limits, self._resource_keys(i, spec))
+        return self.resources.acquire(i)
+
+    def begin(self, i: int) -> int:
+        """Node ``i`` starts an attempt: count it, emit ``node.started``; returns its number."""
+        attempt = self.attempts[i] = self.attempts[i] + 1
+        now = self.tried[i] = time.time()
+        if self.started[i] is None:
+            self.started[i] = now
+        if self.emit is not None:
+            self._event(EventKind.NODE_STARTED, i, attempt)
+        return attempt
+
+    def arguments(self, i: int) -> Any:
+        """Node ``i``'s arguments, references resolved (raises what resolving raised)."""
+        if self.claiming:
+            if i in self.claim_error:
+                raise self.claim_error.pop(i)
+            if i in self.kwargs:
+                return self.kwargs.pop(i)
+        spec = self.specs[i]
+        return spec.args if spec.template.constant else spec.template.render(self._lookup)
+
+    def succeeded(self, i: int, output: Any) -> None:
+        """Node ``i``'s attempt returned ``output``: record it, release its dependents."""
+        self._record(i, _SUCCEEDED, output=output)
+        if self.claiming:
+            self._release_claims(i, done=True)
+        self._release(i, True)
+
+    def failed(self, i: int, exc: BaseException, timed_out: float | None = None) -> float | None:
+        """Node ``i``'s attempt raised ``exc`` (``timed_out``: its timeout expired).
+
+        Returns the seconds to wait before the node is retried (then call
+        ``retry``), or None: the node is recorded failed and its dependents skipped.
+        """
+        message = f"timed out after {timed_out:g} s" if timed_out is not None else None
+        error = NodeError.from_exception(exc, message, timed_out=timed_out)
+        retry = self.specs[i].retry or self.default_retry
+        attempt = self.attempts[i]
+        if (
+            attempt <= retry.retries
+            and isinstance(exc, retry.on)
+            and not isinstance(exc, NodeInputError)
+            and self.stop_reason is None
+        ):
+            delay = retry.delay(attempt, self.rng.random())
+            self.last_error[i] = error
+            self.earlier.setdefault(i, []).append(Attempt(self.tried[i], time.time(), error))
+            self._event(EventKind.NODE_RETRYING, i, attempt, error=error, delay=delay)
+            if self.claiming:  # a node waiting to retry holds nothing
+                self._release_claims(i, done=False)
+            return delay
+        self._record(i, _FAILED, error=error)
+        if self.claiming:
+            self._release_claims(i, done=True)
+        self._release(i, False)
+        return None
+
+    def retry(self, i: int) -> None:
+        """Node ``i`` has waited out its backoff: it is ready again."""
+        self.ready.append(i)
+
+    def cancelled(self, i: int, reason: str | None = None) -> None:
+        """Node ``i`` was cancelled while running or waiting to retry."""
+        why = reason or self.stop_reason or "run cancelled"
+        self._record(i, _CANCELLED, error=self.last_error.get(i), reason=why)
+
+    def stop(self, reason: str) -> None:
+        """Start nothing new: running nodes are to be cancelled, the rest skipped."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            if self.on_stop is not None:
+                self.on_stop()
+
+    def finish(self) -> None:
+        """End of the run: give every node still without one a result; emit ``run.finished``."""
+        self._finish_unstarted()
+        self.finished_at = time.time()
+        self._event(EventKind.RUN_FINISHED)
+
+    def result(self) -> RunResult:
+        """The results so far (of every node, once ``finish`` has run)."""
+        results = {
+            s.node_id: r for s, r in zip(self.specs, self.results, strict=True) if r is not None
+        }
+        deps = DependencyIndex([s.node_id for s in self.specs], self.deps)
+        end = self.finished_at or time.time()
+        return RunResult(self.run_id, results, self.started_at, end, deps)
+
+    def add(self, spec: NodeSpec) -> int:
+        """Add a node while the run goes on; its upstream nodes must exist already.
+
+        Raises:
+            DuplicateNodeError, UnknownNodeError, OptionError: nothing was added.
+        """
+        from .errors import DuplicateNodeError
+
+        if spec.node_id in self.index:
+            raise DuplicateNodeError(spec.node_id)
+        for dep in spec.deps:
+            if dep not in self.index:
+                how = "depends on" if dep in spec.depends_on else "references"
+                raise UnknownNodeError(spec.node_id, dep, how)
+        i = self._add(spec)
+        if self.stop_reason is not None:
+            self._finish_unstarted(running_too=False)
+        return i
+
+    def add_limit(self, name: str, capacity: int) -> None:
+        """Size a named pool that nodes added from now on may claim."""
+        self.resources.add_limit(name, capacity)
+
+    # -- recording and releasing ---------------------------------------------
+
+    def _record(
+        self,
+        i: int,
+        status: NodeStatus,
+        *,
+        output: Any = None,
+        error: NodeError | None = None,
+        reason: str | None = None,
+    ) -> None:
+        if self.results[i] is not None:  # e.g. cancelled twice: the first record stands
+            return
+        now = time.time()
+        attempts = self.attempts[i]
+        history: tuple[Attempt, ...] = ()
+        if attempts:
+            last = Attempt(self.tried[i], now, error)
+            history = (*self.earlier.pop(i), last) if i in self.earlier else (last,)
+        result = self.results[i] = NodeResult(
+            self.specs[i].node_id,
+            status,
+            output,
+            error,
+            attempts,
+            self.started[i],
+            now,
+            reason,
+            history,
+        )
+        self.unfinished -= 1
+        if self.emit is not None:
+            self._event(FINISHED_EVENT[status], i, attempts, result=result)
+        if status is _FAILED and self.fail_fast:
+            self.stop(f"fail_fast: {result.node_id!r} failed")
+
+    def _release(self, i: int, ok: bool) -> None:
+        if ok and i in self.expansions:  # before i's dependents are counted down
+            self._expand(i)
+        if ok:
+            ready = self.tracker.done(i, True)
+        else:
+            skipped: list[tuple[int, int]] = []
+            ready = self.tracker.done(i, False, skipped)
+            for node, upstream in skipped:
+                self._record(node, _SKIPPED, reason=self._skip_reason(node, upstream))
+        if ready:
+            self._queue(ready)
+        if self.stop_reason is not None and not self.swept:
+            # Nothing else will start. One sweep suffices: it finishes every waiting
+            # node in the tracker, so no later release can make one ready.
+            self._finish_unstarted(running_too=False)
+            self.swept = True
+
+    def _queue(self, nodes: Iterable[int]) -> None:
+        """Make ``nodes`` ready; with earlier results, restore those that succeeded there."""
+        if self.resume_from is None:
+            self.ready.extend(nodes)
+            return
+        draining = bool(self._restoring)
+        for i in nodes:
+            earlier = self.resume_from.get(self.specs[i].node_id)
+            if earlier is not None and earlier.status is _SUCCEEDED:
+                self._restoring.append(i)
+            else:
+                self.ready.append(i)
+        if draining:
+            return  # the loop below, further up the stack, takes them
+        while self._restoring:  # a loop, not recursion: a resumed chain may be long
+            self._restore(self._restoring.pop())
+
+    def _restore(self, i: int) -> None:
+        earlier = self.resume_from[self.specs[i].node_id]  # type: ignore[index]
+        self.results[i] = earlier
+        self.attempts[i] = earlier.attempts
+        self.unfinished -= 1
+        if self.emit is not None:
+            self._event(EventKind.NODE_SUCCEEDED, i, earlier.attempts, result=earlier)
+        self._release(i, True)
+
+    def _skip_reason(self, node: int, upstream: int) -> str:
+        root = self.tracker.cause[node]
+        root_result = self.results[root]
+        how = root_result.status if root_result is not None else "failed"
+        reason = f"upstream {self.specs[root].node_id!r} {how}"
+        if upstream != root:
+            reason += f" (via {self.specs[upstream].node_id!r})"
+        return reason
+
+    def _finish_unstarted(self, running_too: bool = True) -> None:
+        """Give nodes still without a result one: the run is ending early.
+
+        ``running_too=False`` (right after a stop) leaves the running ones to
+        record their own cancellation when it reaches them.
+        """
+        if not self.unfinished:
+            return
+        self.tracker.finish_unstarted()
+        reason = self.stop_reason or "run cancelled"
+        for i, result in enumerate(self.results):
+            if result is None and (running_too or not self.attempts[i]):
+                status = _CANCELLED if self.attempts[i] else _SKIPPED
+                self._record(i, status, error=self.last_error.get(i), reason=reason)
+
+    def _lookup(self, ref: Ref) -> Any:
+        result = self.results[self.index[ref.node_id]]
+        if result is None or result.status is not _SUCCEEDED:
+            return None  # an all_done node reading an upstream that did not succeed
+        return resolve_path(result.output, ref) if ref.path else result.output
+
+    def _event(
+        self,
+        kind: EventKind,
+        i: int | None = None,
+        attempt: int = 0,
+        *,
+        result: NodeResult | None = None,
+        error: NodeError | None = None,
+        delay: float | None = None,
+    ) -> None:
+        if self.emit is None:
+            return
+        node_id = None if i is None else self.specs[i].node_id
+        self.emit(Event(kind, self.run_id, time.time(), node_id, attempt, result, error, delay))
+
+    # -- limits and locks ----------------------------------------------------
+
+    def _check_claims(self, spec: NodeSpec) -> None:
+        if not (spec.limits or spec.writes or spec.reads):
+            return
+        missing = self.resources.missing(spec.limits)
+        if missing is not None:
+            raise OptionError(
+                "limits",
+                missing,
+                f"node {spec.node_id!r} needs a size for the pool {missing!r} "
+                f"(pass limits={{{missing!r}: N}} to Graph() or run())",
+                got="none",
+            )
+        self.claiming = True
+
+    def _resource_keys(self, i: int, spec: NodeSpec) -> dict[str, int]:
+        """The node's resource keys, formatted from its arguments (rendered once, here)."""
+        if not (spec.writes or spec.reads):
+            return {}
+        try:
+            kwargs = self.kwargs[i] = self.arguments(i)
+            keys = {_format_key(t, kwargs, "reads"): READ for t in spec.reads}
+            keys.update({_format_key(t, kwargs, "writes"): WRITE for t in spec.writes})
+        except Exception as exc:  # recorded when the node runs: it then fails
+            self.kwargs.pop(i, None)
+            self.claim_error[i] = exc
+            return {}
+        return keys
+
+    def _release_claims(self, i: int, done: bool) -> None:
+        started = self.resources.release(i, done)
+        if started:
+            self.ready.extend(started)  # they hold their claims already
+
+    # -- runtime for_each ----------------------------------------------------
+
+    def _expand(self, source: int) -> None:
+        """``source`` succeeded: create the items of every map that waits on it."""
+        for m in self.expansions[source]:
+            gather = self.index[m.node_id]
+            if self.results[gather] is not None:
+                continue  # already skipped or failed
+            if m.over is None:
+                try:
+                    values = self._for_each_values(m.source, m.node_id)
+                except Exception as exc:
+                    self._record(gather, _FAILED, error=NodeError.from_exception(exc))
+                    self._release(gather, False)
+                    continue
+                count = len(values)
+            elif m.over in self.counts:
+                values, count = [], self.counts[m.over]
+            else:
+                continue  # the map it follows failed: the tracker skips this one
+            self.counts[m.node_id] = count
+            items = [
+                self._add(item_spec(m.spec, k, values[k] if m.over is None else None, m.over))
+                for k in range(count)
+            ]
+            spec = self.specs[gather] = gather_spec(m.spec, count)
+            self.deps[gather] = tuple(self.index[d] for d in spec.deps)
+            outcome, upstream = self.tracker.add_deps(gather, items)
+            if outcome == SKIP:
+                self._skip_now(gather, upstream)
+
+    def _for_each_values(self, source: Ref, node_id: str) -> list[Any]:
+        result = self.results[self.index[source.node_id]]
+        assert result is not None
+        values = resolve_path(result.output, source) if source.path else result.output
+        if not isinstance(values, (list, tuple)):
+            raise TypeError(
+                f"for_each of {node_id!r} needs a list, but {source} is {type(values).__name__}"
+            )
+        return list(values)
+
+    def _add(self, spec: NodeSpec) -> int:
+        """Add a node to the running graph (its upstream nodes are all known)."""
+        self._check_claims(spec)
+        i = len(self.specs)
+        self.specs.append(spec)
+        self.index[spec.node_id] = i
+        deps = tuple(self.index[d] for d in spec.deps)
+        self.deps.append(deps)
+        self.results.append(None)
+        self.attempts.append(0)
+        self.started.append(None)
+        self.tried.append(0.0)
+        self.timeouts.append(_effective_timeout(spec.timeout, self.default_timeout))
+        self.unfinished += 1
+        outcome, upstream = self.tracker.add(deps, spec.trigger is Trigger.ALL_DONE)
+        if outcome == READY:
+            self._queue((i,))
+        elif outcome == SKIP:
+            self._skip_now(i, upstream)
+        return i
+
+    def _skip_now(self, i: int, upstream: int) -> None:
+        self._record(i, _SKIPPED, reason=self._skip_reason(i, upstream))
+        self._release(i, False)
+
+
+def _effective_timeout(node: float | None, default: float | None) -> float | None:
+    """The node's own timeout, else the run's; ``math.inf`` means none at all."""
+    chosen = default if node is None else node
+    return None if chosen is None or chosen == float("inf") else chosen
+
+
+def _format_key(template: str, kwargs: Any, kind: str) -> str:
+    try:
+        return template.format_map(kwargs)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ResourceKeyError(
+            f"{kind}={template!r}: cannot format it from the arguments ({exc!r})"
+        ) from None

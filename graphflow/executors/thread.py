@@ -1,0 +1,103 @@
+"""The default executor: plain functions in worker threads."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from types import TracebackType
+from typing import Any, final
+
+import anyio
+import anyio.to_thread
+
+from .._types import NodeCall, ToolFn
+
+_NEW, _RUNNING, _DONE, _DROPPED = range(4)
+
+
+class _Call:
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state = _NEW
+
+
+@final
+class ThreadExecutor:
+    """Run each call in an anyio worker thread, so that no tool blocks the loop.
+
+    A thread cannot be interrupted, so when a node times out or is cancelled
+    the node is recorded at once and its thread is *abandoned* — but not
+    orphaned: leaving the executor (at the end of every run, shielded) waits
+    until every such thread has returned, so no thread outlives the run. A
+    call abandoned before its thread picked it up never starts the tool.
+
+    Args:
+        threads: the most calls running in threads at once (None: anyio's
+            default limiter, 40 threads). graphflow's default executor gets the
+            run's ``concurrency`` when it is finite.
+    """
+
+    __slots__ = ("_cond", "_limiter", "_running", "_threads")
+
+    def __init__(self, threads: int | None = None) -> None:
+        if threads is not None and (isinstance(threads, bool) or threads < 1):
+            raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
+        self._threads = threads
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._running = 0
+        self._cond = threading.Condition()
+
+    async def __aenter__(self) -> ThreadExecutor:
+        if self._threads is not None:  # a limiter of this run's event loop
+            self._limiter = anyio.CapacityLimiter(self._threads)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._running:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._wait_idle)
+
+    async def call(self, call: NodeCall) -> Any:
+        """Run ``call.tool(**call.arguments)`` in a worker thread."""
+        state = _Call()
+        try:
+            result = await anyio.to_thread.run_sync(
+                self._in_thread,
+                state,
+                call.tool,
+                call.arguments,
+                abandon_on_cancel=True,
+                limiter=self._limiter,
+            )
+        except BaseException:
+            with self._cond:
+                if state.state == _NEW:
+                    state.state = _DROPPED
+            raise
+        if inspect.isawaitable(result):  # a plain function that returned a coroutine
+            return await result
+        return result
+
+    def _in_thread(self, call: _Call, tool: ToolFn, kwargs: Any) -> Any:
+        with self._cond:
+            if call.state == _DROPPED:
+                return None
+            call.state = _RUNNING
+            self._running += 1
+        try:
+            return tool(**kwargs)
+        finally:
+            with self._cond:
+                call.state = _DONE
+                self._running -= 1
+                self._cond.notify_all()
+
+    def _wait_idle(self) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._running == 0)
