@@ -34,6 +34,7 @@ class ToolArgumentError(NodeInputError, ValueError):
 
     def __init__(self, tool: str, error: ValidationError) -> None:
         self.tool = tool
+        self._error = error
         self.errors = error.errors(include_url=False)
         parts = []
         for e in self.errors:
@@ -41,6 +42,11 @@ class ToolArgumentError(NodeInputError, ValueError):
             got = f" (got {e['input']!r})" if e["type"] != "missing" and "input" in e else ""
             parts.append(f"{field}: {e['msg']}{got}")
         super().__init__(f"invalid arguments for {tool}: " + "; ".join(parts))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds from ``args`` (the message alone), which ``__init__``
+        # rejects: the error raised by a tool in a worker process could not come back.
+        return type(self), (self.tool, self._error), self.__dict__
 
 
 _ARG_LINE = re.compile(r"^\s{2,}(\*{0,2}\w+)\s*(?:\([^)]*\))?:\s*(.+)$")

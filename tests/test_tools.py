@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import pickle
 import threading
 from typing import Any
 
@@ -275,3 +276,15 @@ class TestFromSchema:
     def test_bad_options_raise_as_for_function_tools(self) -> None:
         with pytest.raises(ValueError, match="tool 'product': limit must be"):
             gf.Tool.from_schema("product", PRODUCT_SCHEMA, record([]), limit=0)
+
+
+class TestPickling:
+    def test_an_argument_error_pickles(self) -> None:
+        with pytest.raises(gf.ToolArgumentError) as info:
+            tool_module.add_numbers(a="x")
+        again = pickle.loads(pickle.dumps(info.value))
+        assert (str(again), again.tool, again.errors) == (
+            str(info.value),
+            "add",
+            info.value.errors,
+        )
