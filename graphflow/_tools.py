@@ -20,6 +20,7 @@ import inspect
 import keyword
 import operator
 import re
+import sys
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Literal, get_type_hints, overload
 
@@ -272,6 +273,10 @@ class Tool:
         self.writes = (writes,) if isinstance(writes, str) else tuple(writes)
         self.reads = (reads,) if isinstance(reads, str) else tuple(reads)
         self.__name__ = self.name
+        # As functools.wraps does: where the function lives, which pickle needs
+        # to find a module-level ``@tool`` by reference (see ``__reduce__``).
+        self.__module__ = getattr(fn, "__module__", None) or __name__
+        self.__qualname__ = getattr(fn, "__qualname__", self.name)
 
     @classmethod
     def from_schema(
@@ -371,6 +376,44 @@ class Tool:
 
     def __repr__(self) -> str:
         return f"<Tool {self.name}>"
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Pickle a module-level ``@tool`` by reference, any other tool by its parts.
+
+        The model pydantic builds cannot be pickled, and a decorated function
+        cannot either (its module attribute is the tool), so: a tool that is
+        its module's attribute ``__qualname__`` is pickled as that name, as a
+        function is; any other is rebuilt from ``fn`` (which pickle must
+        handle: a lambda or a closure raises), its schema and its options.
+        """
+        if _module_attribute(self.__module__, self.__qualname__) is self:
+            return self.__qualname__
+        schema = self.model.json_schema if issubclass(self.model, _SchemaArguments) else None
+        options = {
+            "name": self.name,
+            "description": self.description,
+            "limit": self.limit,
+            "writes": self.writes,
+            "reads": self.reads,
+        }
+        return _restore, (type(self), self.fn, schema, options)
+
+
+def _module_attribute(module: str, qualname: str) -> object:
+    """What ``module.qualname`` names now (``None`` if nothing)."""
+    found: object = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found
+
+
+def _restore(
+    kind: type[Tool], fn: Callable[..., Any], schema: dict[str, Any] | None, options: dict[str, Any]
+) -> Tool:
+    """Unpickle a tool ``Tool.__reduce__`` took apart."""
+    if schema is None:
+        return kind(fn, **options)
+    return kind.from_schema(options.pop("name"), schema, fn, **options)
 
 
 class AsyncTool(Tool):

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import copy
+import functools
+import multiprocessing
+import os
 import pickle
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import anyio
 import pytest
 from anthropic.types import ToolParam
 from openai.types.chat import ChatCompletionFunctionToolParam
@@ -278,7 +283,52 @@ class TestFromSchema:
             gf.Tool.from_schema("product", PRODUCT_SCHEMA, record([]), limit=0)
 
 
+def options(t: gf.Tool) -> tuple[Any, ...]:
+    """What a model and the scheduler see of a tool."""
+    return (type(t), t.name, t.description, t.parameters(), t.limit, t.writes, t.reads)
+
+
 class TestPickling:
+    def test_a_module_level_decorated_tool_pickles_by_reference(self) -> None:
+        for t in (tool_module.price, tool_module.add_numbers):
+            assert pickle.loads(pickle.dumps(t)) is t
+
+    def test_a_tool_around_a_module_level_function_is_rebuilt(self) -> None:
+        times = gf.Tool(tool_module.multiply, name="times", limit="math", writes="p:{a}")
+        again = pickle.loads(pickle.dumps(times))
+        assert again is not times and options(again) == options(times)
+        assert again(a="6", b=7) == 42
+        with pytest.raises(gf.ToolArgumentError, match="times: b: Field required"):
+            again(a=1)
+
+    async def test_a_schema_tool_is_rebuilt(self) -> None:
+        search = gf.Tool.from_schema(
+            "search",
+            tool_module.SEARCH_SCHEMA,
+            tool_module.search_remote,
+            description="Search the catalogue.",
+            reads=["catalogue"],
+        )
+        again = pickle.loads(pickle.dumps(search))
+        assert options(again) == options(search)
+        assert (await again(query="x"))["arguments"] == {"query": "x"}
+        with pytest.raises(gf.ToolArgumentError, match="search: page: Extra inputs"):
+            await again(query="x", page=2)
+
+    def test_a_tool_whose_function_cannot_be_pickled_raises(self) -> None:
+        def local(n: int) -> int:
+            return n
+
+        unpicklable = [
+            gf.tool(local),
+            gf.tool(lambda n: n),
+            gf.Tool.from_schema("local", {"properties": {}}, local),
+        ]
+        for t in unpicklable:
+            # pickle's own error: PicklingError, or AttributeError for a local object
+            with pytest.raises((pickle.PicklingError, AttributeError), match=r"local|lambda"):
+                pickle.dumps(t)
+
     def test_an_argument_error_pickles(self) -> None:
         with pytest.raises(gf.ToolArgumentError) as info:
             tool_module.add_numbers(a="x")
@@ -288,3 +338,19 @@ class TestPickling:
             "add",
             info.value.errors,
         )
+
+    def test_tools_run_in_a_spawned_process(self) -> None:
+        times = gf.Tool(tool_module.multiply)
+        search = gf.Tool.from_schema("search", tool_module.SEARCH_SCHEMA, tool_module.search_remote)
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            added = pool.submit(tool_module.add_numbers, a="40")
+            multiplied = pool.submit(times, a=6, b="7")
+            priced = pool.submit(anyio.run, functools.partial(tool_module.price, sku="A", qty=2))
+            found = pool.submit(anyio.run, functools.partial(search, query="q", limit="3"))
+            bad = pool.submit(anyio.run, functools.partial(search, query="q", page=2))
+            assert (added.result(), multiplied.result()) == (42, 42)
+            assert priced.result()["total"] == 4 and priced.result()["pid"] != os.getpid()
+            assert found.result()["arguments"] == {"query": "q", "limit": 3}
+            with pytest.raises(gf.ToolArgumentError, match="search: page: Extra inputs"):
+                bad.result()
