@@ -6,14 +6,23 @@ parameters); its arguments are validated by a pydantic model built from the
 type hints, and the same model gives the JSON schema the model providers want.
 Bad arguments fail *that* node with a message naming each field and what was
 expected, so a model can correct itself; they are never retried.
+
+A tool served elsewhere (an MCP server's) has a JSON schema instead of a
+signature: ``Tool.from_schema`` shows that schema as it is and checks
+arguments against its top level, leaving the rest to the server.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
+import keyword
+import operator
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, get_type_hints, overload
+import sys
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, Literal, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -26,6 +35,7 @@ class ToolArgumentError(NodeInputError, ValueError):
 
     def __init__(self, tool: str, error: ValidationError) -> None:
         self.tool = tool
+        self._error = error
         self.errors = error.errors(include_url=False)
         parts = []
         for e in self.errors:
@@ -33,6 +43,11 @@ class ToolArgumentError(NodeInputError, ValueError):
             got = f" (got {e['input']!r})" if e["type"] != "missing" and "input" in e else ""
             parts.append(f"{field}: {e['msg']}{got}")
         super().__init__(f"invalid arguments for {tool}: " + "; ".join(parts))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds from ``args`` (the message alone), which ``__init__``
+        # rejects: the error raised by a tool in a worker process could not come back.
+        return type(self), (self.tool, self._error), self.__dict__
 
 
 _ARG_LINE = re.compile(r"^\s{2,}(\*{0,2}\w+)\s*(?:\([^)]*\))?:\s*(.+)$")
@@ -77,6 +92,137 @@ def _args_model(name: str, fn: Callable[..., Any], described: Mapping[str, str])
     return create_model(f"{name}_arguments", __config__=config, **fields)
 
 
+_JSON_TYPES: dict[str, Any] = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "array": list[Any],
+    "object": dict[str, Any],
+    "null": None,
+}
+
+
+class _SchemaArguments(BaseModel):
+    """Base of the argument models built from a JSON schema: each keeps its schema.
+
+    The schema travels with the model, so a tool given another tool's ``model``
+    shows the same schema and passes on the same keys.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    json_schema: ClassVar[dict[str, Any]] = {}
+
+
+class _ClosedSchemaArguments(_SchemaArguments):
+    """For a schema with ``"additionalProperties": false``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _bad_schema(tool: str, problem: str) -> ValueError:
+    return ValueError(f"tool {tool!r}: bad parameters schema: {problem}")
+
+
+def _properties(tool: str, schema: object) -> tuple[Mapping[str, Any], set[str], bool]:
+    """The schema's properties, its required names and whether it forbids other keys."""
+    if not isinstance(schema, Mapping):
+        raise _bad_schema(tool, f"expected a JSON object schema (a mapping), got {_kind(schema)}")
+    if schema.get("type", "object") != "object":
+        raise _bad_schema(tool, f'"type" must be "object", got {_short(schema["type"])}')
+    properties = schema.get("properties", {})
+    if not isinstance(properties, Mapping):
+        raise _bad_schema(tool, f'"properties" must be a mapping, got {_kind(properties)}')
+    for key, prop in properties.items():
+        if not isinstance(key, str) or not key:
+            raise _bad_schema(tool, f"property names must be non-empty strings, got {_short(key)}")
+        if not isinstance(prop, Mapping | bool):
+            raise _bad_schema(tool, f"property {key!r} must be a schema, got {_kind(prop)}")
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+        raise _bad_schema(tool, f'"required" must be a list of names, got {_short(required)}')
+    unknown = [r for r in required if r not in properties]
+    if unknown:
+        raise _bad_schema(tool, f'"required" names unknown properties {_short(unknown)}')
+    additional = schema.get("additionalProperties", True)
+    if not isinstance(additional, Mapping | bool):
+        got = _short(additional)
+        raise _bad_schema(tool, f'"additionalProperties" must be a boolean or a schema, got {got}')
+    return properties, set(required), additional is False
+
+
+def _kind(value: object) -> str:
+    return type(value).__name__
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, cut to a length fit for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _annotation(prop: Mapping[str, Any] | bool) -> Any:
+    """The Python type checking one property at the top level only (see ``from_schema``)."""
+    if isinstance(prop, bool):
+        return Any
+    enum = prop.get("enum")
+    if isinstance(enum, list) and enum and all(_is_literal(v) for v in enum):
+        return Literal[tuple(enum)]
+    kinds = prop.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    if not isinstance(kinds, list) or not kinds or any(k not in _JSON_TYPES for k in kinds):
+        return Any
+    return functools.reduce(operator.or_, [_JSON_TYPES[k] for k in kinds])
+
+
+def _is_literal(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float)
+
+
+def _field_name(key: str, taken: Collection[str]) -> str:
+    """``key`` itself when pydantic can use it as a field name, else a fresh one.
+
+    Keys that are keywords, private (``_x``) or BaseModel names (``schema``,
+    ``model_dump``) get a made-up name; the key stays the field's alias, which
+    is what validation and error messages use.
+    """
+    safe = key.isidentifier() and not keyword.iskeyword(key)
+    if safe and not key.startswith(("_", "model_")) and not hasattr(_ClosedSchemaArguments, key):
+        return key
+    name = f"arg{len(taken)}"
+    while name in taken:
+        name += "_"
+    return name
+
+
+def _schema_model(tool: str, schema: Mapping[str, Any]) -> type[_SchemaArguments]:
+    properties, required, closed = _properties(tool, schema)
+    fields: dict[str, Any] = {}
+    for key, prop in properties.items():
+        name = _field_name(key, set(properties) | set(fields))
+        default = ... if key in required else _default(prop)
+        fields[name] = (_annotation(prop), Field(default, alias=key))
+    base = _ClosedSchemaArguments if closed else _SchemaArguments
+    model = create_model(f"{tool}_arguments", __base__=base, **fields)
+    model.json_schema = copy.deepcopy(dict(schema))
+    return model
+
+
+def _default(prop: Mapping[str, Any] | bool) -> Any:
+    return prop.get("default") if isinstance(prop, Mapping) else None
+
+
+def _given(parsed: BaseModel, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys the caller gave, with their validated values (extras as given)."""
+    values = {
+        key: getattr(parsed, name)
+        for name, info in type(parsed).model_fields.items()
+        if (key := info.alias or name) in arguments
+    }
+    values.update(parsed.model_extra or {})
+    return values
+
+
 class Tool:
     """A function with a name, a description, validated arguments and options.
 
@@ -104,17 +250,83 @@ class Tool:
         reads: str | Iterable[str] = (),
     ) -> None:
         summary, described = _docs(fn)
+        description = description if description is not None else summary
+        self._configure(fn, name or fn.__name__, description, limit, writes, reads)
+        self.model: type[BaseModel] = _args_model(self.name, fn, described)
+        self.__doc__ = fn.__doc__
+
+    def _configure(
+        self,
+        fn: Callable[..., Any],
+        name: str,
+        description: str,
+        limit: int | str | None,
+        writes: str | Iterable[str],
+        reads: str | Iterable[str],
+    ) -> None:
         self.fn = fn
-        self.name = name or fn.__name__
-        self.description = description if description is not None else summary
+        self.name = name
+        self.description = description
         if isinstance(limit, bool) or (isinstance(limit, int) and limit < 1):
             raise ValueError(f"tool {self.name!r}: limit must be an int >= 1 or a pool name")
         self.limit = limit
         self.writes = (writes,) if isinstance(writes, str) else tuple(writes)
         self.reads = (reads,) if isinstance(reads, str) else tuple(reads)
-        self.model = _args_model(self.name, fn, described)
         self.__name__ = self.name
-        self.__doc__ = fn.__doc__
+        # As functools.wraps does: where the function lives, which pickle needs
+        # to find a module-level ``@tool`` by reference (see ``__reduce__``).
+        self.__module__ = getattr(fn, "__module__", None) or __name__
+        self.__qualname__ = getattr(fn, "__qualname__", self.name)
+
+    @classmethod
+    def from_schema(
+        cls,
+        name: str,
+        parameters: Mapping[str, Any],
+        fn: Callable[..., Awaitable[Any]] | Callable[..., Any],
+        *,
+        description: str = "",
+        limit: int | str | None = None,
+        writes: str | Iterable[str] = (),
+        reads: str | Iterable[str] = (),
+    ) -> Tool:
+        """A tool described by a JSON schema rather than a signature (an MCP server's tool).
+
+        Arguments are checked at the top level only: each property's JSON
+        ``type`` (a list of types is a union) or ``enum``, the ``required``
+        names, and unknown keys when ``additionalProperties`` is false (they are
+        passed on otherwise). What a property's own schema says further (nested
+        objects, formats, patterns) is left to ``fn``, as an MCP server
+        validates its own inputs. ``fn`` is called with exactly the keys the
+        caller gave, converted (``"3"`` for an integer is sent as ``3``): a
+        property left out is not sent, not even its schema ``default``, so the
+        server applies its own defaults and never sees a null it was not sent.
+
+        Args:
+            name: the name shown to a model.
+            parameters: an object schema (``properties``, ``required``, maybe
+                ``additionalProperties``); shown to models unchanged.
+            fn: called as ``fn(**arguments)``; a coroutine function makes an
+                ``AsyncTool``.
+            description: shown to a model.
+            limit: at most this many calls at once, or a shared pool's name.
+            writes: resource key templates this tool writes.
+            reads: resource key templates this tool reads.
+
+        Returns:
+            A ``Tool``, or an ``AsyncTool`` if ``fn`` is a coroutine function.
+
+        Raises:
+            ValueError: the schema is not an object schema this can check
+                (``properties`` not a mapping, ``required`` naming an unknown
+                property...), or ``limit`` is bad.
+        """
+        kind = AsyncTool if is_async_callable(fn) else Tool
+        made = kind.__new__(kind)  # no signature to read: __init__ does not apply
+        made._configure(fn, name, description, limit, writes, reads)
+        made.model = _schema_model(name, parameters)
+        made.__doc__ = description
+        return made
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """The arguments, validated and converted; ``ToolArgumentError`` if they are wrong."""
@@ -122,6 +334,8 @@ class Tool:
             parsed = self.model.model_validate(dict(arguments))
         except ValidationError as exc:
             raise ToolArgumentError(self.name, exc) from None
+        if isinstance(parsed, _SchemaArguments):
+            return _given(parsed, arguments)
         values = dict(parsed)
         if parsed.model_extra:
             values.update(parsed.model_extra)
@@ -132,6 +346,8 @@ class Tool:
 
     def parameters(self) -> dict[str, Any]:
         """The JSON schema of the arguments (an object schema)."""
+        if issubclass(self.model, _SchemaArguments):
+            return copy.deepcopy(self.model.json_schema)
         schema = self.model.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
@@ -160,6 +376,44 @@ class Tool:
 
     def __repr__(self) -> str:
         return f"<Tool {self.name}>"
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Pickle a module-level ``@tool`` by reference, any other tool by its parts.
+
+        The model pydantic builds cannot be pickled, and a decorated function
+        cannot either (its module attribute is the tool), so: a tool that is
+        its module's attribute ``__qualname__`` is pickled as that name, as a
+        function is; any other is rebuilt from ``fn`` (which pickle must
+        handle: a lambda or a closure raises), its schema and its options.
+        """
+        if _module_attribute(self.__module__, self.__qualname__) is self:
+            return self.__qualname__
+        schema = self.model.json_schema if issubclass(self.model, _SchemaArguments) else None
+        options = {
+            "name": self.name,
+            "description": self.description,
+            "limit": self.limit,
+            "writes": self.writes,
+            "reads": self.reads,
+        }
+        return _restore, (type(self), self.fn, schema, options)
+
+
+def _module_attribute(module: str, qualname: str) -> object:
+    """What ``module.qualname`` names now (``None`` if nothing)."""
+    found: object = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found
+
+
+def _restore(
+    kind: type[Tool], fn: Callable[..., Any], schema: dict[str, Any] | None, options: dict[str, Any]
+) -> Tool:
+    """Unpickle a tool ``Tool.__reduce__`` took apart."""
+    if schema is None:
+        return kind(fn, **options)
+    return kind.from_schema(options.pop("name"), schema, fn, **options)
 
 
 class AsyncTool(Tool):
