@@ -24,7 +24,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._log import observer as log_observer
-from ._results import Event
+from ._results import Event, RunResult
 from ._spec import is_async_callable
 from ._types import EventSink
 from .errors import EventSinkError
@@ -78,7 +78,7 @@ class Sinks:
                 except Exception as exc:
                     self._failed(sink, exc)
 
-    def raise_failure(self, result: object) -> None:
+    def raise_failure(self, result: RunResult) -> None:
         """Raise ``EventSinkError`` if an essential sink failed during the run."""
         if self.failure is not None:
             sink, error = self.failure

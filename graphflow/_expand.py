@@ -48,9 +48,7 @@ class RuntimeMap:
     spec: NodeSpec = field(repr=False, compare=False)  # the declared map node
 
 
-def item_spec(
-    spec: NodeSpec, index: int, value: Any = None, over: str | None = None
-) -> NodeSpec:
+def item_spec(spec: NodeSpec, index: int, value: Any = None, over: str | None = None) -> NodeSpec:
     """Item ``index`` of map node ``spec``: bound to ``value``, or to ``over[index]``'s output."""
     base: Template = spec.template
     node_refs = tuple(r for r in base.refs if r.node_id != ITEM)

@@ -13,7 +13,7 @@ import dataclasses
 import difflib
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypedDict, final
 
@@ -48,7 +48,7 @@ class RunOptionsArgs(TypedDict, total=False):
 
 
 @final
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RunOptions:
     """How to run a graph.
 
@@ -73,34 +73,50 @@ class RunOptions:
         OptionError: an option is invalid (naming it and the value).
     """
 
-    concurrency: float = DEFAULT_CONCURRENCY
-    fail_fast: bool = False
-    default_timeout: float | None = None
-    default_retries: Retry | None = None
-    limits: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
-    seed: int | None = None
-    observers: tuple[EventSink, ...] = ()
-    executor: Executor | None = None
-    run_id: str | None = None
-    resume_from: Mapping[str, NodeResult] | None = None
+    concurrency: float
+    fail_fast: bool
+    default_timeout: float | None
+    default_retries: Retry | None
+    limits: Mapping[str, int]
+    seed: int | None
+    observers: tuple[EventSink, ...]
+    executor: Executor | None
+    run_id: str | None
+    resume_from: Mapping[str, NodeResult] | None
 
-    def __post_init__(self) -> None:
-        put = object.__setattr__  # frozen: normalise in place, once, here
-        put(self, "concurrency", _concurrency(self.concurrency))
-        if not isinstance(self.fail_fast, bool):
-            raise OptionError("fail_fast", self.fail_fast, "expected True or False")
-        put(self, "default_timeout", _timeout(self.default_timeout))
-        put(self, "default_retries", _retries(self.default_retries))
-        put(self, "limits", _limits(self.limits))
-        seed = self.seed
+    def __init__(
+        self,
+        concurrency: float | None = DEFAULT_CONCURRENCY,
+        fail_fast: bool = False,
+        default_timeout: float | None = None,
+        default_retries: int | Retry | None = None,
+        limits: Mapping[str, int] | None = None,
+        seed: int | None = None,
+        observers: Iterable[EventSink] = (),
+        executor: Executor | None = None,
+        run_id: str | None = None,
+        resume_from: Mapping[str, NodeResult] | None = None,
+    ) -> None:
+        put = object.__setattr__  # frozen: each value is checked and normalised once, here
+        put(self, "concurrency", _concurrency(concurrency))
+        if not isinstance(fail_fast, bool):
+            raise OptionError("fail_fast", fail_fast, "expected True or False")
+        put(self, "fail_fast", fail_fast)
+        put(self, "default_timeout", _timeout(default_timeout))
+        put(self, "default_retries", _retries(default_retries))
+        put(self, "limits", _limits(limits))
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise OptionError("seed", self.seed, "expected an int or None")
-        put(self, "observers", _sinks(self.observers))
-        if self.executor is not None and not callable(getattr(self.executor, "call", None)):
-            raise OptionError("executor", self.executor, "expected an Executor (with call())")
-        _check_run_id(self.run_id)
-        if self.resume_from is not None and not isinstance(self.resume_from, Mapping):
-            raise OptionError("resume_from", self.resume_from, "expected a mapping of results")
+            raise OptionError("seed", seed, "expected an int or None")
+        put(self, "seed", seed)
+        put(self, "observers", _sinks(observers))
+        if executor is not None and not callable(getattr(executor, "call", None)):
+            raise OptionError("executor", executor, "expected an Executor (with call())")
+        put(self, "executor", executor)
+        _check_run_id(run_id)
+        put(self, "run_id", run_id)
+        if resume_from is not None and not isinstance(resume_from, Mapping):
+            raise OptionError("resume_from", resume_from, "expected a mapping of results")
+        put(self, "resume_from", resume_from)
 
     @classmethod
     def build(cls, options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
@@ -115,8 +131,7 @@ class RunOptions:
             close = difflib.get_close_matches(unknown[0], _FIELDS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise OptionError(unknown[0], overrides[unknown[0]], f"no such run option{hint}")
-        given = {k: v for k, v in overrides.items() if not (v is None and k == "concurrency")}
-        return dataclasses.replace(base, **given)
+        return dataclasses.replace(base, **overrides)
 
     def replace(self, **changes: Any) -> RunOptions:
         """A copy with ``changes`` applied (validated like the original)."""

@@ -24,6 +24,10 @@ This module is a leaf: it imports nothing from graphflow.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the annotation only: this module imports nothing from graphflow
+    from ._results import RunResult
 
 
 class GraphError(Exception):
@@ -113,7 +117,7 @@ class EventSinkError(GraphError):
     (``RunResult``), ``sink`` is the sink and ``error`` what it raised.
     """
 
-    def __init__(self, sink: object, error: BaseException, result: object = None) -> None:
+    def __init__(self, sink: object, error: BaseException, result: RunResult | None = None) -> None:
         self.sink = sink
         self.error = error
         self.result = result

@@ -1,0 +1,137 @@
+"""The Executor seam: what an executor is given, and when it is entered and left."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+import anyio
+import pytest
+
+import graphflow as gf
+from graphflow.executors import ThreadExecutor
+
+pytestmark = pytest.mark.anyio
+
+
+class Recording:
+    """An executor that runs calls inline (on the loop) and records what it saw."""
+
+    def __init__(self) -> None:
+        self.calls: list[gf.NodeCall] = []
+        self.entered = 0
+        self.exited: list[type[BaseException] | None] = []
+
+    async def __aenter__(self) -> Recording:
+        self.entered += 1
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await anyio.lowlevel.checkpoint()  # shielded by the run: this still runs
+        self.exited.append(exc_type)
+
+    async def call(self, call: gf.NodeCall) -> Any:
+        self.calls.append(call)
+        return call.tool(**call.arguments)
+
+
+def flaky_factory() -> Any:
+    seen: list[int] = []
+
+    def flaky(x: int) -> int:
+        seen.append(x)
+        if len(seen) == 1:
+            raise ConnectionError("once")
+        return x
+
+    return flaky
+
+
+async def async_tool(x: int) -> int:
+    return x
+
+
+class TestNodeCall:
+    async def test_an_executor_gets_plain_functions_with_their_context(self) -> None:
+        ex = Recording()
+        g = gf.Graph()
+        g.add("plain", flaky_factory(), args={"x": 3}, retries=gf.Retry(1, backoff=0), timeout=9)
+        g.add("coro", async_tool, args={"x": "${plain}"})
+        g.add("each", async_tool, for_each=[1, 2], args={"x": "${item}"})
+        result = await gf.run(g, executor=ex, run_id="run-7")
+        assert result.ok and result["coro"].output == 3
+        assert [(c.run_id, c.node_id, c.attempt, c.timeout) for c in ex.calls] == [
+            ("run-7", "plain", 1, 9),
+            ("run-7", "plain", 2, 9),
+        ], "coroutine functions and for_each gathers never reach the executor"
+        assert dict(ex.calls[0].arguments) == {"x": 3}
+        assert (ex.entered, ex.exited) == (1, [None])
+
+    async def test_it_is_left_once_after_a_failure_and_a_cancellation(self) -> None:
+        ex = Recording()
+
+        def slow() -> None:
+            return None
+
+        g = gf.Graph()
+        g.add("a", slow)
+        g.add("b", anyio.sleep_forever)
+        with anyio.move_on_after(0.05):
+            await gf.run(g, executor=ex)
+        assert ex.entered == 1 and len(ex.exited) == 1
+        assert ex.exited[0] is not None, "left with the cancellation"
+
+    async def test_a_timeout_is_enforced_around_the_executor(self) -> None:
+        class Hanging(Recording):
+            async def call(self, call: gf.NodeCall) -> Any:
+                await anyio.sleep_forever()
+
+        def never() -> None:
+            return None
+
+        g = gf.Graph()
+        g.add("a", never, timeout=0.05)
+        result = await gf.run(g, executor=Hanging())
+        error = result["a"].error
+        assert error is not None and error.timed_out == 0.05
+        assert error.message == "timed out after 0.05 s"
+
+
+class TestThreadExecutor:
+    async def test_sync_tools_run_off_the_loop_and_are_capped(self) -> None:
+        loop_thread = threading.get_ident()
+        lock = threading.Lock()
+        running = peak = 0
+        barrier = threading.Barrier(2, timeout=5)
+
+        def work() -> int:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            barrier.wait()  # two must run at once, or this times out
+            with lock:
+                running -= 1
+            return threading.get_ident()
+
+        g = gf.Graph()
+        for k in range(6):
+            g.add(f"w{k}", work)
+        result = await gf.run(g, executor=ThreadExecutor(threads=2))
+        assert result.ok and peak == 2
+        assert loop_thread not in {r.output for r in result.values()}
+
+    def test_it_refuses_a_bad_thread_count(self) -> None:
+        with pytest.raises(ValueError, match="threads"):
+            ThreadExecutor(threads=0)
+
+    def test_the_first_name_still_works(self) -> None:
+        from graphflow.backends import LocalBackend
+
+        assert LocalBackend is ThreadExecutor
