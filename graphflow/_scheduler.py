@@ -263,7 +263,7 @@ class _Driver:
         except self.cancelled_exc:
             state.cancelled(i)
             raise
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... from a tool: its failure
             self.idle += 1
             timed_out = timeout if scope is not None and scope.cancel_called else None
             delay = state.failed(i, exc, timed_out)

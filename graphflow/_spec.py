@@ -61,7 +61,8 @@ class Retry:
 
     def delay(self, attempt: int, random: float) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        base = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
+        doublings = min(attempt - 1, 64)  # 2.0 ** 1024 overflows; by 2 ** 64 the cap binds
+        base = min(self.max_backoff, self.backoff * 2.0**doublings)
         return base * (1 - self.jitter * random)
 
 

@@ -504,3 +504,31 @@ def test_run_sync_on_both_backends() -> None:
     g.add("b", lambda y: y + 1, args={"y": "${a}"})
     for backend in ("asyncio", "trio"):
         assert gf.run_sync(g, async_backend=backend)["b"].output == 2
+
+
+class TestHostileTools:
+    @pytest.mark.parametrize("exc", [SystemExit(3), KeyboardInterrupt(), GeneratorExit()])
+    async def test_a_base_exception_fails_that_node_only(self, exc: BaseException) -> None:
+        async def hostile() -> None:
+            raise exc
+
+        def hostile_in_a_thread() -> None:
+            raise exc
+
+        g = gf.Graph()
+        g.add("bad", hostile)
+        g.add("bad_thread", hostile_in_a_thread)
+        g.add("after", value, args={"x": "${bad}"})
+        g.add("sibling", value, args={"x": 1})
+        result = await gf.run(g)
+        for node in ("bad", "bad_thread"):
+            error = result[node].error
+            assert result[node].status == S.FAILED and error is not None
+            assert error.type == type(exc).__name__
+        assert result["after"].status == S.SKIPPED
+        assert result["sibling"].ok
+
+    def test_a_huge_retry_count_never_overflows_the_backoff(self) -> None:
+        policy = gf.Retry(5000, backoff=0.5, max_backoff=7, jitter=0)
+        assert policy.delay(2000, 0.0) == 7
+        assert policy.delay(1, 0.0) == 0.5

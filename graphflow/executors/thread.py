@@ -22,6 +22,17 @@ class _Call:
         self.state = _NEW
 
 
+class _Raised:
+    """A ``BaseException`` (``SystemExit``, ``GeneratorExit``...) a tool raised in its
+    thread, carried back to the loop as a value: raised in the worker thread itself,
+    it would take anyio's thread machinery down instead of failing one node."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
 @final
 class ThreadExecutor:
     """Run each call in an anyio worker thread, so that no tool blocks the loop.
@@ -80,6 +91,8 @@ class ThreadExecutor:
                 if state.state == _NEW:
                     state.state = _DROPPED
             raise
+        if isinstance(result, _Raised):
+            raise result.exc
         if inspect.isawaitable(result):  # a plain function that returned a coroutine
             return await result
         return result
@@ -92,6 +105,10 @@ class ThreadExecutor:
             self._running += 1
         try:
             return tool(**kwargs)
+        except Exception:
+            raise
+        except BaseException as exc:
+            return _Raised(exc)
         finally:
             with self._cond:
                 call.state = _DONE
