@@ -2,15 +2,20 @@
 
 Every state transition is also an ``Event`` handed to the run's observers (the
 log, a live view, a run store): the one seam through which state leaves a run.
+
+A ``RunResult`` is plain data: it pickles and compares, and ``to_dict`` turns it
+into a JSON-ready dict. Each node keeps every attempt (``Attempt``) and the run
+keeps who waited for whom (``RunResult.dependencies``).
 """
 
 from __future__ import annotations
 
+import pickle
 import traceback as _traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, final
+from typing import Any, NamedTuple, final
 
 
 class NodeStatus(StrEnum):
@@ -48,26 +53,96 @@ FINISHED_EVENT = {
 class NodeError:
     """A structured record of what a node raised.
 
-    ``type`` is the exception's class name, ``message`` its text, ``traceback``
-    the formatted traceback; ``exception`` is the object itself (not serialised).
+    Attributes:
+        type: the exception's class name.
+        message: its text.
+        traceback: the formatted traceback.
+        timed_out: the timeout in seconds that expired, if that ended the
+            attempt; None otherwise. Test this, not the message.
+        exception: the exception itself: not serialised, not compared, and
+            dropped when pickled if it does not survive pickling.
     """
 
     type: str
     message: str
     traceback: str = ""
+    timed_out: float | None = None
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_exception(cls, exc: BaseException, message: str | None = None) -> NodeError:
-        """Record ``exc``; ``message`` overrides its text (e.g. to name a timeout)."""
+    def from_exception(
+        cls, exc: BaseException, message: str | None = None, *, timed_out: float | None = None
+    ) -> NodeError:
+        """Record ``exc``.
+
+        Args:
+            exc: what the attempt raised.
+            message: replaces its text.
+            timed_out: the timeout (seconds) that expired, if that ended the
+                attempt; the message then defaults to ``"timed out after N s"``.
+
+        Returns:
+            The record, holding ``exc`` itself too.
+        """
+        if message is None:
+            message = f"timed out after {timed_out:g} s" if timed_out is not None else _text(exc)
         text = "".join(_traceback.format_exception(exc))
-        return cls(type(exc).__name__, str(exc) if message is None else message, text, exc)
+        return cls(type(exc).__name__, message, text, timed_out, exc)
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}" if self.message else self.type
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The exception travels as its own pickle, unpickled on a best-effort
+        # basis: one that cannot be pickled, or unpickled (a custom __init__, a
+        # class missing in this process), is dropped instead of failing the run's.
+        fields = (self.type, self.message, self.traceback, self.timed_out)
+        return (_unpickle_error, (*fields, _pickled(self.exception)))
+
     def to_dict(self) -> dict[str, str]:
         return {"type": self.type, "message": self.message, "traceback": self.traceback}
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a broken __str__ must not lose the record
+        return f"<str() of {type(exc).__name__} failed>"
+
+
+def _pickled(exc: BaseException | None) -> bytes | None:
+    if exc is None:
+        return None
+    try:
+        return pickle.dumps(exc, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return None
+
+
+def _unpickle_error(
+    type_: str, message: str, traceback: str, timed_out: float | None, exc: bytes | None
+) -> NodeError:
+    exception = None
+    if exc is not None:
+        try:
+            exception = pickle.loads(exc)
+        except Exception:
+            exception = None
+    return NodeError(type_, message, traceback, timed_out, exception)
+
+
+class Attempt(NamedTuple):
+    """One call of a node's tool.
+
+    Attributes:
+        started_at: wall-clock time (``time.time()``) the call started.
+        finished_at: wall-clock time it returned, raised or was cancelled.
+        error: what it raised (None if it returned).
+    """
+
+    started_at: float
+    finished_at: float
+    error: NodeError | None = None
 
 
 @final
@@ -84,6 +159,7 @@ class NodeResult:
         started_at: wall-clock time (``time.time()``) of the first attempt, or None.
         finished_at: wall-clock time the result was recorded.
         reason: why a node was skipped or cancelled, naming the node that caused it.
+        history: every attempt, in order (empty if the node never started).
     """
 
     node_id: str
@@ -94,6 +170,7 @@ class NodeResult:
     started_at: float | None = None
     finished_at: float | None = None
     reason: str | None = None
+    history: tuple[Attempt, ...] = ()
 
     @property
     def duration(self) -> float | None:
@@ -122,10 +199,48 @@ class NodeResult:
 
 
 @final
-class RunResult(Mapping[str, NodeResult]):
-    """node id -> ``NodeResult`` for every node of a run, in the graph's order."""
+@dataclass(frozen=True, slots=True)
+class DependencyIndex:
+    """Who waited for whom, as indexes: cheap to hand over, small to pickle.
 
-    __slots__ = ("run_id", "started_at", "finished_at", "_results", "_upstream")
+    Node ``i`` is ``ids[i]``; it waited for ``ids[j]`` for each ``j`` in ``rows[i]``.
+
+    Raises:
+        ValueError: ``ids`` and ``rows`` differ in length.
+    """
+
+    ids: Sequence[str]
+    rows: Sequence[Sequence[int]]
+
+    def __post_init__(self) -> None:
+        if len(self.ids) != len(self.rows):
+            raise ValueError(f"DependencyIndex: {len(self.ids)} ids but {len(self.rows)} rows")
+
+    def to_dict(self) -> dict[str, tuple[str, ...]]:
+        """node id -> the node ids it waited for."""
+        ids = self.ids
+        return {n: tuple([ids[j] for j in row]) for n, row in zip(ids, self.rows, strict=True)}
+
+
+_Dependencies = Mapping[str, Sequence[str]] | DependencyIndex
+
+
+@final
+class RunResult(Mapping[str, NodeResult]):
+    """node id -> ``NodeResult`` for every node of a run, in the graph's order.
+
+    Args:
+        run_id: the run.
+        results: node id -> result, in the graph's order.
+        started_at: wall-clock time (``time.time()``) the run started.
+        finished_at: wall-clock time it ended.
+        dependencies: node id -> the node ids it waited for, as a mapping or a
+            ``DependencyIndex``; turned into a dict only when first asked for.
+            (For now a callable returning either is accepted and called at
+            once, as today's scheduler passes one; that form is going away.)
+    """
+
+    __slots__ = ("run_id", "started_at", "finished_at", "_results", "_source", "_deps")
 
     def __init__(
         self,
@@ -133,17 +248,31 @@ class RunResult(Mapping[str, NodeResult]):
         results: dict[str, NodeResult],
         started_at: float,
         finished_at: float,
-        upstream: Callable[[], dict[str, tuple[str, ...]]] | None = None,
+        dependencies: _Dependencies | Callable[[], _Dependencies] | None = None,
     ) -> None:
         self.run_id = run_id
         self.started_at = started_at
         self.finished_at = finished_at
         self._results = results
-        self._upstream = upstream
+        if callable(dependencies):  # transitional: until the scheduler hands over an index
+            dependencies = dependencies()
+        self._source = dependencies
+        self._deps: dict[str, tuple[str, ...]] | None = None
 
     def dependencies(self) -> dict[str, tuple[str, ...]]:
         """node id -> the node ids it waited for, including nodes a for_each added at run time."""
-        return self._upstream() if self._upstream is not None else {}
+        return dict(self._dependencies())
+
+    def _dependencies(self) -> dict[str, tuple[str, ...]]:
+        if self._deps is None:
+            source = self._source
+            if source is None:
+                self._deps = {}
+            elif isinstance(source, DependencyIndex):
+                self._deps = source.to_dict()
+            else:
+                self._deps = {node_id: tuple(deps) for node_id, deps in source.items()}
+        return self._deps
 
     def __getitem__(self, node_id: str) -> NodeResult:
         return self._results[node_id]
@@ -157,6 +286,26 @@ class RunResult(Mapping[str, NodeResult]):
     def __repr__(self) -> str:
         counts = ", ".join(f"{s}={n}" for s, n in self.counts().items() if n)
         return f"<RunResult {self.run_id} ok={self.ok} {counts}>"
+
+    def __eq__(self, other: object) -> bool:
+        """Same run id, times, dependencies, and node results in the same order."""
+        if not isinstance(other, RunResult):
+            return NotImplemented
+        return (
+            (self.run_id, self.started_at, self.finished_at)
+            == (other.run_id, other.started_at, other.finished_at)
+            and list(self._results.items()) == list(other._results.items())
+            and self._dependencies() == other._dependencies()
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable results: no hash, like a dict
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        source = self._source
+        if source is not None and not isinstance(source, DependencyIndex):
+            source = self._dependencies()  # a plain dict, whatever mapping was given
+        args = (self.run_id, self._results, self.started_at, self.finished_at, source)
+        return (RunResult, args)
 
     @property
     def ok(self) -> bool:
