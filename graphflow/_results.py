@@ -6,16 +6,46 @@ log, a live view, a run store): the one seam through which state leaves a run.
 A ``RunResult`` is plain data: it pickles and compares, and ``to_dict`` turns it
 into a JSON-ready dict. Each node keeps every attempt (``Attempt``) and the run
 keeps who waited for whom (``RunResult.dependencies``).
+
+The encoding rule. ``encode_json`` is the one place where a user's value (a
+tool's output) becomes JSON; ``to_dict`` never raises, nor does ``json.dumps`` of
+what it returns:
+
+1. A JSON-native value is kept as it is, not copied: exactly ``dict`` with
+   ``str`` keys, ``list``, ``str``, ``int`` (at most 600 digits, as ``json``
+   refuses longer ones), ``float``, ``bool`` and ``None``, nested at most 100
+   levels deep, no container reached twice.
+2. Anything else goes through pydantic's JSON mode
+   (``pydantic_core.to_jsonable_python``): sets and tuples become lists,
+   datetimes ISO strings, Decimals strings, enums their values, dataclasses and
+   pydantic models dicts, bytes UTF-8 text. An object pydantic does not know
+   becomes a marked repr (rule 3) in its place, so its neighbours survive.
+3. If that fails (a cycle, nesting deeper than 100 levels, an iterator, which is
+   never consumed, bytes that are not UTF-8...), the whole value becomes a
+   *marked repr*: ``{"__repr__": <reprlib repr, at most 1,000 characters>,
+   "__type__": "module.QualName"}``.
 """
 
 from __future__ import annotations
 
 import pickle
+import reprlib
 import traceback as _traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import chain
 from typing import Any, NamedTuple, final
+
+from pydantic_core import to_jsonable_python
+
+_MAX_DEPTH = 100  # levels of nesting kept; deeper values become a marked repr
+_MAX_REPR = 1_000  # characters of a marked repr
+_MAX_INT = 10**600  # json.dumps refuses ints longer than sys.get_int_max_str_digits() (>= 640)
+
+_REPR = reprlib.Repr()  # bounded depth, so cyclic and deep values cannot recurse
+_REPR.maxlevel = 4
+_REPR.maxstring = _REPR.maxother = 200
 
 
 class NodeStatus(StrEnum):
@@ -46,6 +76,103 @@ FINISHED_EVENT = {
     NodeStatus.SKIPPED: EventKind.NODE_SKIPPED,
     NodeStatus.CANCELLED: EventKind.NODE_CANCELLED,
 }
+
+
+# -- encoding ------------------------------------------------------------------
+
+
+def encode_json(value: object) -> Any:
+    """``value`` as JSON-ready data, by the module's encoding rule; never raises.
+
+    Args:
+        value: anything, typically what a tool returned.
+
+    Returns:
+        ``value`` itself if it is JSON-native; else its pydantic JSON-mode form;
+        else a marked repr ``{"__repr__": ..., "__type__": "module.QualName"}``.
+    """
+    if _is_native(value):
+        return value
+    if not _may_serialise(value, 1, set()):
+        return _marked_repr(value)
+    try:
+        encoded = to_jsonable_python(value, fallback=_marked_repr)
+    except Exception:  # a cycle, too deep, non-UTF-8 bytes, a property that raises...
+        return _marked_repr(value)
+    return encoded if _is_native(encoded) else _marked_repr(value)
+
+
+def _is_native(value: object) -> bool:
+    """Rule 1: is ``value`` JSON-native all the way down?"""
+    if type(value) is dict or type(value) is list:
+        return _native_container(value, 1, None)
+    if type(value) is int:
+        return -_MAX_INT < value < _MAX_INT
+    return type(value) in _LEAVES
+
+
+_LEAVES = frozenset({str, float, bool, type(None)})  # the native scalars, but int
+
+
+def _native_container(value: dict[Any, Any] | list[Any], depth: int, seen: set[int] | None) -> bool:
+    # The hot path of to_dict, hence exact type tests and scalars checked inline.
+    # ``seen`` holds every container descended into (made at the first one: most
+    # outputs are flat), so a cycle, or a shared container, which pydantic then
+    # copies, leaves the fast path instead of being walked forever.
+    items: Iterable[Any] = value
+    if type(value) is dict:
+        for key in value:
+            if type(key) is not str:
+                return False
+        items = value.values()
+    for v in items:
+        t = type(v)
+        if t in _LEAVES:
+            continue
+        if t is int:
+            if -_MAX_INT < v < _MAX_INT:
+                continue
+            return False
+        if (t is not dict and t is not list) or depth == _MAX_DEPTH:
+            return False
+        if seen is None:
+            seen = {id(value)}
+        if id(v) in seen:
+            return False
+        seen.add(id(v))
+        if not _native_container(v, depth + 1, seen):
+            return False
+    return True
+
+
+def _may_serialise(value: object, depth: int, seen: set[int]) -> bool:
+    """May pydantic see ``value``? Not if it holds an iterator (pydantic would
+    consume it, forever if it is endless) or is nested too deep to keep anyway."""
+    if isinstance(value, Iterator):
+        return False
+    if not isinstance(value, dict | list | tuple | set | frozenset):
+        return True
+    if depth > _MAX_DEPTH:
+        return False
+    if id(value) in seen:
+        return True  # shared, or a cycle (which pydantic reports)
+    seen.add(id(value))
+    children = chain(value, value.values()) if isinstance(value, dict) else value
+    return all(_may_serialise(child, depth + 1, seen) for child in children)
+
+
+def _marked_repr(value: object) -> dict[str, str]:
+    """Rule 3: a bounded repr of ``value``, marked so that no reader takes it for data."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # reprlib guards instances, not e.g. an int too long to print
+        text = f"<{type(value).__qualname__} object: repr failed>"
+    if len(text) > _MAX_REPR:
+        text = text[: _MAX_REPR - 3] + "..."
+    return {"__repr__": text, "__type__": f"{type(value).__module__}.{type(value).__qualname__}"}
+
+
+# -- records -------------------------------------------------------------------
 
 
 @final
@@ -99,8 +226,14 @@ class NodeError:
         fields = (self.type, self.message, self.traceback, self.timed_out)
         return (_unpickle_error, (*fields, _pickled(self.exception)))
 
-    def to_dict(self) -> dict[str, str]:
-        return {"type": self.type, "message": self.message, "traceback": self.traceback}
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: type, message, traceback and timed_out."""
+        return {
+            "type": self.type,
+            "message": self.message,
+            "traceback": self.traceback,
+            "timed_out": self.timed_out,
+        }
 
 
 def _text(exc: BaseException) -> str:
@@ -184,17 +317,25 @@ class NodeResult:
         return self.status is NodeStatus.SUCCEEDED
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the output is left as it is)."""
+        """A JSON-ready dict; the output is encoded by the module's rule (``encode_json``)."""
         return {
             "node_id": self.node_id,
             "status": str(self.status),
-            "output": self.output,
-            "error": self.error.to_dict() if self.error else None,
+            "output": encode_json(self.output),
+            "error": None if self.error is None else self.error.to_dict(),
             "attempts": self.attempts,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration": self.duration,
             "reason": self.reason,
+            "history": [
+                {
+                    "started_at": a.started_at,
+                    "finished_at": a.finished_at,
+                    "error": None if a.error is None else a.error.to_dict(),
+                }
+                for a in self.history
+            ],
         }
 
 
@@ -333,14 +474,31 @@ class RunResult(Mapping[str, NodeResult]):
         return {k: r.output for k, r in self._results.items() if r.status is NodeStatus.SUCCEEDED}
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the whole run."""
+        """A JSON-ready dict of the whole run.
+
+        Never raises, nor does ``json.dumps`` of it: each output is encoded by the
+        module's rule (``encode_json``): JSON-native values as they are, others
+        in pydantic's JSON mode, and what even that cannot encode (cycles, more
+        than 100 levels deep...) as ``{"__repr__": ..., "__type__": ...}``.
+
+        Returns:
+            ``run_id``, ``ok``, ``started_at``, ``finished_at``, ``duration`` and
+            ``nodes``: node id -> ``NodeResult.to_dict()`` plus ``depends_on``,
+            the node ids it waited for (null when not known), in the graph's order.
+        """
+        deps = self._dependencies()
+        nodes: dict[str, Any] = {}
+        for node_id, result in self._results.items():
+            entry = nodes[node_id] = result.to_dict()
+            upstream = deps.get(node_id)
+            entry["depends_on"] = None if upstream is None else list(upstream)
         return {
             "run_id": self.run_id,
             "ok": self.ok,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration": self.duration,
-            "nodes": {k: r.to_dict() for k, r in self._results.items()},
+            "nodes": nodes,
         }
 
 

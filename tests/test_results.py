@@ -5,11 +5,17 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import decimal
+import enum
+import json
 import pickle
 import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from graphflow._results import (
     Attempt,
@@ -18,7 +24,9 @@ from graphflow._results import (
     NodeResult,
     NodeStatus,
     RunResult,
+    encode_json,
 )
+from graphflow.cli._run import _write_json
 
 S = NodeStatus
 T0 = 1_700_000_000.125  # times with fractions, to show floats survive JSON exactly
@@ -192,3 +200,142 @@ class TestPickle:
     def test_a_copy_is_equal(self) -> None:
         run = sample_run(index=True)
         assert copy.deepcopy(run) == run
+
+
+class TestToDict:
+    def test_existing_keys_are_kept(self) -> None:
+        data = sample_run().to_dict()
+        assert {"run_id", "ok", "started_at", "finished_at", "duration", "nodes"} <= set(data)
+        assert data["ok"] is False and data["duration"] == 10
+        old = {"node_id", "status", "output", "error", "attempts", "started_at", "finished_at"}
+        assert all(old | {"duration", "reason"} <= set(n) for n in data["nodes"].values())
+
+    def test_each_node_carries_history_error_and_dependencies(self) -> None:
+        nodes = sample_run(index=True).to_dict()["nodes"]
+        slow = nodes["slow"]
+        assert slow["error"]["timed_out"] == 0.5 and slow["error"]["type"] == "TimeoutError"
+        assert [a["error"]["timed_out"] for a in slow["history"]] == [0.5, 0.5, 0.5]
+        assert nodes["src"]["history"][0]["error"]["message"] == "reset"
+        assert nodes["src"]["history"][1] == {
+            "started_at": T0 + 1.5, "finished_at": T0 + 2.5, "error": None
+        }  # fmt: skip
+        assert nodes["m"]["depends_on"] == ["m[0]", "m[1]"] and nodes["src"]["depends_on"] == []
+        assert list(nodes) == list(DEPS)
+
+    def test_unknown_dependencies_are_null_not_empty(self) -> None:
+        data = RunResult("r", sample_results(), T0, T0 + 1).to_dict()
+        assert all(n["depends_on"] is None for n in data["nodes"].values())
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Point(BaseModel):
+    x: int
+    at: datetime.date
+
+
+@dataclasses.dataclass
+class Pair:
+    left: int
+    right: tuple[int, int]
+
+
+class Opaque:
+    """Neither JSON nor known to pydantic."""
+
+
+class ReprRaises:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+class HugeRepr:
+    def __repr__(self) -> str:
+        return "x" * 1_000_000
+
+
+def deep_list(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def cyclic_list_of_long_strings() -> list[Any]:
+    value: list[Any] = ["s" * 500] * 5
+    value.append(value)
+    return value
+
+
+def cyclic_dict() -> dict[str, Any]:
+    value: dict[str, Any] = {"name": "loop"}
+    value["self"] = value
+    value["again"] = value
+    return value
+
+
+ENCODED: list[tuple[Any, Any]] = [
+    ({3, 1, 2}, [1, 2, 3]),
+    (datetime.datetime(2024, 5, 1, 12, 30), "2024-05-01T12:30:00"),
+    ((1, "a"), [1, "a"]),
+    (decimal.Decimal("1.50"), "1.50"),
+    (Colour.RED, "red"),
+    (Point(x=1, at=datetime.date(2024, 1, 2)), {"x": 1, "at": "2024-01-02"}),
+    (Pair(1, (2, 3)), {"left": 1, "right": [2, 3]}),
+    (b"bytes", "bytes"),
+    ({1: "int key"}, {"1": "int key"}),
+]
+
+MARKED: list[tuple[str, Callable[[], Any], str]] = [
+    ("cyclic dict", cyclic_dict, "builtins.dict"),
+    ("cyclic list of long strings", cyclic_list_of_long_strings, "builtins.list"),
+    ("100,000-deep list", lambda: deep_list(100_000), "builtins.list"),
+    ("101-deep list", lambda: deep_list(101), "builtins.list"),
+    ("repr raises", ReprRaises, "tests.test_results.ReprRaises"),
+    ("1 MB repr", HugeRepr, "tests.test_results.HugeRepr"),
+    ("opaque object", Opaque, "tests.test_results.Opaque"),
+    ("non-UTF-8 bytes", lambda: b"\xff\xfe", "builtins.bytes"),
+    ("int too long for json", lambda: 7**10_000, "builtins.int"),
+]
+
+ODD: list[Callable[[], Any]] = [lambda v=v: v for v, _ in ENCODED] + [m for _, m, _ in MARKED]
+
+
+class TestEncodeJson:
+    def test_json_native_values_are_kept_not_copied(self) -> None:
+        value = {"a": [1, 2.5, None, True, {"b": "c"}], "deep": deep_list(99)}
+        deepest = deep_list(100)  # 100 levels are kept; the 101-deep list below is not
+        assert encode_json(value) is value and encode_json(deepest) is deepest
+
+    @pytest.mark.parametrize(("value", "expected"), ENCODED)
+    def test_other_values_take_pydantics_json_mode(self, value: Any, expected: Any) -> None:
+        assert encode_json(value) == expected
+
+    @pytest.mark.parametrize(("name", "make", "type_name"), MARKED, ids=[m[0] for m in MARKED])
+    def test_what_cannot_be_encoded_becomes_a_bounded_marked_repr(
+        self, name: str, make: Callable[[], Any], type_name: str
+    ) -> None:
+        encoded = encode_json(make())
+        assert set(encoded) == {"__repr__", "__type__"}, name
+        assert encoded["__type__"] == type_name
+        assert 0 < len(encoded["__repr__"]) <= 1_000
+        assert len(json.dumps(encoded)) < 1_200
+
+    def test_an_unknown_object_is_marked_in_place_and_its_neighbours_survive(self) -> None:
+        encoded = encode_json({"answer": 42, "when": datetime.date(2024, 1, 2), "x": Opaque()})
+        assert encoded["answer"] == 42 and encoded["when"] == "2024-01-02"
+        assert encoded["x"]["__type__"] == "tests.test_results.Opaque"
+
+    def test_an_iterator_is_never_consumed(self) -> None:
+        items: Iterator[int] = iter([1, 2, 3])
+        assert "__repr__" in encode_json({"items": items})
+        assert list(items) == [1, 2, 3]
+
+    def test_the_cli_writes_json_for_any_output(self, tmp_path: Path) -> None:
+        target = tmp_path / "run.json"
+        _write_json(one_node_run({"deep": deep_list(100_000), "loop": cyclic_dict()}), str(target))
+        output = json.loads(target.read_text())["nodes"]["n"]["output"]
+        assert output["__type__"] == "builtins.dict"  # too deep and cyclic: marked as a whole
+        assert output["__repr__"].startswith("{'deep': [[[")
