@@ -3,9 +3,10 @@
 Every state transition is also an ``Event`` handed to the run's observers (the
 log, a live view, a run store): the one seam through which state leaves a run.
 
-A ``RunResult`` is plain data: it pickles and compares, and ``to_dict`` turns it
-into a JSON-ready dict. Each node keeps every attempt (``Attempt``) and the run
-keeps who waited for whom (``RunResult.dependencies``).
+A ``RunResult`` is plain data: it pickles, and ``to_dict`` / ``from_dict`` turn it
+into JSON-ready dicts and back, so that ``RunResult.from_dict(r.to_dict()) == r``
+whenever every output is JSON-native. Each node keeps every attempt (``Attempt``)
+and the run keeps who waited for whom (``RunResult.dependencies``).
 
 The encoding rule. ``encode_json`` is the one place where a user's value (a
 tool's output) becomes JSON; ``to_dict`` never raises, nor does ``json.dumps`` of
@@ -24,6 +25,9 @@ what it returns:
    never consumed, bytes that are not UTF-8...), the whole value becomes a
    *marked repr*: ``{"__repr__": <reprlib repr, at most 1,000 characters>,
    "__type__": "module.QualName"}``.
+
+Decoding does not undo rules 2 and 3: ``from_dict`` hands such outputs back in
+their encoded form, so ``RunResult.from_dict(d).to_dict() == d``.
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ _MAX_INT = 10**600  # json.dumps refuses ints longer than sys.get_int_max_str_di
 _REPR = reprlib.Repr()  # bounded depth, so cyclic and deep values cannot recurse
 _REPR.maxlevel = 4
 _REPR.maxstring = _REPR.maxother = 200
+
+_SHORT = reprlib.Repr()  # quotes received values in from_dict's errors
+_SHORT.maxlevel = 1
+_SHORT.maxstring = _SHORT.maxother = 40
 
 
 class NodeStatus(StrEnum):
@@ -216,6 +224,15 @@ class NodeError:
         text = "".join(_traceback.format_exception(exc))
         return cls(type(exc).__name__, message, text, timed_out, exc)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NodeError:
+        """Rebuild a record from ``to_dict()`` output (``exception`` is None).
+
+        Raises:
+            ValueError: ``data`` is malformed; the message names the field.
+        """
+        return _error_from(data, "error")
+
     def __str__(self) -> str:
         return f"{self.type}: {self.message}" if self.message else self.type
 
@@ -315,6 +332,16 @@ class NodeResult:
     @property
     def ok(self) -> bool:
         return self.status is NodeStatus.SUCCEEDED
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NodeResult:
+        """Rebuild a result from ``to_dict()`` output; the output stays as encoded.
+
+        Raises:
+            ValueError: ``data`` is malformed; the message names the node and field.
+        """
+        node_id = data.get("node_id") if isinstance(data, Mapping) else None
+        return _node_from(data, f"node {_SHORT.repr(node_id)}" if node_id else "node")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; the output is encoded by the module's rule (``encode_json``)."""
@@ -474,7 +501,7 @@ class RunResult(Mapping[str, NodeResult]):
         return {k: r.output for k, r in self._results.items() if r.status is NodeStatus.SUCCEEDED}
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the whole run.
+        """A JSON-ready dict of the whole run, from which ``from_dict`` rebuilds it.
 
         Never raises, nor does ``json.dumps`` of it: each output is encoded by the
         module's rule (``encode_json``): JSON-native values as they are, others
@@ -501,6 +528,35 @@ class RunResult(Mapping[str, NodeResult]):
             "nodes": nodes,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        """Rebuild a run from ``to_dict()`` output (or ``json.loads`` of it).
+
+        Outputs come back as encoded: equal to the originals when those were
+        JSON-native, their encoded form otherwise. ``ok`` and ``duration`` are
+        derived, so they are not read; ``history``, ``depends_on`` and
+        ``timed_out`` may be missing (as in files written before they existed).
+
+        Raises:
+            ValueError: ``data`` is malformed; the message names the node and field.
+        """
+        _require_object(data, "run")
+        run_id = _field(data, "run_id", _STRING, "run")
+        started_at = _field(data, "started_at", _NUMBER, "run")
+        finished_at = _field(data, "finished_at", _NUMBER, "run")
+        nodes = _field(data, "nodes", _OBJECT, "run")
+        results: dict[str, NodeResult] = {}
+        deps: dict[str, tuple[str, ...]] = {}
+        for node_id, entry in nodes.items():
+            where = f"node {_SHORT.repr(node_id)}"
+            result = results[node_id] = _node_from(entry, where)
+            if result.node_id != node_id:
+                raise ValueError(f"{where}: field 'node_id' differs from the node's key")
+            upstream = _field(entry, "depends_on", _LIST, where, null=True, default=None)
+            if upstream is not None:
+                deps[node_id] = _strings(upstream, "depends_on", where)
+        return cls(run_id, results, started_at, finished_at, deps)
+
 
 @final
 @dataclass(slots=True)
@@ -519,3 +575,109 @@ class Event:
     result: NodeResult | None = None
     error: NodeError | None = None
     delay: float | None = None
+
+
+# -- decoding: from_dict's checks ----------------------------------------------
+# Every field is checked where it is read, so that malformed input raises one
+# short ValueError naming the node and the field, never a KeyError from inside.
+
+_MISSING: Any = object()
+_STRING = "a string"
+_NUMBER = "a number"
+_INTEGER = "an integer"
+_OBJECT = "an object"
+_LIST = "a list"
+_ANY = "any value"
+_KINDS: dict[str, Callable[[object], bool]] = {
+    _STRING: lambda v: isinstance(v, str),
+    _NUMBER: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    _INTEGER: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    _OBJECT: lambda v: isinstance(v, Mapping),
+    _LIST: lambda v: isinstance(v, list),
+    _ANY: lambda v: True,
+}
+
+
+def _describe(value: object) -> str:
+    return f"{type(value).__name__} {_SHORT.repr(value)}"
+
+
+def _require_object(data: object, where: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected an object, got {_describe(data)}")
+
+
+def _field(
+    data: Mapping[str, Any],
+    key: str,
+    kind: str,
+    where: str,
+    *,
+    null: bool = False,
+    default: Any = _MISSING,
+) -> Any:
+    """``data[key]`` checked to be of ``kind`` (or None if ``null``); numbers as floats."""
+    if key not in data:
+        if default is _MISSING:
+            raise ValueError(f"{where}: missing field {key!r}")
+        return default
+    value = data[key]
+    if value is None and null:
+        return None
+    if not _KINDS[kind](value):
+        expected = f"{kind} or null" if null else kind
+        raise ValueError(f"{where}: field {key!r} should be {expected}, got {_describe(value)}")
+    return float(value) if kind is _NUMBER else value
+
+
+def _strings(values: list[Any], key: str, where: str) -> tuple[str, ...]:
+    for value in values:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: field {key!r} should hold strings, got {_describe(value)}")
+    return tuple(values)
+
+
+def _status(text: str, where: str) -> NodeStatus:
+    try:
+        return NodeStatus(text)
+    except ValueError:
+        names = ", ".join(NodeStatus)
+        got = _SHORT.repr(text)
+        raise ValueError(f"{where}: field 'status' should be one of {names}; got {got}") from None
+
+
+def _node_from(data: Mapping[str, Any], where: str) -> NodeResult:
+    _require_object(data, where)
+    error = _field(data, "error", _OBJECT, where, null=True)
+    history = _field(data, "history", _LIST, where, default=[])
+    return NodeResult(
+        _field(data, "node_id", _STRING, where),
+        _status(_field(data, "status", _STRING, where), where),
+        _field(data, "output", _ANY, where),
+        None if error is None else _error_from(error, f"{where}, error"),
+        _field(data, "attempts", _INTEGER, where),
+        _field(data, "started_at", _NUMBER, where, null=True),
+        _field(data, "finished_at", _NUMBER, where, null=True),
+        _field(data, "reason", _STRING, where, null=True),
+        tuple(_attempt_from(a, f"{where}, history[{i}]") for i, a in enumerate(history)),
+    )
+
+
+def _attempt_from(data: Mapping[str, Any], where: str) -> Attempt:
+    _require_object(data, where)
+    error = _field(data, "error", _OBJECT, where, null=True)
+    return Attempt(
+        _field(data, "started_at", _NUMBER, where),
+        _field(data, "finished_at", _NUMBER, where),
+        None if error is None else _error_from(error, f"{where}, error"),
+    )
+
+
+def _error_from(data: Mapping[str, Any], where: str) -> NodeError:
+    _require_object(data, where)
+    return NodeError(
+        _field(data, "type", _STRING, where),
+        _field(data, "message", _STRING, where),
+        _field(data, "traceback", _STRING, where),
+        _field(data, "timed_out", _NUMBER, where, null=True, default=None),
+    )
