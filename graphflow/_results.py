@@ -2,15 +2,33 @@
 
 Every state transition is also an ``Event`` handed to the run's observers (the
 log, a live view, a run store): the one seam through which state leaves a run.
+
+A ``RunResult`` is plain data: it pickles, and ``to_dict`` / ``from_dict`` turn it
+into JSON-ready dicts and back, so that ``RunResult.from_dict(r.to_dict()) == r``
+whenever every output is JSON-native. Each node keeps every attempt (``Attempt``)
+and the run keeps who waited for whom (``RunResult.dependencies``).
+
+The encoding rule is ``encode_json``'s (``_json``).
+
+Decoding does not undo rules 2 and 3: ``from_dict`` hands such outputs back in
+their encoded form, so ``RunResult.from_dict(d).to_dict() == d``.
 """
 
 from __future__ import annotations
 
+import pickle
+import reprlib
 import traceback as _traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, final
+
+from ._json import encode_json as encode_json
+
+_SHORT = reprlib.Repr()  # quotes received values in from_dict's errors
+_SHORT.maxlevel = 1
+_SHORT.maxstring = _SHORT.maxother = 40
 
 
 class NodeStatus(StrEnum):
@@ -43,13 +61,22 @@ FINISHED_EVENT = {
 }
 
 
+# -- records -------------------------------------------------------------------
+
+
 @final
 @dataclass(slots=True)
 class NodeError:
     """A structured record of what a node raised.
 
-    ``type`` is the exception's class name, ``message`` its text, ``traceback``
-    the formatted traceback; ``exception`` is the object itself (not serialised).
+    Attributes:
+        type: the exception's class name.
+        message: its text.
+        traceback: the formatted traceback.
+        timed_out: the timeout in seconds that expired, if that ended the
+            attempt; None otherwise. Test this, not the message.
+        exception: the exception itself: not serialised, not compared, and
+            dropped when pickled if it does not survive pickling.
     """
 
     type: str
@@ -62,39 +89,91 @@ class NodeError:
     def from_exception(
         cls, exc: BaseException, message: str | None = None, *, timed_out: float | None = None
     ) -> NodeError:
-        """Record ``exc``; ``message`` overrides its text (e.g. to name a timeout)."""
+        """Record ``exc``.
+
+        Args:
+            exc: what the attempt raised.
+            message: replaces its text.
+            timed_out: the timeout (seconds) that expired, if that ended the
+                attempt; the message then defaults to ``"timed out after N s"``.
+
+        Returns:
+            The record, holding ``exc`` itself too.
+        """
+        if message is None:
+            message = f"timed out after {timed_out:g} s" if timed_out is not None else _text(exc)
         text = "".join(_traceback.format_exception(exc))
-        text_message = str(exc) if message is None else message
-        return cls(type(exc).__name__, text_message, text, timed_out, exc)
+        return cls(type(exc).__name__, message, text, timed_out, exc)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NodeError:
+        """Rebuild a record from ``to_dict()`` output (``exception`` is None).
+
+        Raises:
+            ValueError: ``data`` is malformed; the message names the field.
+        """
+        return _error_from(data, "error")
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}" if self.message else self.type
 
-    def to_dict(self) -> dict[str, str]:
-        return {"type": self.type, "message": self.message, "traceback": self.traceback}
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The exception travels as its own pickle, unpickled on a best-effort
+        # basis: one that cannot be pickled, or unpickled (a custom __init__, a
+        # class missing in this process), is dropped instead of failing the run's.
+        fields = (self.type, self.message, self.traceback, self.timed_out)
+        return (_unpickle_error, (*fields, _pickled(self.exception)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: type, message, traceback and timed_out."""
+        return {
+            "type": self.type,
+            "message": self.message,
+            "traceback": self.traceback,
+            "timed_out": self.timed_out,
+        }
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a broken __str__ must not lose the record
+        return f"<str() of {type(exc).__name__} failed>"
+
+
+def _pickled(exc: BaseException | None) -> bytes | None:
+    if exc is None:
+        return None
+    try:
+        return pickle.dumps(exc, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return None
+
+
+def _unpickle_error(
+    type_: str, message: str, traceback: str, timed_out: float | None, exc: bytes | None
+) -> NodeError:
+    exception = None
+    if exc is not None:
+        try:
+            exception = pickle.loads(exc)
+        except Exception:
+            exception = None
+    return NodeError(type_, message, traceback, timed_out, exception)
 
 
 class Attempt(NamedTuple):
-    """One call of a node's tool: when it began and ended, and what it raised."""
+    """One call of a node's tool.
+
+    Attributes:
+        started_at: wall-clock time (``time.time()``) the call started.
+        finished_at: wall-clock time it returned, raised or was cancelled.
+        error: what it raised (None if it returned).
+    """
 
     started_at: float
     finished_at: float
     error: NodeError | None = None
-
-
-@final
-class DependencyIndex:
-    """Node ``ids[i]`` waited for ``ids[j]`` for each j in ``rows[i]``."""
-
-    __slots__ = ("ids", "rows")
-
-    def __init__(self, ids: Sequence[str], rows: Sequence[Sequence[int]]) -> None:
-        self.ids = ids
-        self.rows = rows
-
-    def as_dict(self) -> dict[str, tuple[str, ...]]:
-        ids = self.ids
-        return {ids[i]: tuple(ids[j] for j in row) for i, row in enumerate(self.rows)}
 
 
 @final
@@ -111,6 +190,7 @@ class NodeResult:
         started_at: wall-clock time (``time.time()``) of the first attempt, or None.
         finished_at: wall-clock time the result was recorded.
         reason: why a node was skipped or cancelled, naming the node that caused it.
+        history: every attempt, in order (empty if the node never started).
     """
 
     node_id: str
@@ -134,26 +214,82 @@ class NodeResult:
     def ok(self) -> bool:
         return self.status is NodeStatus.SUCCEEDED
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NodeResult:
+        """Rebuild a result from ``to_dict()`` output; the output stays as encoded.
+
+        Raises:
+            ValueError: ``data`` is malformed; the message names the node and field.
+        """
+        node_id = data.get("node_id") if isinstance(data, Mapping) else None
+        return _node_from(data, f"node {_SHORT.repr(node_id)}" if node_id else "node")
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the output is left as it is)."""
+        """A JSON-ready dict; the output is encoded by the module's rule (``encode_json``)."""
         return {
             "node_id": self.node_id,
             "status": str(self.status),
-            "output": self.output,
-            "error": self.error.to_dict() if self.error else None,
+            "output": encode_json(self.output),
+            "error": None if self.error is None else self.error.to_dict(),
             "attempts": self.attempts,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration": self.duration,
             "reason": self.reason,
+            "history": [
+                {
+                    "started_at": a.started_at,
+                    "finished_at": a.finished_at,
+                    "error": None if a.error is None else a.error.to_dict(),
+                }
+                for a in self.history
+            ],
         }
 
 
 @final
-class RunResult(Mapping[str, NodeResult]):
-    """node id -> ``NodeResult`` for every node of a run, in the graph's order."""
+@dataclass(frozen=True, slots=True)
+class DependencyIndex:
+    """Who waited for whom, as indexes: cheap to hand over, small to pickle.
 
-    __slots__ = ("run_id", "started_at", "finished_at", "_results", "_upstream")
+    Node ``i`` is ``ids[i]``; it waited for ``ids[j]`` for each ``j`` in ``rows[i]``.
+
+    Raises:
+        ValueError: ``ids`` and ``rows`` differ in length.
+    """
+
+    ids: Sequence[str]
+    rows: Sequence[Sequence[int]]
+
+    def __post_init__(self) -> None:
+        if len(self.ids) != len(self.rows):
+            raise ValueError(f"DependencyIndex: {len(self.ids)} ids but {len(self.rows)} rows")
+
+    def to_dict(self) -> dict[str, tuple[str, ...]]:
+        """node id -> the node ids it waited for."""
+        ids = self.ids
+        return {n: tuple([ids[j] for j in row]) for n, row in zip(ids, self.rows, strict=True)}
+
+
+_Dependencies = Mapping[str, Sequence[str]] | DependencyIndex
+
+
+@final
+class RunResult(Mapping[str, NodeResult]):
+    """node id -> ``NodeResult`` for every node of a run, in the graph's order.
+
+    Args:
+        run_id: the run.
+        results: node id -> result, in the graph's order.
+        started_at: wall-clock time (``time.time()``) the run started.
+        finished_at: wall-clock time it ended.
+        dependencies: node id -> the node ids it waited for, as a mapping or a
+            ``DependencyIndex``; turned into a dict only when first asked for.
+            (For now a callable returning either is accepted and called at
+            once, as today's scheduler passes one; that form is going away.)
+    """
+
+    __slots__ = ("run_id", "started_at", "finished_at", "_results", "_source", "_deps")
 
     def __init__(
         self,
@@ -161,17 +297,29 @@ class RunResult(Mapping[str, NodeResult]):
         results: dict[str, NodeResult],
         started_at: float,
         finished_at: float,
-        dependencies: DependencyIndex | None = None,
+        dependencies: _Dependencies | None = None,
     ) -> None:
         self.run_id = run_id
         self.started_at = started_at
         self.finished_at = finished_at
         self._results = results
-        self._upstream = dependencies
+        self._source = dependencies
+        self._deps: dict[str, tuple[str, ...]] | None = None
 
     def dependencies(self) -> dict[str, tuple[str, ...]]:
         """node id -> the node ids it waited for, including nodes a for_each added at run time."""
-        return self._upstream.as_dict() if self._upstream is not None else {}
+        return dict(self._dependencies())
+
+    def _dependencies(self) -> dict[str, tuple[str, ...]]:
+        if self._deps is None:
+            source = self._source
+            if source is None:
+                self._deps = {}
+            elif isinstance(source, DependencyIndex):
+                self._deps = source.to_dict()
+            else:
+                self._deps = {node_id: tuple(deps) for node_id, deps in source.items()}
+        return self._deps
 
     def __getitem__(self, node_id: str) -> NodeResult:
         return self._results[node_id]
@@ -185,6 +333,26 @@ class RunResult(Mapping[str, NodeResult]):
     def __repr__(self) -> str:
         counts = ", ".join(f"{s}={n}" for s, n in self.counts().items() if n)
         return f"<RunResult {self.run_id} ok={self.ok} {counts}>"
+
+    def __eq__(self, other: object) -> bool:
+        """Same run id, times, dependencies, and node results in the same order."""
+        if not isinstance(other, RunResult):
+            return NotImplemented
+        return (
+            (self.run_id, self.started_at, self.finished_at)
+            == (other.run_id, other.started_at, other.finished_at)
+            and list(self._results.items()) == list(other._results.items())
+            and self._dependencies() == other._dependencies()
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable results: no hash, like a dict
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        source = self._source
+        if source is not None and not isinstance(source, DependencyIndex):
+            source = self._dependencies()  # a plain dict, whatever mapping was given
+        args = (self.run_id, self._results, self.started_at, self.finished_at, source)
+        return (RunResult, args)
 
     @property
     def ok(self) -> bool:
@@ -212,15 +380,61 @@ class RunResult(Mapping[str, NodeResult]):
         return {k: r.output for k, r in self._results.items() if r.status is NodeStatus.SUCCEEDED}
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the whole run."""
+        """A JSON-ready dict of the whole run, from which ``from_dict`` rebuilds it.
+
+        Never raises, nor does ``json.dumps`` of it: each output is encoded by the
+        module's rule (``encode_json``): JSON-native values as they are, others
+        in pydantic's JSON mode, and what even that cannot encode (cycles, more
+        than 100 levels deep...) as ``{"__repr__": ..., "__type__": ...}``.
+
+        Returns:
+            ``run_id``, ``ok``, ``started_at``, ``finished_at``, ``duration`` and
+            ``nodes``: node id -> ``NodeResult.to_dict()`` plus ``depends_on``,
+            the node ids it waited for (null when not known), in the graph's order.
+        """
+        deps = self._dependencies()
+        nodes: dict[str, Any] = {}
+        for node_id, result in self._results.items():
+            entry = nodes[node_id] = result.to_dict()
+            upstream = deps.get(node_id)
+            entry["depends_on"] = None if upstream is None else list(upstream)
         return {
             "run_id": self.run_id,
             "ok": self.ok,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration": self.duration,
-            "nodes": {k: r.to_dict() for k, r in self._results.items()},
+            "nodes": nodes,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        """Rebuild a run from ``to_dict()`` output (or ``json.loads`` of it).
+
+        Outputs come back as encoded: equal to the originals when those were
+        JSON-native, their encoded form otherwise. ``ok`` and ``duration`` are
+        derived, so they are not read; ``history``, ``depends_on`` and
+        ``timed_out`` may be missing (as in files written before they existed).
+
+        Raises:
+            ValueError: ``data`` is malformed; the message names the node and field.
+        """
+        _require_object(data, "run")
+        run_id = _field(data, "run_id", _STRING, "run")
+        started_at = _field(data, "started_at", _NUMBER, "run")
+        finished_at = _field(data, "finished_at", _NUMBER, "run")
+        nodes = _field(data, "nodes", _OBJECT, "run")
+        results: dict[str, NodeResult] = {}
+        deps: dict[str, tuple[str, ...]] = {}
+        for node_id, entry in nodes.items():
+            where = f"node {_SHORT.repr(node_id)}"
+            result = results[node_id] = _node_from(entry, where)
+            if result.node_id != node_id:
+                raise ValueError(f"{where}: field 'node_id' differs from the node's key")
+            upstream = _field(entry, "depends_on", _LIST, where, null=True, default=None)
+            if upstream is not None:
+                deps[node_id] = _strings(upstream, "depends_on", where)
+        return cls(run_id, results, started_at, finished_at, deps)
 
 
 @final
@@ -240,3 +454,109 @@ class Event:
     result: NodeResult | None = None
     error: NodeError | None = None
     delay: float | None = None
+
+
+# -- decoding: from_dict's checks ----------------------------------------------
+# Every field is checked where it is read, so that malformed input raises one
+# short ValueError naming the node and the field, never a KeyError from inside.
+
+_MISSING: Any = object()
+_STRING = "a string"
+_NUMBER = "a number"
+_INTEGER = "an integer"
+_OBJECT = "an object"
+_LIST = "a list"
+_ANY = "any value"
+_KINDS: dict[str, Callable[[object], bool]] = {
+    _STRING: lambda v: isinstance(v, str),
+    _NUMBER: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    _INTEGER: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    _OBJECT: lambda v: isinstance(v, Mapping),
+    _LIST: lambda v: isinstance(v, list),
+    _ANY: lambda v: True,
+}
+
+
+def _describe(value: object) -> str:
+    return f"{type(value).__name__} {_SHORT.repr(value)}"
+
+
+def _require_object(data: object, where: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected an object, got {_describe(data)}")
+
+
+def _field(
+    data: Mapping[str, Any],
+    key: str,
+    kind: str,
+    where: str,
+    *,
+    null: bool = False,
+    default: Any = _MISSING,
+) -> Any:
+    """``data[key]`` checked to be of ``kind`` (or None if ``null``); numbers as floats."""
+    if key not in data:
+        if default is _MISSING:
+            raise ValueError(f"{where}: missing field {key!r}")
+        return default
+    value = data[key]
+    if value is None and null:
+        return None
+    if not _KINDS[kind](value):
+        expected = f"{kind} or null" if null else kind
+        raise ValueError(f"{where}: field {key!r} should be {expected}, got {_describe(value)}")
+    return float(value) if kind is _NUMBER else value
+
+
+def _strings(values: list[Any], key: str, where: str) -> tuple[str, ...]:
+    for value in values:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: field {key!r} should hold strings, got {_describe(value)}")
+    return tuple(values)
+
+
+def _status(text: str, where: str) -> NodeStatus:
+    try:
+        return NodeStatus(text)
+    except ValueError:
+        names = ", ".join(NodeStatus)
+        got = _SHORT.repr(text)
+        raise ValueError(f"{where}: field 'status' should be one of {names}; got {got}") from None
+
+
+def _node_from(data: Mapping[str, Any], where: str) -> NodeResult:
+    _require_object(data, where)
+    error = _field(data, "error", _OBJECT, where, null=True)
+    history = _field(data, "history", _LIST, where, default=[])
+    return NodeResult(
+        _field(data, "node_id", _STRING, where),
+        _status(_field(data, "status", _STRING, where), where),
+        _field(data, "output", _ANY, where),
+        None if error is None else _error_from(error, f"{where}, error"),
+        _field(data, "attempts", _INTEGER, where),
+        _field(data, "started_at", _NUMBER, where, null=True),
+        _field(data, "finished_at", _NUMBER, where, null=True),
+        _field(data, "reason", _STRING, where, null=True),
+        tuple(_attempt_from(a, f"{where}, history[{i}]") for i, a in enumerate(history)),
+    )
+
+
+def _attempt_from(data: Mapping[str, Any], where: str) -> Attempt:
+    _require_object(data, where)
+    error = _field(data, "error", _OBJECT, where, null=True)
+    return Attempt(
+        _field(data, "started_at", _NUMBER, where),
+        _field(data, "finished_at", _NUMBER, where),
+        None if error is None else _error_from(error, f"{where}, error"),
+    )
+
+
+def _error_from(data: Mapping[str, Any], where: str) -> NodeError:
+    _require_object(data, where)
+    return NodeError(
+        _field(data, "type", _STRING, where),
+        _field(data, "message", _STRING, where),
+        _field(data, "traceback", _STRING, where),
+        _field(data, "timed_out", _NUMBER, where, null=True, default=None),
+    )

@@ -220,7 +220,7 @@ class RunState:
         results = {
             s.node_id: r for s, r in zip(self.specs, self.results, strict=True) if r is not None
         }
-        deps = DependencyIndex([s.node_id for s in self.specs], self.deps)
+        deps = DependencyIndex([s.node_id for s in self.specs], list(self.deps))
         end = self.finished_at or time.time()
         return RunResult(self.run_id, results, self.started_at, end, deps)
 
