@@ -8,6 +8,7 @@ by path, so ``import graphflow`` never loads yaml, rich or an SDK.
 from ._graph import Graph as Graph
 from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions as RunOptions
+from ._options import RunOptionsArgs as RunOptionsArgs
 from ._refs import Ref as Ref
 from ._refs import ref as ref
 from ._results import Attempt as Attempt
@@ -64,6 +65,7 @@ __all__ = [
     "ReferenceResolutionError",
     "Retry",
     "RunOptions",
+    "RunOptionsArgs",
     "RunResult",
     "Scheduler",
     "SpecError",

@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
+
+from graphflow import RunOptions, RunOptionsArgs
 
 from .. import _refs
 from .._graph import Graph
@@ -133,13 +135,26 @@ def build_graph(calls: Sequence[Call], toolbox: Toolbox) -> tuple[Graph, list[st
 async def execute_calls(
     calls: Sequence[Call],
     toolbox: Toolbox,
+    options: RunOptions | None = None,
     *,
     max_chars: int = DEFAULT_MAX_CHARS,
-    **run_options: Any,
+    **overrides: Unpack[RunOptionsArgs],
 ) -> tuple[list[Outcome], RunResult]:
-    """Run a batch; one ``Outcome`` per call, in call order, and the ``RunResult``."""
+    """Run a batch; one ``Outcome`` per call, in call order, and the ``RunResult``.
+
+    Args:
+        calls: the batch.
+        toolbox: the tools the calls may name.
+        options: how to run the batch's graph (a ``graphflow.RunOptions``).
+        max_chars: the longest ``content`` of an outcome (longer is cut, with a note).
+        **overrides: ``RunOptions`` fields as keywords, applied on top of ``options``.
+
+    Raises:
+        OptionError: an option is invalid (nothing ran).
+    """
+    opts = RunOptions.build(options, overrides)
     graph, node_ids = build_graph(calls, toolbox)
-    result = await run(graph, **run_options)
+    result = await run(graph, opts)
     outcomes = []
     for call, node_id in zip(calls, node_ids, strict=True):
         r = result[node_id]

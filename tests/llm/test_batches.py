@@ -15,8 +15,10 @@ from openai.types.chat.chat_completion_message_function_tool_call import Functio
 from openai.types.responses import ResponseFunctionToolCall
 from openai.types.responses.response_input_item_param import FunctionCallOutput
 
+import graphflow as gf
 from graphflow.llm import execute_anthropic, execute_openai, execute_openai_responses
 
+from . import tools
 from .tools import TOOLBOX
 
 pytestmark = pytest.mark.anyio
@@ -175,3 +177,28 @@ async def test_independent_calls_run_at_once_and_the_chain_in_order() -> None:
     await execute_openai(calls, box)
     elapsed = time.monotonic() - started
     assert 0.4 <= elapsed < 0.8  # 200 ms at once, then the 200 ms chain: not 1 s one by one
+
+
+class TestOptions:
+    async def test_a_misspelt_option_is_an_option_error_and_nothing_runs(self) -> None:
+        tools.CALLS.clear()
+        calls = [openai_call("c", "lookup", '{"sku": "A"}')]
+        with pytest.raises(gf.OptionError) as info:
+            await execute_openai(calls, TOOLBOX, concurrrency=2)  # type: ignore[call-arg]
+        assert info.value.option == "concurrrency"
+        assert "did you mean 'concurrency'?" in str(info.value)
+        assert tools.CALLS == []
+
+    async def test_overrides_apply_on_top_of_a_run_options_object(self) -> None:
+        options = gf.RunOptions(default_timeout=30)
+        calls = [openai_call("c", "hang", "{}")]
+        messages = await execute_openai(calls, TOOLBOX, options, default_timeout=0.1)
+        assert messages[0]["content"] == "Error: hang timed out after 0.1 s"
+
+    async def test_anthropic_and_responses_take_options_and_max_chars_too(self) -> None:
+        blocks = [ToolUseBlock(type="tool_use", id="t", name="big", input={})]
+        message = await execute_anthropic(blocks, TOOLBOX, gf.RunOptions(), max_chars=10)
+        assert message["content"][0]["content"].startswith("x" * 10 + "\n[truncated")
+        items = [{"type": "function_call", "call_id": "f", "name": "hang", "arguments": "{}"}]
+        outputs = await execute_openai_responses(items, TOOLBOX, default_timeout=0.1)
+        assert outputs[0]["output"] == "Error: hang timed out after 0.1 s"
