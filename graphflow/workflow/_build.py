@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from graphflow import RunOptions, RunOptionsArgs
+
 from .. import _refs
 from .._graph import Graph, Retry
 from ..errors import CycleError, SpecError
@@ -37,14 +39,21 @@ class Workflow:
     default_timeout: float | None = None
     default_retries: int | Retry | None = None
 
-    def run_options(self) -> dict[str, Any]:
-        """The keyword arguments for ``graphflow.run`` that the file sets."""
-        return {
+    def run_options(self) -> RunOptions:
+        """The run options the file sets: concurrency, fail_fast, default timeout and retries.
+
+        Returns:
+            A ``graphflow.RunOptions`` (the defaults for what the file leaves out),
+            for ``await graphflow.run(wf.graph, wf.run_options())``; change it with
+            ``.replace(...)``.
+        """
+        given: RunOptionsArgs = {
             "concurrency": self.model.concurrency,
             "fail_fast": self.model.fail_fast,
             "default_timeout": self.default_timeout,
             "default_retries": self.default_retries,
         }
+        return RunOptions.build(None, given)
 
 
 def load_workflow(

@@ -70,6 +70,27 @@ class TestRun:
         assert proc.returncode == 1
         assert "skipped" in proc.stdout and "fail_fast: 'fetch_config' failed" in proc.stdout
 
+    def test_command_line_options_change_only_what_they_name(self, tmp_path: Path) -> None:
+        flow = tmp_path / "stop.yaml"
+        flow.write_text(
+            textwrap.dedent(
+                """\
+                name: stop
+                fail_fast: true
+                concurrency: 4
+                nodes:
+                  broken: {tool: shell, args: {argv: [python3, -c, "raise SystemExit(3)"]}}
+                  slow: {tool: sleep, args: {seconds: 30}}
+                """
+            )
+        )
+        started = time.monotonic()
+        proc = gf("run", str(flow), "--concurrency", "2", "--json", "-", timeout=20)
+        assert proc.returncode == 1, proc.stderr
+        statuses = {k: v["status"] for k, v in json.loads(proc.stdout)["nodes"].items()}
+        assert statuses == {"broken": "failed", "slow": "cancelled"}  # the file's fail_fast held
+        assert time.monotonic() - started < 15
+
     def test_shell_workflow_over_the_repository(self) -> None:
         proc = gf("run", "workflows/repo_stats.yaml", "--json", "-")
         assert proc.returncode == 0, proc.stderr

@@ -160,12 +160,11 @@ class TestBuild:
         assert a.timeout == 0.5
         assert a.retry == gf.Retry(2, backoff=0.2, max_backoff=1.0)
         assert b.deps == ("a",) and b.trigger == "all_done"
-        assert wf.run_options() == {
-            "concurrency": 3,
-            "fail_fast": True,
-            "default_timeout": 30.0,
-            "default_retries": 1,
-        }
+        assert wf.run_options() == gf.RunOptions(
+            concurrency=3, fail_fast=True, default_timeout=30.0, default_retries=gf.Retry(1)
+        )
+        unset = load("name: x\nnodes:\n  a: {tool: echo}\n").run_options()
+        assert unset == gf.RunOptions()
 
     def test_inputs_are_substituted_with_their_types(self) -> None:
         wf = load(
@@ -237,7 +236,7 @@ class TestBuild:
             )
         )
         wf = load_workflow(tmp_path / "flow.yaml")
-        result = gf.run_sync(wf.graph, **wf.run_options())
+        result = gf.run_sync(wf.graph, wf.run_options())
         assert result.ok
         assert [result[f"lookup[{i}]"].output["sku"] for i in range(3)] == ["A1", "B2", "C3"]
         assert result["last_year"].attempts == 2
