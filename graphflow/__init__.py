@@ -10,7 +10,9 @@ from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions as RunOptions
 from ._options import RunOptionsArgs as RunOptionsArgs
 from ._refs import Ref as Ref
+from ._refs import compile_args as compile_args
 from ._refs import ref as ref
+from ._refs import resolve_path as resolve_path
 from ._results import Attempt as Attempt
 from ._results import Event as Event
 from ._results import EventKind as EventKind
@@ -76,7 +78,9 @@ __all__ = [
     "Trigger",
     "UnknownNodeError",
     "__version__",
+    "compile_args",
     "ref",
+    "resolve_path",
     "run",
     "run_sync",
     "tool",

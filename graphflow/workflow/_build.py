@@ -8,6 +8,7 @@ the file, line and column, and the key at fault.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from graphflow import RunOptions, RunOptionsArgs
+from graphflow import (
+    CycleError,
+    Graph,
+    Ref,
+    ReferenceResolutionError,
+    Retry,
+    RunOptions,
+    RunOptionsArgs,
+    SpecError,
+    compile_args,
+    resolve_path,
+)
 
-from .. import _refs
-from .._graph import Graph, Retry
-from ..errors import CycleError, SpecError
 from ._loader import Document, Loc, load_file, load_text
 from ._registry import DuplicateToolError, ToolRegistry, import_modules
 from ._spec import NodeModel, RetrySpec, WorkflowModel, fields_at
@@ -243,24 +252,30 @@ class _GraphBuilder:
             if "${" not in value:
                 return value
             try:
-                template = _refs.compile_args(value)
+                template = compile_args(value)
             except ValueError as exc:
                 raise self.doc.error(str(exc), loc) from None
             for r in template.refs:
                 self._check_ref(r, loc, node_id, has_item)
-            return template.render(self._lookup)
+            if all(r.node_id != INPUTS for r in template.refs):
+                return value  # the core reads it as written (a "$${" escape included)
+            return template.render(functools.partial(self._lookup, loc))
         if isinstance(value, dict):
             return {k: self._substitute(v, (*loc, k), node_id, has_item) for k, v in value.items()}
         if isinstance(value, list):
             return [self._substitute(v, (*loc, i), node_id, has_item) for i, v in enumerate(value)]
         return value
 
-    def _lookup(self, r: _refs.Ref) -> Any:
-        if r.node_id == INPUTS:
-            return _refs.resolve_path(self.inputs, r)
-        return _refs.KEEP
+    def _lookup(self, loc: Loc, r: Ref) -> Any:
+        """An input's value now; any other reference as its own text, for the core."""
+        if r.node_id != INPUTS:
+            return str(r)
+        try:
+            return resolve_path(self.inputs, r)
+        except ReferenceResolutionError as exc:
+            raise self.doc.error(str(exc), loc) from None
 
-    def _check_ref(self, r: _refs.Ref, loc: Loc, node_id: str, has_item: bool) -> None:
+    def _check_ref(self, r: Ref, loc: Loc, node_id: str, has_item: bool) -> None:
         if r.node_id == INPUTS:
             if not r.path or r.path[0] not in self.inputs:
                 known = ", ".join(self.inputs) or "none"
@@ -305,7 +320,7 @@ class _GraphBuilder:
 
 def _find_ref(value: Any, target: str, loc: Loc) -> Loc | None:
     if isinstance(value, str) and "${" in value:
-        if any(r.node_id == target for r in _refs.compile_args(value).refs):
+        if any(r.node_id == target for r in compile_args(value).refs):
             return loc
     elif isinstance(value, dict):
         for k, v in value.items():

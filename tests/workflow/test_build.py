@@ -62,6 +62,11 @@ class TestErrors:
                 "<string>:3:26: ${inputs.nope} names unknown input 'nope' (inputs: none)",
             ),
             (
+                "name: x\ninputs: {r: {default: eu}}\n"
+                "nodes:\n  a: {tool: echo, args: {v: '${inputs.r.x}'}}\n",
+                "<string>:4:26: cannot resolve ${inputs.r.x}: inputs.r is str, which has no 'x'",
+            ),
+            (
                 "name: x\nnodes:\n  a: {tool: echo, args: {v: '${item}'}}\n",
                 "<string>:3:26: ${item} is only defined in a node with for_each",
             ),
@@ -180,6 +185,19 @@ class TestBuild:
         )
         result = gf.run_sync(wf.graph)
         assert result["a"].output == {"skus": ["A1", "B2"], "where": "in us"}
+
+    def test_an_escaped_reference_stays_literal_text(self) -> None:
+        wf = load(
+            """\
+            name: escapes
+            inputs: {region: {default: eu}}
+            nodes:
+              a: {tool: echo, args: {v: "costs $${price}", w: "${b} in ${inputs.region}"}}
+              b: {tool: echo, args: {x: 1}}
+            """
+        )
+        result = gf.run_sync(wf.graph)
+        assert result["a"].output == {"v": "costs ${price}", "w": '{"x": 1} in eu'}
 
     def test_the_issue_example_runs_with_item_level_fan_out(self, tmp_path: Path) -> None:
         (tmp_path / "shop_tools.py").write_text(
