@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,28 @@ class Workflow:
         return RunOptions.build(None, given)
 
 
+class WorkflowCycleError(CycleError, SpecError):
+    """A cycle in a workflow file: a ``CycleError`` located like every ``SpecError``.
+
+    ``path``, ``line`` and ``column`` are where the cycle's first edge is written
+    (``key`` its dotted key), so the message starts ``FILE:LINE:COL: cycle: ...``.
+    """
+
+    def __init__(
+        self,
+        cycle: Sequence[str],
+        detail: str,
+        *,
+        path: str,
+        line: int | None,
+        column: int | None,
+        key: str | None,
+    ) -> None:
+        self.cycle = list(cycle)
+        message = f"cycle: {' -> '.join(self.cycle)} ({detail})"
+        SpecError.__init__(self, message, path=path, line=line, column=column, key=key)
+
+
 def load_workflow(
     path: str | Path,
     inputs: Mapping[str, Any] | None = None,
@@ -78,7 +100,9 @@ def load_workflow(
         tools: more modules to take tools from (as ``--tools`` does).
 
     Raises:
-        SpecError, ToolNotFoundError, CycleError: what is wrong, and where.
+        SpecError, ToolNotFoundError: what is wrong, and where.
+        CycleError: the nodes' dependencies form a cycle (also a ``SpecError``
+            located at the cycle's first edge).
     """
     return _build(load_file(path), inputs or {}, tools, Path(path).parent)
 
@@ -292,12 +316,19 @@ class _GraphBuilder:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return self.doc.error(f"node {node_id!r} {how} unknown node {missing!r}{hint}", loc)
 
-    def _locate_cycle(self, exc: CycleError) -> CycleError:
-        edges = []
-        for upstream, node in zip(exc.cycle, exc.cycle[1:], strict=False):
-            line, _ = self.doc.where(self._edge_loc(node, upstream))
-            edges.append(f"{node!r} needs {upstream!r} at line {line}")
-        return CycleError(exc.cycle, f"{self.doc.path}: " + "; ".join(edges))
+    def _locate_cycle(self, exc: CycleError) -> WorkflowCycleError:
+        """``exc`` located at its first edge, naming the line of each edge."""
+        edges = [(node, upstream) for upstream, node in zip(exc.cycle, exc.cycle[1:], strict=False)]
+        locs = [self._edge_loc(node, upstream) for node, upstream in edges]
+        detail = "; ".join(
+            f"{node!r} needs {upstream!r} at line {self.doc.where(loc)[0]}"
+            for (node, upstream), loc in zip(edges, locs, strict=True)
+        )
+        line, column = self.doc.where(locs[0])
+        key = ".".join(map(str, locs[0]))
+        return WorkflowCycleError(
+            exc.cycle, detail, path=self.doc.path, line=line, column=column, key=key
+        )
 
     def _edge_loc(self, node_id: str, upstream: str) -> Loc:
         node = self.model.nodes.get(node_id)

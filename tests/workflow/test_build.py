@@ -106,8 +106,26 @@ class TestErrors:
             load(text)
         assert info.value.cycle == ["a", "b", "c", "a"]
         assert str(info.value) == (
-            "cycle: a -> b -> c -> a (<string>: 'b' needs 'a' at line 8; "
+            "<string>:8:18: cycle: a -> b -> c -> a ('b' needs 'a' at line 8; "
             "'c' needs 'b' at line 11; 'a' needs 'c' at line 5)"
+        )
+        assert isinstance(info.value, gf.SpecError)  # located like every other error
+        assert (info.value.line, info.value.column) == (8, 18)
+        assert info.value.key == "nodes.b.depends_on.0"
+
+    def test_a_cycle_reachable_only_from_a_node_declared_first_is_located(self) -> None:
+        text = """\
+        name: x
+        nodes:
+          report: {tool: echo, args: {v: "${a}"}}
+          a: {tool: echo, args: {v: "${b.k}"}}
+          b: {tool: echo, depends_on: a}
+        """
+        with pytest.raises(gf.CycleError) as info:
+            load(text)
+        assert info.value.cycle == ["a", "b", "a"]
+        assert str(info.value) == (
+            "<string>:5:19: cycle: a -> b -> a ('b' needs 'a' at line 5; 'a' needs 'b' at line 4)"
         )
 
     def test_unknown_input_given(self) -> None:
