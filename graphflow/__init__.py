@@ -8,8 +8,11 @@ by path, so ``import graphflow`` never loads yaml, rich or an SDK.
 from ._graph import Graph as Graph
 from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions as RunOptions
+from ._options import RunOptionsArgs as RunOptionsArgs
 from ._refs import Ref as Ref
+from ._refs import compile_args as compile_args
 from ._refs import ref as ref
+from ._refs import resolve_path as resolve_path
 from ._results import Attempt as Attempt
 from ._results import Event as Event
 from ._results import EventKind as EventKind
@@ -64,6 +67,7 @@ __all__ = [
     "ReferenceResolutionError",
     "Retry",
     "RunOptions",
+    "RunOptionsArgs",
     "RunResult",
     "Scheduler",
     "SpecError",
@@ -74,7 +78,9 @@ __all__ = [
     "Trigger",
     "UnknownNodeError",
     "__version__",
+    "compile_args",
     "ref",
+    "resolve_path",
     "run",
     "run_sync",
     "tool",

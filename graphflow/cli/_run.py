@@ -9,14 +9,13 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import anyio
 from anyio.abc import TaskStatus
 
-from .._graph import Graph
-from .._results import Event, NodeResult, RunResult
-from .._scheduler import run
+from graphflow import Event, EventSink, Graph, NodeResult, RunOptions, RunResult, run
+
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from ._inspect import load
 from ._view import LiveView, summary
@@ -58,31 +57,23 @@ def configure_event_lines(stream: TextIO) -> None:
 
 def command_run(args: argparse.Namespace) -> int:
     wf = load(args)
-    options = wf.run_options()
-    if args.sequential:
-        options["concurrency"] = 1
-    elif args.concurrency is not None:
-        if args.concurrency < 1:
-            raise UsageError(f"--concurrency must be >= 1, got {args.concurrency}")
-        options["concurrency"] = args.concurrency
-    if args.fail_fast:
-        options["fail_fast"] = True
-
+    options = command_line_options(args, wf.run_options())
     out = sys.stderr if args.json == "-" else sys.stdout
     live = args.live == "on" or (args.live == "auto" and out.isatty())
     collector = Collector([s.node_id for s in wf.graph.plan().specs])
-    observers: list[Any] = [collector]
+    observers: list[EventSink] = [collector]
     view = LiveView(len(collector.results), out) if live else None
     if view is not None:
         observers.append(view)
     else:
         configure_event_lines(sys.stderr)
+    options = options.replace(observers=(*options.observers, *observers))
 
     if view is not None:
         with view:
-            result, interrupted = anyio.run(_execute, wf.graph, options, observers)
+            result, interrupted = anyio.run(_execute, wf.graph, options)
     else:
-        result, interrupted = anyio.run(_execute, wf.graph, options, observers)
+        result, interrupted = anyio.run(_execute, wf.graph, options)
     result = result or collector.partial()
 
     summary(result, out, title=f"{wf.model.name} ({wf.path})", wall=result.duration)
@@ -95,9 +86,20 @@ def command_run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-async def _execute(
-    graph: Graph, options: dict[str, Any], observers: list[Any]
-) -> tuple[RunResult | None, bool]:
+def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOptions:
+    """The workflow file's ``options`` with ``--sequential``, ``--concurrency``, ``--fail-fast``."""
+    if args.sequential:
+        options = options.replace(concurrency=1)
+    elif args.concurrency is not None:
+        if args.concurrency < 1:
+            raise UsageError(f"--concurrency must be >= 1, got {args.concurrency}")
+        options = options.replace(concurrency=args.concurrency)
+    if args.fail_fast:
+        options = options.replace(fail_fast=True)
+    return options
+
+
+async def _execute(graph: Graph, options: RunOptions) -> tuple[RunResult | None, bool]:
     """Run under a scope that SIGINT/SIGTERM cancel; return (result or None, interrupted)."""
     interrupted = False
     result: RunResult | None = None
@@ -114,7 +116,7 @@ async def _execute(
     async with anyio.create_task_group() as tg:
         await tg.start(watch)
         with run_scope:
-            result = await run(graph, observers=observers, **options)
+            result = await run(graph, options)
         tg.cancel_scope.cancel()
     return result, interrupted
 

@@ -13,8 +13,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from graphflow import Event, EventKind, NodeStatus, RunResult
+
 from .. import analysis
-from .._results import Event, EventKind, NodeStatus, RunResult
 
 STYLE = {
     NodeStatus.SUCCEEDED: "green",

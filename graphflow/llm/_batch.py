@@ -17,14 +17,23 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
-from .. import _refs
-from .._graph import Graph
-from .._results import NodeResult, NodeStatus, RunResult
-from .._scheduler import run
-from .._tools import Toolbox
-from ..errors import CycleError, GraphError, NodeInputError
+from graphflow import (
+    CycleError,
+    Graph,
+    GraphError,
+    NodeResult,
+    NodeStatus,
+    RunOptions,
+    RunOptionsArgs,
+    RunResult,
+    ToolArgumentError,
+    Toolbox,
+    UnknownNodeError,
+    run,
+)
+from graphflow.errors import NodeInputError
 
 DEFAULT_MAX_CHARS = 20_000
 
@@ -88,39 +97,24 @@ def _failing(message: str) -> Any:
 
 
 def build_graph(calls: Sequence[Call], toolbox: Toolbox) -> tuple[Graph, list[str]]:
-    """The batch as a graph; returns it and the node id of each call, by position."""
-    ids = {c.call_id for c in calls}
-    node_ids: list[str] = []
-    problems: dict[str, str] = {}
-    for k, call in enumerate(calls):
-        node_id = call.call_id
-        if node_id in node_ids or not node_id or any(ch in node_id for ch in ".${}"):
-            node_id = f"_call{k}"
-            problems[node_id] = f"call id {call.call_id!r} is unusable (a duplicate, or malformed)"
-        node_ids.append(node_id)
-        if node_id in problems:
-            continue
-        if call.problem:
-            problems[node_id] = call.problem
-        elif call.name not in toolbox:
-            known = ", ".join(toolbox.names) or "none"
-            problems[node_id] = f"unknown tool {call.name!r} (tools: {known})"
-        else:
-            for r in _refs.compile_args(call.arguments).refs:
-                if r.node_id not in ids:
-                    problems[node_id] = (
-                        f"argument {r} refers to {r.node_id!r}, not a call of this batch"
-                    )
+    """The batch as a graph; returns it and the node id of each call, by position.
+
+    A call that cannot run (see the module docstring) becomes a node that
+    records why, so that it still gets its one result; the graph is rebuilt
+    until it validates, each time with the calls the last attempt blamed.
+    """
+    node_ids, problems = _node_ids(calls, toolbox)
     while True:
         graph = Graph()
         for call, node_id in zip(calls, node_ids, strict=True):
-            if node_id in problems:
-                graph.add(node_id, _failing(problems[node_id]))
-            else:
-                graph.add(node_id, toolbox[call.name], args=call.arguments)
+            _add_call(graph, node_id, call, toolbox, problems)
         try:
             graph.validate()
             return graph, node_ids
+        except UnknownNodeError as exc:  # a reference to a call that is not in the batch
+            problems[exc.node_id] = (
+                f"an argument refers to {exc.missing!r}, not a call of this batch"
+            )
         except CycleError as exc:  # those calls cannot run: tell the model why, run the rest
             for node_id in set(exc.cycle):
                 problems[node_id] = (
@@ -130,16 +124,73 @@ def build_graph(calls: Sequence[Call], toolbox: Toolbox) -> tuple[Graph, list[st
             raise AssertionError(f"unexpected invalid batch graph: {exc}") from exc
 
 
+def _node_ids(calls: Sequence[Call], toolbox: Toolbox) -> tuple[list[str], dict[str, str]]:
+    """Each call's node id (its call id, when usable) and what is wrong with each call."""
+    node_ids: list[str] = []
+    problems: dict[str, str] = {}
+    for k, call in enumerate(calls):
+        node_id = call.call_id
+        if not _usable(node_id, node_ids):
+            node_id = f"_call{k}"  # a call id is the model's opaque string, not a node id
+            while node_id in node_ids:
+                node_id += "_"
+            problems[node_id] = f"call id {call.call_id!r} is unusable (a duplicate, or malformed)"
+        elif call.problem:
+            problems[node_id] = call.problem
+        elif call.name not in toolbox:
+            known = ", ".join(toolbox.names) or "none"
+            problems[node_id] = f"unknown tool {call.name!r} (tools: {known})"
+        node_ids.append(node_id)
+    return node_ids, problems
+
+
+def _usable(call_id: str, taken: Sequence[str]) -> bool:
+    """Whether ``call_id`` can be a node id: new, and accepted by ``Graph.add``'s rules."""
+    if call_id in taken:
+        return False
+    try:
+        Graph().add(call_id, _failing(""))
+    except GraphError:
+        return False
+    return True
+
+
+def _add_call(
+    graph: Graph, node_id: str, call: Call, toolbox: Toolbox, problems: dict[str, str]
+) -> None:
+    """Add the call as a node, or, if it cannot run, a node recording why."""
+    if node_id not in problems:
+        try:
+            graph.add(node_id, toolbox[call.name], args=call.arguments)
+            return
+        except GraphError as exc:  # a malformed reference ("${}") or an argument graphflow rejects
+            problems[node_id] = str(exc)
+    graph.add(node_id, _failing(problems[node_id]))
+
+
 async def execute_calls(
     calls: Sequence[Call],
     toolbox: Toolbox,
+    options: RunOptions | None = None,
     *,
     max_chars: int = DEFAULT_MAX_CHARS,
-    **run_options: Any,
+    **overrides: Unpack[RunOptionsArgs],
 ) -> tuple[list[Outcome], RunResult]:
-    """Run a batch; one ``Outcome`` per call, in call order, and the ``RunResult``."""
+    """Run a batch; one ``Outcome`` per call, in call order, and the ``RunResult``.
+
+    Args:
+        calls: the batch.
+        toolbox: the tools the calls may name.
+        options: how to run the batch's graph (a ``graphflow.RunOptions``).
+        max_chars: the longest ``content`` of an outcome (longer is cut, with a note).
+        **overrides: ``RunOptions`` fields as keywords, applied on top of ``options``.
+
+    Raises:
+        OptionError: an option is invalid (nothing ran).
+    """
+    opts = RunOptions.build(options, overrides)
     graph, node_ids = build_graph(calls, toolbox)
-    result = await run(graph, **run_options)
+    result = await run(graph, opts)
     outcomes = []
     for call, node_id in zip(calls, node_ids, strict=True):
         r = result[node_id]
@@ -153,11 +204,11 @@ def content(result: NodeResult, tool_name: str, max_chars: int = DEFAULT_MAX_CHA
         text = _as_text(result.output)
     elif result.status is NodeStatus.FAILED and result.error is not None:
         err = result.error
-        if err.type == "TimeoutError" and err.message.startswith("timed out after"):
-            text = f"Error: {tool_name} {err.message}"
-        elif err.type == "ToolCallError":
+        if err.timed_out is not None:
+            text = f"Error: {tool_name} timed out after {err.timed_out:g} s"
+        elif isinstance(err.exception, ToolCallError):
             text = f"Error: {tool_name} was not called: {err.message}"
-        elif err.type == "ToolArgumentError":
+        elif isinstance(err.exception, ToolArgumentError):
             text = f"Error: {err.message}"
         else:
             text = f"Error: {tool_name} failed: {err.type}: {err.message}"

@@ -19,14 +19,14 @@ import json
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import anyio
 import anyio.to_thread
 
-from .._results import RunResult
-from .._tools import Toolbox
-from ._batch import execute_calls
+from graphflow import RunOptions, RunOptionsArgs, RunResult, Tool, Toolbox
+
+from ._batch import DEFAULT_MAX_CHARS, Call, content, execute_calls
 from ._batch import field as get
 from .anthropic import calls_from_blocks, result_message
 from .openai import calls_from_chat, tool_messages
@@ -109,10 +109,12 @@ async def run_agent(
     planner: Callable[[list[Any]], Awaitable[Any]],
     toolbox: Toolbox,
     messages: Sequence[Any],
+    options: RunOptions | None = None,
     *,
     provider: Provider = "openai",
     max_turns: int = 10,
-    **run_options: Any,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    **overrides: Unpack[RunOptionsArgs],
 ) -> AgentRun:
     """Loop planner -> tool calls (as one graph) -> results until an answer.
 
@@ -122,41 +124,48 @@ async def run_agent(
             ``client.messages.create(...)``.
         toolbox: the tools.
         messages: the conversation so far (not modified).
+        options: how to run each turn's calls (a ``graphflow.RunOptions``).
         provider: ``"openai"`` (Chat Completions) or ``"anthropic"`` (Messages).
         max_turns: the most planner calls.
-        **run_options: for ``graphflow.run`` (and ``max_chars``).
+        max_chars: the longest tool result the planner reads (longer is cut, with a note).
+        **overrides: ``RunOptions`` fields as keywords, applied on top of ``options``.
+
+    Raises:
+        OptionError: an option is invalid or misspelt (found before the planner is called).
     """
+    opts = RunOptions.build(options, overrides)
     transcript = list(messages)
     started = time.monotonic()
-    run = AgentRun(transcript, None)
+    run = AgentRun(transcript, None, finished=False)
     for _ in range(max_turns):
         t0 = time.monotonic()
         message = await planner(list(transcript))
         turn = Turn(planner_seconds=time.monotonic() - t0)
         run.turns.append(turn)
         run.final = message
-        if provider == "openai":
-            transcript.append(_openai_assistant(message))
-            calls = calls_from_chat(get(message, "tool_calls") or [])
-        else:
-            blocks = list(get(message, "content") or [])
-            transcript.append(
-                {"role": "assistant", "content": [_anthropic_block(b) for b in blocks]}
-            )
-            calls = calls_from_blocks(blocks)
+        calls = _append_reply(transcript, message, provider)
         if not calls:
-            run.seconds = time.monotonic() - started
-            return run
+            run.finished = True
+            break
         t1 = time.monotonic()
-        outcomes, turn.result = await execute_calls(calls, toolbox, **run_options)
+        outcomes, turn.result = await execute_calls(calls, toolbox, opts, max_chars=max_chars)
         turn.calls, turn.tool_seconds = len(calls), time.monotonic() - t1
         if provider == "openai":
             transcript += tool_messages(outcomes)
         else:
             transcript.append(result_message(outcomes))
-    run.finished = False
     run.seconds = time.monotonic() - started
     return run
+
+
+def _append_reply(transcript: list[Any], message: Any, provider: Provider) -> list[Call]:
+    """Append the planner's message to ``transcript``; return the tool calls it asks for."""
+    if provider == "openai":
+        transcript.append(_openai_assistant(message))
+        return calls_from_chat(get(message, "tool_calls") or [])
+    blocks = list(get(message, "content") or [])
+    transcript.append({"role": "assistant", "content": [_anthropic_block(b) for b in blocks]})
+    return calls_from_blocks(blocks)
 
 
 @dataclass(slots=True)
@@ -186,9 +195,11 @@ async def run_plan_agent(
     joiner: Joiner,
     toolbox: Toolbox,
     question: str,
+    options: RunOptions | None = None,
     *,
     max_rounds: int = 3,
-    **scheduler_options: Any,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    **overrides: Unpack[RunOptionsArgs],
 ) -> PlanAgentRun:
     """Plan, run (streaming), join; replan with the observations until an answer.
 
@@ -197,24 +208,28 @@ async def run_plan_agent(
         joiner: ``async (question, observations) -> {"answer": ...} | {"replan": reason}``.
         toolbox: the tools.
         question: the user's question.
+        options: how to run each plan (a ``graphflow.RunOptions``).
         max_rounds: the most plans.
-    """
-    from ._batch import content
+        max_chars: the longest observation content (longer is cut, with a note).
+        **overrides: ``RunOptions`` fields as keywords, applied on top of ``options``.
 
+    Raises:
+        OptionError: an option is invalid or misspelt (found before the planner is called).
+    """
+    opts = RunOptions.build(options, overrides)
     started = time.monotonic()
     out = PlanAgentRun(None)
     done: dict[str, Any] = {}  # (tool, arguments) that succeeded -> output
     for round_no in range(1, max_rounds + 1):
         plan = await planner(question, list(out.observations))
-        plan_run = await run_plan(plan, _reusing(toolbox, done), **scheduler_options)
+        plan_run = await run_plan(plan, _reusing(toolbox, done), opts)
         out.rounds.append(plan_run)
         for task in plan_run.tasks:
             node = plan_run.result.get(str(task.index))
             if node is None:
                 continue
-            out.observations.append(
-                Observation(round_no, task.line, node.ok, content(node, task.name))
-            )
+            text = content(node, task.name, max_chars)
+            out.observations.append(Observation(round_no, task.line, node.ok, text))
         verdict = await joiner(question, list(out.observations))
         if "answer" in verdict:
             out.answer = verdict["answer"]
@@ -225,33 +240,30 @@ async def run_plan_agent(
 
 def _reusing(toolbox: Toolbox, done: dict[str, Any]) -> Toolbox:
     """The same tools, except that a call already made with the same arguments is not repeated."""
-    from .._tools import AsyncTool
+    return Toolbox(_reuse(t, done) for t in toolbox)
 
-    wrapped = Toolbox()
-    for t in toolbox:
 
-        def make(t: Any = t) -> Any:
-            async def call(**arguments: Any) -> Any:
-                key = json.dumps([t.name, arguments], sort_keys=True, default=str)
-                if key not in done:
-                    if t.is_async:
-                        done[key] = await t(**arguments)
-                    else:  # never block the loop
-                        done[key] = await anyio.to_thread.run_sync(
-                            functools.partial(t, **arguments)
-                        )
-                return done[key]
+def _reuse(t: Tool, done: dict[str, Any]) -> Tool:
+    """``t`` with the same name, schema and options, answering repeated calls from ``done``."""
 
-            return call
+    async def call(**arguments: Any) -> Any:
+        # The new tool checks its schema's top level only; ``t`` checks all it declares,
+        # and its converted values make the key, so "3" and 3 for an int are one call.
+        values = t.validate(arguments)
+        key = json.dumps([t.name, values], sort_keys=True, default=str)
+        if key not in done:
+            if t.is_async:
+                done[key] = await t(**arguments)
+            else:  # never block the loop
+                done[key] = await anyio.to_thread.run_sync(functools.partial(t, **arguments))
+        return done[key]
 
-        reuse = AsyncTool(
-            make(),
-            name=t.name,
-            description=t.description,
-            limit=t.limit,
-            writes=t.writes,
-            reads=t.reads,
-        )
-        reuse.model = t.model  # same arguments, same validation and schema
-        wrapped.add(reuse)
-    return wrapped
+    return Tool.from_schema(
+        t.name,
+        t.parameters(),
+        call,
+        description=t.description,
+        limit=t.limit,
+        writes=t.writes,
+        reads=t.reads,
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
-from .._tools import Toolbox
-from ._batch import Call, Outcome, execute_calls, field, parse_arguments
+from graphflow import RunOptions, RunOptionsArgs, Toolbox
+
+from ._batch import DEFAULT_MAX_CHARS, Call, Outcome, execute_calls, field, parse_arguments
 
 
 def calls_from_blocks(content_blocks: Iterable[Any]) -> list[Call]:
@@ -21,20 +22,32 @@ def calls_from_blocks(content_blocks: Iterable[Any]) -> list[Call]:
 
 
 async def execute_anthropic(
-    content_blocks: Iterable[Any], toolbox: Toolbox, **run_options: Any
+    content_blocks: Iterable[Any],
+    toolbox: Toolbox,
+    options: RunOptions | None = None,
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    **overrides: Unpack[RunOptionsArgs],
 ) -> dict[str, Any]:
     """Run the ``tool_use`` blocks of a message as one graph.
 
     Args:
         content_blocks: ``message.content`` (SDK blocks or dicts); other blocks are ignored.
         toolbox: the tools the model may call.
-        **run_options: for ``graphflow.run``, plus ``max_chars`` for each content.
+        options: how to run the batch (a ``graphflow.RunOptions``).
+        max_chars: the longest content of a block (longer is cut, with a note).
+        **overrides: ``RunOptions`` fields as keywords, applied on top of ``options``.
 
     Returns:
         ``{"role": "user", "content": [tool_result, ...]}``: one block per
         ``tool_use_id``, in order, with ``is_error: true`` for failures.
+
+    Raises:
+        OptionError: an option is invalid or misspelt (nothing ran).
     """
-    outcomes, _ = await execute_calls(calls_from_blocks(content_blocks), toolbox, **run_options)
+    opts = RunOptions.build(options, overrides)
+    calls = calls_from_blocks(content_blocks)
+    outcomes, _ = await execute_calls(calls, toolbox, opts, max_chars=max_chars)
     return result_message(outcomes)
 
 

@@ -14,8 +14,9 @@ plan, and a forward or unknown ``$N`` is an error for that task, not ignored.
 
 ``$N`` and ``${N}`` (and ``${N.key}``) reference task N's output; inside a
 string they are interpolated as text. Positional arguments are matched to the
-tool's parameters in order. Lines that are not tasks ("Thought: ...") are
-ignored; ``join()`` ends the plan.
+tool's parameters in the order of its JSON schema's ``properties`` (the names a
+model sees). Lines that are not tasks ("Thought: ...") are ignored; ``join()``
+ends the plan.
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ import ast
 import re
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
-from .._refs import Ref, iter_refs
-from .._streaming import Scheduler
-from .._tools import Toolbox
-from ..errors import GraphError
+from graphflow import GraphError, Ref, RunOptions, RunOptionsArgs, RunResult, Scheduler, Toolbox
+
 from ._batch import ToolCallError
 
 _TASK = re.compile(r"^\s*(\d+)\s*[.):]\s*([A-Za-z_][\w.]*)\s*\((.*)\)\s*(?:#.*)?$")
@@ -67,11 +66,11 @@ def parse_task(
         return task
     known = set(defined)
     try:
-        positional, keywords = _parse_arguments(argtext)
+        positional, keywords, refs = _parse_arguments(argtext)
     except (SyntaxError, ValueError) as exc:
         task.error = f"cannot parse the arguments of task {index} ({exc})"
         return task
-    deps = sorted({r.node_id for r in iter_refs([positional, keywords])}, key=int)
+    deps = sorted({r.node_id for r in refs}, key=int)  # "$N" and "${N...}": N is digits
     for dep in deps:
         if int(dep) >= index or int(dep) not in known:
             task.error = f"task {index} references ${dep}, which is not a task defined before it"
@@ -84,7 +83,7 @@ def parse_task(
                 f"task {index}: positional arguments need a known tool, and {name!r} is not one"
             )
             return task
-        params = list(tool.model.model_fields)
+        params = list(tool.parameters().get("properties", {}))  # the names a model sees
         if len(positional) > len(params):
             task.error = (
                 f"task {index}: {name} takes {len(params)} arguments, got {len(positional)}"
@@ -95,17 +94,19 @@ def parse_task(
     return task
 
 
-def _parse_arguments(text: str) -> tuple[list[Any], dict[str, Any]]:
+def _parse_arguments(text: str) -> tuple[list[Any], dict[str, Any], list[Ref]]:
+    """Positional and keyword arguments, and every ``$N`` reference they hold."""
     code = _REF.sub(_placeholder, text)
     call = ast.parse(f"f({code})", mode="eval").body
     assert isinstance(call, ast.Call)
-    positional = [_literal(a) for a in call.args]
+    refs: list[Ref] = []
+    positional = [_literal(a, refs) for a in call.args]
     keywords: dict[str, Any] = {}
     for kw in call.keywords:
         if kw.arg is None:
             raise ValueError("**kwargs is not allowed")
-        keywords[kw.arg] = _literal(kw.value)
-    return positional, keywords
+        keywords[kw.arg] = _literal(kw.value, refs)
+    return positional, keywords, refs
 
 
 def _placeholder(match: re.Match[str]) -> str:
@@ -114,21 +115,22 @@ def _placeholder(match: re.Match[str]) -> str:
     return f"__gfref_{number}{path}__"
 
 
-def _literal(node: ast.expr) -> Any:
+def _literal(node: ast.expr, refs: list[Ref]) -> Any:
+    """The value ``node`` spells; each ``$N`` becomes a ``Ref``, also added to ``refs``."""
     if isinstance(node, ast.Name):
         placeholder = _PLACEHOLDER.fullmatch(node.id)
         if placeholder is None:
             raise ValueError(f"unknown name {node.id!r}")
-        return _ref_of(placeholder)
+        return _ref_of(placeholder, refs)
     if isinstance(node, ast.Constant):
         if isinstance(node.value, str):  # "$1" inside a string: interpolate as text
-            return _PLACEHOLDER.sub(lambda m: str(_ref_of(m)), node.value)
+            return _PLACEHOLDER.sub(lambda m: str(_ref_of(m, refs)), node.value)
         return node.value
     if isinstance(node, ast.List | ast.Tuple):
-        return [_literal(e) for e in node.elts]
+        return [_literal(e, refs) for e in node.elts]
     if isinstance(node, ast.Dict):
         return {
-            _literal(k) if k is not None else None: _literal(v)
+            _literal(k, refs) if k is not None else None: _literal(v, refs)
             for k, v in zip(node.keys, node.values, strict=True)
         }
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
@@ -136,9 +138,11 @@ def _literal(node: ast.expr) -> Any:
     raise ValueError(f"only literals and $N are allowed, not {ast.unparse(node)!r}")
 
 
-def _ref_of(match: re.Match[str]) -> Ref:
+def _ref_of(match: re.Match[str], refs: list[Ref]) -> Ref:
     path = tuple(p for p in (match.group(2) or "").split("__") if p)
-    return Ref(match.group(1), path)
+    found = Ref(match.group(1), path)
+    refs.append(found)
+    return found
 
 
 class PlanParser:
@@ -188,26 +192,37 @@ def parse_plan(text: str, toolbox: Toolbox | None = None) -> list[Task]:
 
 @dataclass(slots=True)
 class PlanRun:
+    """The tasks of a plan, in plan order, and the ``RunResult`` of running them."""
+
     tasks: list[Task]
-    result: Any  # RunResult
+    result: RunResult
 
 
 async def run_plan(
-    plan: str | AsyncIterable[str], toolbox: Toolbox, **scheduler_options: Any
+    plan: str | AsyncIterable[str],
+    toolbox: Toolbox,
+    options: RunOptions | None = None,
+    **overrides: Unpack[RunOptionsArgs],
 ) -> PlanRun:
     """Run a numbered plan, dispatching each task as soon as its line is complete.
 
     Args:
         plan: the whole text, or the model's stream of text chunks.
         toolbox: the tools the plan may call.
-        **scheduler_options: for ``graphflow.Scheduler``.
+        options: how to run the tasks (a ``graphflow.RunOptions``, given to the
+            ``graphflow.Scheduler`` that runs them).
+        **overrides: ``RunOptions`` fields as keywords, applied on top of ``options``.
 
     Returns:
         The tasks and the ``RunResult`` (node ids are the task numbers, as strings).
+
+    Raises:
+        OptionError: an option is invalid or misspelt (nothing ran, no text was read).
     """
+    opts = RunOptions.build(options, overrides)
     parser = PlanParser(toolbox)
     tasks: list[Task] = []
-    async with Scheduler(streaming=True, **scheduler_options) as scheduler:
+    async with Scheduler(opts, streaming=True) as scheduler:
         if isinstance(plan, str):
             _dispatch(scheduler, parser.feed(plan) + parser.finish(), toolbox, tasks)
         else:

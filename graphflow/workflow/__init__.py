@@ -1,8 +1,12 @@
 """YAML workflows: load a file into a ``Graph`` with every error located.
 
-from graphflow.workflow import load_workflow
-wf = load_workflow("flow.yaml", inputs={"region": "us"})
-result = await graphflow.run(wf.graph, **wf.run_options())
+    from graphflow.workflow import load_workflow
+    wf = load_workflow("flow.yaml", inputs={"region": "us"})
+    result = await graphflow.run(wf.graph, wf.run_options())
+
+``wf.run_options()`` is a ``graphflow.RunOptions`` of what the file sets
+(concurrency, fail_fast, default timeout and retries); adjust it with
+``.replace(...)``, e.g. ``wf.run_options().replace(concurrency=1)``.
 """
 
 from ._build import Workflow as Workflow

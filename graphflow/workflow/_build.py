@@ -8,16 +8,27 @@ the file, line and column, and the key at fault.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from .. import _refs
-from .._graph import Graph, Retry
-from ..errors import CycleError, SpecError
+from graphflow import (
+    CycleError,
+    Graph,
+    Ref,
+    ReferenceResolutionError,
+    Retry,
+    RunOptions,
+    RunOptionsArgs,
+    SpecError,
+    compile_args,
+    resolve_path,
+)
+
 from ._loader import Document, Loc, load_file, load_text
 from ._registry import DuplicateToolError, ToolRegistry, import_modules
 from ._spec import NodeModel, RetrySpec, WorkflowModel, fields_at
@@ -37,14 +48,43 @@ class Workflow:
     default_timeout: float | None = None
     default_retries: int | Retry | None = None
 
-    def run_options(self) -> dict[str, Any]:
-        """The keyword arguments for ``graphflow.run`` that the file sets."""
-        return {
+    def run_options(self) -> RunOptions:
+        """The run options the file sets: concurrency, fail_fast, default timeout and retries.
+
+        Returns:
+            A ``graphflow.RunOptions`` (the defaults for what the file leaves out),
+            for ``await graphflow.run(wf.graph, wf.run_options())``; change it with
+            ``.replace(...)``.
+        """
+        given: RunOptionsArgs = {
             "concurrency": self.model.concurrency,
             "fail_fast": self.model.fail_fast,
             "default_timeout": self.default_timeout,
             "default_retries": self.default_retries,
         }
+        return RunOptions.build(None, given)
+
+
+class WorkflowCycleError(CycleError, SpecError):
+    """A cycle in a workflow file: a ``CycleError`` located like every ``SpecError``.
+
+    ``path``, ``line`` and ``column`` are where the cycle's first edge is written
+    (``key`` its dotted key), so the message starts ``FILE:LINE:COL: cycle: ...``.
+    """
+
+    def __init__(
+        self,
+        cycle: Sequence[str],
+        detail: str,
+        *,
+        path: str,
+        line: int | None,
+        column: int | None,
+        key: str | None,
+    ) -> None:
+        self.cycle = list(cycle)
+        message = f"cycle: {' -> '.join(self.cycle)} ({detail})"
+        SpecError.__init__(self, message, path=path, line=line, column=column, key=key)
 
 
 def load_workflow(
@@ -60,7 +100,9 @@ def load_workflow(
         tools: more modules to take tools from (as ``--tools`` does).
 
     Raises:
-        SpecError, ToolNotFoundError, CycleError: what is wrong, and where.
+        SpecError, ToolNotFoundError: what is wrong, and where.
+        CycleError: the nodes' dependencies form a cycle (also a ``SpecError``
+            located at the cycle's first edge).
     """
     return _build(load_file(path), inputs or {}, tools, Path(path).parent)
 
@@ -234,24 +276,30 @@ class _GraphBuilder:
             if "${" not in value:
                 return value
             try:
-                template = _refs.compile_args(value)
+                template = compile_args(value)
             except ValueError as exc:
                 raise self.doc.error(str(exc), loc) from None
             for r in template.refs:
                 self._check_ref(r, loc, node_id, has_item)
-            return template.render(self._lookup)
+            if all(r.node_id != INPUTS for r in template.refs):
+                return value  # the core reads it as written (a "$${" escape included)
+            return template.render(functools.partial(self._lookup, loc))
         if isinstance(value, dict):
             return {k: self._substitute(v, (*loc, k), node_id, has_item) for k, v in value.items()}
         if isinstance(value, list):
             return [self._substitute(v, (*loc, i), node_id, has_item) for i, v in enumerate(value)]
         return value
 
-    def _lookup(self, r: _refs.Ref) -> Any:
-        if r.node_id == INPUTS:
-            return _refs.resolve_path(self.inputs, r)
-        return _refs.KEEP
+    def _lookup(self, loc: Loc, r: Ref) -> Any:
+        """An input's value now; any other reference as its own text, for the core."""
+        if r.node_id != INPUTS:
+            return str(r)
+        try:
+            return resolve_path(self.inputs, r)
+        except ReferenceResolutionError as exc:
+            raise self.doc.error(str(exc), loc) from None
 
-    def _check_ref(self, r: _refs.Ref, loc: Loc, node_id: str, has_item: bool) -> None:
+    def _check_ref(self, r: Ref, loc: Loc, node_id: str, has_item: bool) -> None:
         if r.node_id == INPUTS:
             if not r.path or r.path[0] not in self.inputs:
                 known = ", ".join(self.inputs) or "none"
@@ -268,12 +316,19 @@ class _GraphBuilder:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return self.doc.error(f"node {node_id!r} {how} unknown node {missing!r}{hint}", loc)
 
-    def _locate_cycle(self, exc: CycleError) -> CycleError:
-        edges = []
-        for upstream, node in zip(exc.cycle, exc.cycle[1:], strict=False):
-            line, _ = self.doc.where(self._edge_loc(node, upstream))
-            edges.append(f"{node!r} needs {upstream!r} at line {line}")
-        return CycleError(exc.cycle, f"{self.doc.path}: " + "; ".join(edges))
+    def _locate_cycle(self, exc: CycleError) -> WorkflowCycleError:
+        """``exc`` located at its first edge, naming the line of each edge."""
+        edges = [(node, upstream) for upstream, node in zip(exc.cycle, exc.cycle[1:], strict=False)]
+        locs = [self._edge_loc(node, upstream) for node, upstream in edges]
+        detail = "; ".join(
+            f"{node!r} needs {upstream!r} at line {self.doc.where(loc)[0]}"
+            for (node, upstream), loc in zip(edges, locs, strict=True)
+        )
+        line, column = self.doc.where(locs[0])
+        key = ".".join(map(str, locs[0]))
+        return WorkflowCycleError(
+            exc.cycle, detail, path=self.doc.path, line=line, column=column, key=key
+        )
 
     def _edge_loc(self, node_id: str, upstream: str) -> Loc:
         node = self.model.nodes.get(node_id)
@@ -296,7 +351,7 @@ class _GraphBuilder:
 
 def _find_ref(value: Any, target: str, loc: Loc) -> Loc | None:
     if isinstance(value, str) and "${" in value:
-        if any(r.node_id == target for r in _refs.compile_args(value).refs):
+        if any(r.node_id == target for r in compile_args(value).refs):
             return loc
     elif isinstance(value, dict):
         for k, v in value.items():

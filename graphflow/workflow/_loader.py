@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import SpecError
+from graphflow import SpecError
 
 MAX_BYTES = 1 << 20  # 1 MiB
 MAX_DEPTH = 64

@@ -21,8 +21,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from graphflow import ToolNotFoundError
+
 from ..builtin_tools import BUILTINS
-from ..errors import ToolNotFoundError
 
 ENTRY_POINT_GROUP = "graphflow.tools"
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from graphflow.cli import main
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
 SCRIPT = shutil.which("graphflow", path=str(Path(sys.executable).parent)) or "graphflow"
@@ -70,6 +72,27 @@ class TestRun:
         assert proc.returncode == 1
         assert "skipped" in proc.stdout and "fail_fast: 'fetch_config' failed" in proc.stdout
 
+    def test_command_line_options_change_only_what_they_name(self, tmp_path: Path) -> None:
+        flow = tmp_path / "stop.yaml"
+        flow.write_text(
+            textwrap.dedent(
+                """\
+                name: stop
+                fail_fast: true
+                concurrency: 4
+                nodes:
+                  broken: {tool: shell, args: {argv: [python3, -c, "raise SystemExit(3)"]}}
+                  slow: {tool: sleep, args: {seconds: 30}}
+                """
+            )
+        )
+        started = time.monotonic()
+        proc = gf("run", str(flow), "--concurrency", "2", "--json", "-", timeout=20)
+        assert proc.returncode == 1, proc.stderr
+        statuses = {k: v["status"] for k, v in json.loads(proc.stdout)["nodes"].items()}
+        assert statuses == {"broken": "failed", "slow": "cancelled"}  # the file's fail_fast held
+        assert time.monotonic() - started < 15
+
     def test_shell_workflow_over_the_repository(self) -> None:
         proc = gf("run", "workflows/repo_stats.yaml", "--json", "-")
         assert proc.returncode == 0, proc.stderr
@@ -113,6 +136,30 @@ class TestUserErrors:
                 proc.stderr.strip()
                 == f"graphflow: error: {bad}:5:5: unknown key 'argz' (did you mean 'args'?)"
             )
+
+    @pytest.mark.parametrize("command", ["validate", "plan", "run"])
+    def test_a_cycle_is_one_located_line_even_when_only_a_first_node_reaches_it(
+        self, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        flow = tmp_path / "loop.yaml"
+        flow.write_text(
+            textwrap.dedent(
+                """\
+                name: loop
+                nodes:
+                  report: {tool: echo, args: {v: "${a}"}}
+                  a: {tool: echo, args: {v: "${b.k}"}}
+                  b: {tool: echo, depends_on: [a]}
+                """
+            )
+        )
+        assert main([command, str(flow)]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.splitlines() == [
+            f"graphflow: error: {flow}:5:32: cycle: a -> b -> a "
+            "('b' needs 'a' at line 5; 'a' needs 'b' at line 4)"
+        ]
 
     def test_debug_shows_the_traceback(self, tmp_path: Path) -> None:
         proc = gf("--debug", "validate", str(tmp_path / "none.yaml"))

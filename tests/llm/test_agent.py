@@ -16,6 +16,7 @@ from openai.types.chat import (
 )
 from openai.types.chat.chat_completion_message_function_tool_call import Function
 
+import graphflow as gf
 from graphflow.llm.agent import Observation, run_agent, run_plan_agent
 
 from . import tools
@@ -152,3 +153,75 @@ async def test_plan_agent_replans_without_repeating_succeeded_calls() -> None:
     assert len(run.rounds) == 2
     assert tools.CALLS.count("find_user:a@b.c") == 1  # succeeded in round 1: not called again
     assert [o.ok for o in run.observations] == [True, False, True, True]
+
+
+async def test_a_misspelt_option_fails_before_the_planner_is_called() -> None:
+    asked: list[Any] = []
+
+    async def planner(messages: list[Any]) -> dict[str, Any]:
+        asked.append(messages)
+        return {"role": "assistant", "content": "done"}
+
+    async def plan_planner(question: str, observations: list[Observation]) -> str:
+        asked.append(question)
+        return "join()\n"
+
+    async def joiner(question: str, observations: list[Observation]) -> dict[str, str]:
+        return {"answer": ""}
+
+    with pytest.raises(gf.OptionError, match="concurrrency"):
+        await run_agent(planner, TOOLBOX, [], concurrrency=2)  # type: ignore[call-arg]
+    with pytest.raises(gf.OptionError, match="concurrrency"):
+        await run_plan_agent(plan_planner, joiner, TOOLBOX, "q", concurrrency=2)  # type: ignore[call-arg]
+    assert asked == []
+
+
+async def test_run_options_and_max_chars_reach_each_turns_calls() -> None:
+    script: list[dict[str, Any]] = [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "h", "type": "function", "function": {"name": "hang", "arguments": "{}"}},
+                {"id": "b", "type": "function", "function": {"name": "big", "arguments": "{}"}},
+            ],
+        },
+        {"role": "assistant", "content": "gave up"},
+    ]
+
+    async def planner(messages: list[Any]) -> dict[str, Any]:
+        return script[0 if len(messages) == 1 else 1]
+
+    options = gf.RunOptions(default_timeout=0.1)
+    messages = [{"role": "user", "content": "?"}]
+    run = await run_agent(planner, TOOLBOX, messages, options, max_chars=40)
+    assert run.finished and run.answer == "gave up"
+    assert run.messages[2]["content"] == "Error: hang timed out after 0.1 s"
+    assert run.messages[3]["content"] == "x" * 40 + (
+        "\n[truncated: 5,000 characters in all, 40 shown]"
+    )
+
+
+async def test_plan_agent_tools_keep_every_check_of_the_original_tool() -> None:
+    @gf.tool
+    async def total(numbers: list[int]) -> int:
+        """Add numbers up."""
+        return sum(numbers)
+
+    plan = '1. total(numbers=[1, "x"])\n2. total([1, "2"])\n3. total(numbers=7)\njoin()\n'
+
+    async def planner(question: str, observations: list[Observation]) -> str:
+        return plan
+
+    async def joiner(question: str, observations: list[Observation]) -> dict[str, str]:
+        return {"answer": "-"}
+
+    run = await run_plan_agent(planner, joiner, gf.Toolbox([total]), "?")
+    first, second, third = run.observations
+    assert not first.ok and first.content.startswith(  # below the schema's top level
+        "Error: invalid arguments for total: numbers.1: Input should be a valid integer"
+    )
+    assert second.ok and second.content == "3"
+    assert not third.ok and third.content.startswith(
+        "Error: invalid arguments for total: numbers: Input should be a valid list"
+    )

@@ -15,8 +15,10 @@ from openai.types.chat.chat_completion_message_function_tool_call import Functio
 from openai.types.responses import ResponseFunctionToolCall
 from openai.types.responses.response_input_item_param import FunctionCallOutput
 
+import graphflow as gf
 from graphflow.llm import execute_anthropic, execute_openai, execute_openai_responses
 
+from . import tools
 from .tools import TOOLBOX
 
 pytestmark = pytest.mark.anyio
@@ -175,3 +177,75 @@ async def test_independent_calls_run_at_once_and_the_chain_in_order() -> None:
     await execute_openai(calls, box)
     elapsed = time.monotonic() - started
     assert 0.4 <= elapsed < 0.8  # 200 ms at once, then the 200 ms chain: not 1 s one by one
+
+
+class TestOptions:
+    async def test_a_misspelt_option_is_an_option_error_and_nothing_runs(self) -> None:
+        tools.CALLS.clear()
+        calls = [openai_call("c", "lookup", '{"sku": "A"}')]
+        with pytest.raises(gf.OptionError) as info:
+            await execute_openai(calls, TOOLBOX, concurrrency=2)  # type: ignore[call-arg]
+        assert info.value.option == "concurrrency"
+        assert "did you mean 'concurrency'?" in str(info.value)
+        assert tools.CALLS == []
+
+    async def test_overrides_apply_on_top_of_a_run_options_object(self) -> None:
+        options = gf.RunOptions(default_timeout=30)
+        calls = [openai_call("c", "hang", "{}")]
+        messages = await execute_openai(calls, TOOLBOX, options, default_timeout=0.1)
+        assert messages[0]["content"] == "Error: hang timed out after 0.1 s"
+
+    async def test_anthropic_and_responses_take_options_and_max_chars_too(self) -> None:
+        blocks = [ToolUseBlock(type="tool_use", id="t", name="big", input={})]
+        message = await execute_anthropic(blocks, TOOLBOX, gf.RunOptions(), max_chars=10)
+        assert message["content"][0]["content"].startswith("x" * 10 + "\n[truncated")
+        items = [{"type": "function_call", "call_id": "f", "name": "hang", "arguments": "{}"}]
+        outputs = await execute_openai_responses(items, TOOLBOX, default_timeout=0.1)
+        assert outputs[0]["output"] == "Error: hang timed out after 0.1 s"
+
+
+async def test_only_a_timeout_graphflow_enforced_reads_as_timed_out() -> None:
+    @gf.tool
+    async def impostor() -> None:
+        raise TimeoutError("timed out after 3 s")  # the tool's own error, not a timeout
+
+    box = gf.Toolbox([impostor])
+    messages = await execute_openai([openai_call("c", "impostor", "{}")], box, default_timeout=5)
+    assert messages[0]["content"] == "Error: impostor failed: TimeoutError: timed out after 3 s"
+
+
+async def test_a_cycle_reachable_only_from_a_call_listed_first_is_named() -> None:
+    calls = [
+        openai_call("z", "lookup", json.dumps({"sku": "${a.sku}"})),
+        openai_call("a", "lookup", json.dumps({"sku": "${b.sku}"})),
+        openai_call("b", "lookup", json.dumps({"sku": "${a.sku}"})),
+    ]
+    messages = await execute_openai(calls, TOOLBOX)
+    assert [m["tool_call_id"] for m in messages] == ["z", "a", "b"]
+    content = {m["tool_call_id"]: m["content"] for m in messages}
+    for call_id in ("a", "b"):
+        prefix = "Error: lookup was not called: calls reference each other in a cycle: "
+        assert content[call_id] in (prefix + "a -> b -> a", prefix + "b -> a -> b")
+    assert content["z"] == "Error: lookup was not run: upstream 'a' failed"
+
+
+async def test_malformed_references_and_unusable_ids_still_get_one_result_each() -> None:
+    calls = [
+        openai_call("_call3", "lookup", '{"sku": "ok"}'),
+        openai_call("empty", "lookup", json.dumps({"sku": "${}"})),
+        openai_call("dots", "lookup", json.dumps({"sku": "${a..b}"})),
+        openai_call("item", "lookup", '{"sku": "reserved id"}'),
+        openai_call("x.y", "lookup", '{"sku": "dotted id"}'),
+        openai_call("each", "lookup", json.dumps({"sku": "${item}"})),
+    ]
+    messages = await execute_openai(calls, TOOLBOX)
+    assert [m["tool_call_id"] for m in messages] == [c.id for c in calls]
+    content = [m["content"] for m in messages]
+    assert json.loads(content[0]) == {"sku": "ok", "price": 10}
+    assert "malformed reference ${}" in content[1]
+    assert "malformed reference ${a..b}" in content[2]
+    assert content[3] == content[4].replace("'x.y'", "'item'")
+    assert content[4] == (
+        "Error: lookup was not called: call id 'x.y' is unusable (a duplicate, or malformed)"
+    )
+    assert content[5].startswith("Error: lookup was not called: ") and "${item}" in content[5]

@@ -8,7 +8,6 @@ import anyio
 import pytest
 
 import graphflow as gf
-from graphflow._refs import Ref
 from graphflow.llm.plan import parse_plan, parse_task, run_plan
 
 from .tools import TOOLBOX
@@ -30,7 +29,7 @@ class TestParse:
             (2, "list_orders", (1,), None),
             (3, "lookup", (1, 2), None),
         ]
-        assert tasks[1].args == {"user_id": Ref("1", ("user_id",))}
+        assert tasks[1].args == {"user_id": gf.Ref("1", ("user_id",))}
         assert tasks[2].args == {"sku": "order ${2.0.order} of ${1}"}
 
     @pytest.mark.parametrize(
@@ -47,6 +46,19 @@ class TestParse:
     def test_errors_are_per_task_not_ignored(self, line: str, error: str) -> None:
         task = parse_task(line, TOOLBOX, defined=[1])
         assert task is not None and task.error is not None and error in task.error
+
+    def test_positional_arguments_follow_the_schema_of_a_schema_tool(self) -> None:
+        schema = {
+            "type": "object",
+            "properties": {"file-path": {"type": "string"}, "class": {"type": "string"}},
+            "required": ["file-path"],
+        }
+        grep = gf.Tool.from_schema("grep", schema, lambda **kw: kw)
+        task = parse_task('1. grep("src/a.py", "Parser")', gf.Toolbox([grep]))
+        assert task is not None and task.error is None
+        assert task.args == {"file-path": "src/a.py", "class": "Parser"}
+        too_many = parse_task('1. grep("a", "b", "c")', gf.Toolbox([grep]))
+        assert too_many is not None and too_many.error == "task 1: grep takes 2 arguments, got 3"
 
     def test_literals(self) -> None:
         task = parse_task("1. lookup(sku=[1, -2.5, {'a': (True, None)}])", TOOLBOX)
@@ -127,3 +139,35 @@ async def test_tasks_are_dispatched_line_by_line() -> None:
     with anyio.fail_after(5):
         run = await run_plan(planner(), gf.Toolbox([mark]))
     assert started == ["first", "second"] and run.result.ok
+
+
+async def test_a_schema_tool_gets_its_positional_arguments_under_their_schema_names() -> None:
+    seen: list[dict[str, object]] = []
+
+    async def grep(**arguments: object) -> int:
+        seen.append(arguments)
+        return len(seen)
+
+    schema = {
+        "type": "object",
+        "properties": {"file-path": {"type": "string"}, "class": {"type": "string"}},
+    }
+    box = gf.Toolbox([gf.Tool.from_schema("grep", schema, grep)])
+    run = await run_plan('1. grep("src/a.py", "Parser")\njoin()\n', box)
+    assert run.result.ok and seen == [{"file-path": "src/a.py", "class": "Parser"}]
+
+
+async def test_a_reference_that_is_not_a_task_number_is_that_tasks_error() -> None:
+    run = await run_plan('1. lookup(sku="${x}")\n2. lookup(sku="fine")\n', TOOLBOX)
+    error = run.result["1"].error
+    assert error is not None and error.message == "node '1' references unknown node 'x'"
+    assert run.result["2"].ok
+
+
+async def test_run_plan_takes_run_options_and_typed_overrides() -> None:
+    with pytest.raises(gf.OptionError, match="did you mean 'fail_fast'"):
+        await run_plan("1. hang()\n", TOOLBOX, fail_fsat=True)  # type: ignore[call-arg]
+    with anyio.fail_after(5):
+        run = await run_plan("1. hang()\n", TOOLBOX, gf.RunOptions(default_timeout=0.1))
+    error = run.result["1"].error
+    assert error is not None and error.timed_out == 0.1

@@ -62,6 +62,11 @@ class TestErrors:
                 "<string>:3:26: ${inputs.nope} names unknown input 'nope' (inputs: none)",
             ),
             (
+                "name: x\ninputs: {r: {default: eu}}\n"
+                "nodes:\n  a: {tool: echo, args: {v: '${inputs.r.x}'}}\n",
+                "<string>:4:26: cannot resolve ${inputs.r.x}: inputs.r is str, which has no 'x'",
+            ),
+            (
                 "name: x\nnodes:\n  a: {tool: echo, args: {v: '${item}'}}\n",
                 "<string>:3:26: ${item} is only defined in a node with for_each",
             ),
@@ -101,8 +106,26 @@ class TestErrors:
             load(text)
         assert info.value.cycle == ["a", "b", "c", "a"]
         assert str(info.value) == (
-            "cycle: a -> b -> c -> a (<string>: 'b' needs 'a' at line 8; "
+            "<string>:8:18: cycle: a -> b -> c -> a ('b' needs 'a' at line 8; "
             "'c' needs 'b' at line 11; 'a' needs 'c' at line 5)"
+        )
+        assert isinstance(info.value, gf.SpecError)  # located like every other error
+        assert (info.value.line, info.value.column) == (8, 18)
+        assert info.value.key == "nodes.b.depends_on.0"
+
+    def test_a_cycle_reachable_only_from_a_node_declared_first_is_located(self) -> None:
+        text = """\
+        name: x
+        nodes:
+          report: {tool: echo, args: {v: "${a}"}}
+          a: {tool: echo, args: {v: "${b.k}"}}
+          b: {tool: echo, depends_on: a}
+        """
+        with pytest.raises(gf.CycleError) as info:
+            load(text)
+        assert info.value.cycle == ["a", "b", "a"]
+        assert str(info.value) == (
+            "<string>:5:19: cycle: a -> b -> a ('b' needs 'a' at line 5; 'a' needs 'b' at line 4)"
         )
 
     def test_unknown_input_given(self) -> None:
@@ -160,12 +183,11 @@ class TestBuild:
         assert a.timeout == 0.5
         assert a.retry == gf.Retry(2, backoff=0.2, max_backoff=1.0)
         assert b.deps == ("a",) and b.trigger == "all_done"
-        assert wf.run_options() == {
-            "concurrency": 3,
-            "fail_fast": True,
-            "default_timeout": 30.0,
-            "default_retries": 1,
-        }
+        assert wf.run_options() == gf.RunOptions(
+            concurrency=3, fail_fast=True, default_timeout=30.0, default_retries=gf.Retry(1)
+        )
+        unset = load("name: x\nnodes:\n  a: {tool: echo}\n").run_options()
+        assert unset == gf.RunOptions()
 
     def test_inputs_are_substituted_with_their_types(self) -> None:
         wf = load(
@@ -181,6 +203,19 @@ class TestBuild:
         )
         result = gf.run_sync(wf.graph)
         assert result["a"].output == {"skus": ["A1", "B2"], "where": "in us"}
+
+    def test_an_escaped_reference_stays_literal_text(self) -> None:
+        wf = load(
+            """\
+            name: escapes
+            inputs: {region: {default: eu}}
+            nodes:
+              a: {tool: echo, args: {v: "costs $${price}", w: "${b} in ${inputs.region}"}}
+              b: {tool: echo, args: {x: 1}}
+            """
+        )
+        result = gf.run_sync(wf.graph)
+        assert result["a"].output == {"v": "costs ${price}", "w": '{"x": 1} in eu'}
 
     def test_the_issue_example_runs_with_item_level_fan_out(self, tmp_path: Path) -> None:
         (tmp_path / "shop_tools.py").write_text(
@@ -237,7 +272,7 @@ class TestBuild:
             )
         )
         wf = load_workflow(tmp_path / "flow.yaml")
-        result = gf.run_sync(wf.graph, **wf.run_options())
+        result = gf.run_sync(wf.graph, wf.run_options())
         assert result.ok
         assert [result[f"lookup[{i}]"].output["sku"] for i in range(3)] == ["A1", "B2", "C3"]
         assert result["last_year"].attempts == 2
