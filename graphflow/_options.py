@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypedDict, final
 
+from ._results import NodeResult
 from ._spec import Retry
 from .errors import OptionError
 
 if TYPE_CHECKING:
-    from ._results import NodeResult
     from ._types import EventSink, Executor
 
 DEFAULT_CONCURRENCY: Final = 64
@@ -114,9 +114,7 @@ class RunOptions:
         put(self, "executor", executor)
         _check_run_id(run_id)
         put(self, "run_id", run_id)
-        if resume_from is not None and not isinstance(resume_from, Mapping):
-            raise OptionError("resume_from", resume_from, "expected a mapping of results")
-        put(self, "resume_from", resume_from)
+        put(self, "resume_from", _earlier(resume_from))
 
     @classmethod
     def build(cls, options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
@@ -189,6 +187,21 @@ def _sinks(value: object) -> tuple[EventSink, ...]:
         if not callable(sink):
             raise OptionError("observers", sink, "expected a callable event sink")
     return sinks
+
+
+def _earlier(value: object) -> Mapping[str, NodeResult] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise OptionError("resume_from", value, "expected a mapping of node id -> NodeResult")
+    for node_id, result in value.items():
+        if not isinstance(result, NodeResult):
+            raise OptionError(
+                f"resume_from[{str(node_id)[:100]!r}]",
+                result,
+                "expected a NodeResult (NodeResult.from_dict or RunResult.from_dict rebuilds one)",
+            )
+    return value
 
 
 def _check_run_id(value: object) -> None:

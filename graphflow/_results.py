@@ -285,8 +285,6 @@ class RunResult(Mapping[str, NodeResult]):
         finished_at: wall-clock time it ended.
         dependencies: node id -> the node ids it waited for, as a mapping or a
             ``DependencyIndex``; turned into a dict only when first asked for.
-            (For now a callable returning either is accepted and called at
-            once, as today's scheduler passes one; that form is going away.)
     """
 
     __slots__ = ("run_id", "started_at", "finished_at", "_results", "_source", "_deps")

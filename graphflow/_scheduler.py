@@ -126,21 +126,26 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
         sinks.stop = state.stop
     executor = options.executor or ThreadExecutor(_threads(options.concurrency))
     failure: BaseException | None = None
+    cancelled = False
     async with anyio.create_task_group() as delivery:
         sinks.start(delivery)
         try:
             async with _entered(executor), _nodes(state, options.concurrency, executor):
                 yield state
         except anyio.get_cancelled_exc_class():
+            cancelled = True
             raise
         except BaseException as exc:  # kept out of the task group: it propagates unwrapped
             failure = exc
         finally:
-            state.finish()
-            await sinks.aclose()
+            try:
+                state.finish()
+            finally:
+                await sinks.aclose(cancelled)
     if failure is not None:
         raise failure
-    sinks.raise_failure(state.result())
+    if sinks.failure is not None:
+        sinks.raise_failure(state.result())
 
 
 def _new_state(plan: Plan, options: RunOptions) -> RunState:
@@ -232,7 +237,8 @@ class _Driver:
                 busy = True
                 await self._attempt(i)
                 busy = False
-                self.wake()
+                if len(ready) > self.idle:
+                    self.wake()
                 done += 1
                 if done % _YIELD_EVERY == 0:
                     await anyio.lowlevel.checkpoint()
@@ -263,7 +269,8 @@ class _Driver:
         except self.cancelled_exc:
             state.cancelled(i)
             raise
-        except BaseException as exc:  # SystemExit, KeyboardInterrupt... from a tool: its failure
+        except (Exception, SystemExit, GeneratorExit) as exc:  # the node's failure, not the run's
+            # (not KeyboardInterrupt: trio raises a real Ctrl-C inside whichever task runs)
             self.idle += 1
             timed_out = timeout if scope is not None and scope.cancel_called else None
             delay = state.failed(i, exc, timed_out)

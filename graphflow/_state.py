@@ -51,7 +51,13 @@ from ._results import (
     RunResult,
 )
 from ._spec import NO_RETRY, NodeSpec, Retry, Trigger
-from .errors import NodeInputError, OptionError, ResourceKeyError, UnknownNodeError
+from .errors import (
+    DuplicateNodeError,
+    NodeInputError,
+    OptionError,
+    ResourceKeyError,
+    UnknownNodeError,
+)
 
 _SUCCEEDED: Final = NodeStatus.SUCCEEDED
 _FAILED: Final = NodeStatus.FAILED
@@ -82,7 +88,7 @@ class RunState:
         self.index = dict(plan.index) if grows else plan.index
         self.deps = list(plan.deps) if grows else plan.deps
         self.expansions = plan.expansions
-        self.counts: dict[str, int] = {}  # runtime map id -> how many items it expanded to
+        self.map_sizes: dict[str, int] = {}  # runtime map id -> how many items it expanded to
         dependents = [list(d) for d in plan.dependents] if grows else plan.dependents
         self.tracker = ReadyTracker(
             plan.deps, dependents, [s.trigger is Trigger.ALL_DONE for s in specs]
@@ -230,8 +236,6 @@ class RunState:
         Raises:
             DuplicateNodeError, UnknownNodeError, OptionError: nothing was added.
         """
-        from .errors import DuplicateNodeError
-
         if spec.node_id in self.index:
             raise DuplicateNodeError(spec.node_id)
         for dep in spec.deps:
@@ -310,6 +314,8 @@ class RunState:
         for i in nodes:
             earlier = self.resume_from.get(self.specs[i].node_id)
             if earlier is not None and earlier.status is _SUCCEEDED:
+                # Never run twice what succeeded, even an all_done node whose failed
+                # upstream runs again (its output stays what it was): the durable contract.
                 self._restoring.append(i)
             else:
                 self.ready.append(i)
@@ -423,11 +429,11 @@ class RunState:
                     self._release(gather, False)
                     continue
                 count = len(values)
-            elif m.over in self.counts:
-                values, count = [], self.counts[m.over]
+            elif m.over in self.map_sizes:
+                values, count = [], self.map_sizes[m.over]
             else:
                 continue  # the map it follows failed: the tracker skips this one
-            self.counts[m.node_id] = count
+            self.map_sizes[m.node_id] = count
             items = [
                 self._add(item_spec(m.spec, k, values[k] if m.over is None else None, m.over))
                 for k in range(count)
@@ -483,7 +489,7 @@ def _effective_timeout(node: float | None, default: float | None) -> float | Non
 def _format_key(template: str, kwargs: Any, kind: str) -> str:
     try:
         return template.format_map(kwargs)
-    except (KeyError, IndexError, ValueError) as exc:
+    except Exception as exc:  # an input error: never retried (a retry would hold no lock)
         raise ResourceKeyError(
             f"{kind}={template!r}: cannot format it from the arguments ({exc!r})"
         ) from None

@@ -49,6 +49,11 @@ class Scheduler:
         options: a ``RunOptions`` (``overrides`` are its fields as keywords,
             applied on top, as for ``graphflow.run``).
         streaming: be done only once ``close()`` has been called too.
+
+    A stop (``fail_fast``, an essential event sink failing) cancels the body
+    of the ``async with`` block too, as cancelling any task group does: code
+    after ``await s.wait()`` does not run, and the block exits normally with
+    every node's result in ``s.result``.
     """
 
     def __init__(
@@ -120,7 +125,7 @@ class Scheduler:
         """
         state = self._state
         if state is None or self._closed or state.finished_at is not None:
-            raise GraphError(f"cannot add {node_id!r}: the scheduler is not open")
+            raise GraphError(f"cannot add {str(node_id)[:100]!r}: the scheduler is not open")
         known = set(self._pools)
         spec = build_spec(
             node_id,

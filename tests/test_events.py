@@ -78,6 +78,36 @@ class TestDelivery:
         assert [e.kind for e in sink.events][-2:] == [K.NODE_CANCELLED, K.RUN_FINISHED]
 
 
+    async def test_a_slow_sink_is_closed_only_after_its_last_event(self) -> None:
+        seen: list[str] = []
+
+        class Store:
+            async def __call__(self, event: gf.Event) -> None:
+                await anyio.sleep(0.01)
+                seen.append(str(event.kind))
+
+            async def aclose(self) -> None:
+                seen.append("closed")
+
+        await gf.run(chain(2), observers=[Store()])
+        assert seen[-2:] == ["run.finished", "closed"] and len(seen) == 7
+
+    async def test_a_hung_sink_cannot_keep_a_cancelled_run_alive(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("graphflow._events.CANCEL_GRACE", 0.2)
+
+        async def hung(event: gf.Event) -> None:
+            if event.kind == K.RUN_FINISHED:
+                await anyio.sleep_forever()
+
+        g = gf.Graph()
+        g.add("a", anyio.sleep_forever)
+        with pytest.warns(RuntimeWarning, match="dropped"):
+            with anyio.move_on_after(0.05):
+                await gf.run(g, observers=[hung])
+
+
 class TestFailures:
     async def test_a_failing_sink_that_is_not_essential_only_warns(self) -> None:
         sink = AsyncSink(fail_on="n1")

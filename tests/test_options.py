@@ -123,6 +123,32 @@ class TestEntryPoints:
 
 
 class TestResume:
+    def test_earlier_results_must_be_node_results(self) -> None:
+        with pytest.raises(gf.OptionError, match=r"resume_from\['a'\].*NodeResult"):
+            gf.RunOptions(resume_from={"a": {"status": "succeeded"}})  # type: ignore[dict-item]
+
+    async def test_what_succeeded_never_runs_again_even_all_done(self) -> None:
+        attempt = 0
+
+        async def flaky() -> int:
+            nonlocal attempt
+            attempt += 1
+            if attempt == 1:
+                raise ConnectionError("down")
+            return 42
+
+        async def report(up: Any) -> str:
+            return f"a gave {up}"
+
+        g = gf.Graph()
+        g.add("a", flaky)
+        g.add("report", report, args={"up": "${a}"}, trigger="all_done")
+        first = await gf.run(g)
+        assert first["report"].output == "a gave None"
+        second = await gf.run(g, resume_from=first)
+        assert second["a"].output == 42
+        assert second["report"] == first["report"], "a node that succeeded is never run twice"
+
     async def test_a_run_resumes_from_earlier_results(self) -> None:
         calls: list[str] = []
         broken = True

@@ -507,13 +507,13 @@ def test_run_sync_on_both_backends() -> None:
 
 
 class TestHostileTools:
-    @pytest.mark.parametrize("exc", [SystemExit(3), KeyboardInterrupt(), GeneratorExit()])
-    async def test_a_base_exception_fails_that_node_only(self, exc: BaseException) -> None:
+    @pytest.mark.parametrize("kind", [SystemExit, GeneratorExit])
+    async def test_a_base_exception_fails_that_node_only(self, kind: type[BaseException]) -> None:
         async def hostile() -> None:
-            raise exc
+            raise kind()
 
         def hostile_in_a_thread() -> None:
-            raise exc
+            raise kind()
 
         g = gf.Graph()
         g.add("bad", hostile)
@@ -524,9 +524,23 @@ class TestHostileTools:
         for node in ("bad", "bad_thread"):
             error = result[node].error
             assert result[node].status == S.FAILED and error is not None
-            assert error.type == type(exc).__name__
+            assert error.type == kind.__name__
         assert result["after"].status == S.SKIPPED
         assert result["sibling"].ok
+
+    async def test_a_resource_key_that_cannot_be_formatted_is_never_retried(self) -> None:
+        calls: list[int] = []
+
+        async def write(user: Any) -> None:
+            calls.append(1)
+
+        g = gf.Graph()
+        g.add("w", write, args={"user": 3}, writes=["user:{user.id}"], retries=3)
+        result = await gf.run(g)
+        error = result["w"].error
+        assert result["w"].status == S.FAILED and error is not None
+        assert error.type == "ResourceKeyError" and "user:{user.id}" in error.message
+        assert result["w"].attempts == 1 and calls == [], "it never ran without its lock"
 
     def test_a_huge_retry_count_never_overflows_the_backoff(self) -> None:
         policy = gf.Retry(5000, backoff=0.5, max_backoff=7, jitter=0)
