@@ -26,8 +26,13 @@ it), so nothing stalls.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Final, final
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, final
+
+from .errors import OptionError, ResourceKeyError
+
+if TYPE_CHECKING:
+    from ._spec import NodeSpec
 
 SLOT: Final = 0
 READ: Final = 1
@@ -110,17 +115,17 @@ class RWLock(_Resource):
         return f"<RWLock {self.name!r} readers={self.readers} writer={self.writer}>"
 
 
-Claims = Sequence[tuple[_Resource, int]]
+ClaimList = Sequence[tuple[_Resource, int]]
 
 
-def _blocker(claims: Claims, fifo: bool) -> _Resource | None:
+def _blocker(claims: ClaimList, fifo: bool) -> _Resource | None:
     for resource, mode in claims:
         if not resource.fits(mode) or (fifo and resource.parked):
             return resource
     return None
 
 
-def try_acquire(node: int, claims: Claims) -> bool:
+def try_acquire(node: int, claims: ClaimList) -> bool:
     """Take every claim, or park ``node`` on the first resource that blocks it."""
     blocker = _blocker(claims, fifo=True)
     if blocker is not None:
@@ -131,7 +136,7 @@ def try_acquire(node: int, claims: Claims) -> bool:
     return True
 
 
-def release(claims: Claims, claims_of: Callable[[int], Claims]) -> list[int]:
+def release(claims: ClaimList, claims_of: Callable[[int], ClaimList]) -> list[int]:
     """Give back ``claims``; return the parked nodes that now hold all of theirs."""
     for resource, mode in claims:
         resource.give(mode)
@@ -204,3 +209,78 @@ class ResourceBook:
         started = release(claims, self.claims.__getitem__)
         self.holding.update(started)
         return started
+
+
+NOT_RENDERED: Final = object()
+"""``Claims.rendered``: the node's arguments were not rendered early."""
+
+
+class Claims:
+    """What the nodes of one run claim and hold: ``RunState``'s part about resources.
+
+    A node's resource keys are formatted from its arguments, so those are
+    rendered when it first claims (``take``) and kept for its attempt
+    (``rendered``); a key that cannot be formatted is kept as the error that
+    attempt raises (a ``ResourceKeyError``: never retried).
+    """
+
+    __slots__ = ("book", "errors", "kwargs", "used")
+
+    def __init__(self, capacities: Mapping[str, int]) -> None:
+        self.book = ResourceBook(dict(capacities))
+        self.used = False  # does any node claim a limit or a resource key?
+        self.kwargs: dict[int, Any] = {}
+        self.errors: dict[int, Exception] = {}
+
+    def check(self, spec: NodeSpec) -> None:
+        """Refuse a node that claims a pool without a size; note that claims are in use."""
+        if not (spec.limits or spec.writes or spec.reads):
+            return
+        missing = self.book.missing(spec.limits)
+        if missing is not None:
+            raise OptionError(
+                "limits",
+                missing,
+                f"node {spec.node_id!r} needs a size for the pool {missing!r} "
+                f"(pass limits={{{missing!r}: N}} to Graph() or run())",
+                got="none",
+            )
+        self.used = True
+
+    def take(self, i: int, spec: NodeSpec, render: Callable[[NodeSpec], Any]) -> bool:
+        """Node ``i`` takes all its claims or none; False: it is parked until released."""
+        if not self.book.prepared(i):
+            self.book.prepare(i, spec.limits, self._keys(i, spec, render))
+        return self.book.acquire(i)
+
+    def rendered(self, i: int) -> Any:
+        """The arguments rendered when ``i`` claimed (or raise what rendering raised)."""
+        if i in self.errors:
+            raise self.errors.pop(i)
+        return self.kwargs.pop(i, NOT_RENDERED)
+
+    def release(self, i: int, done: bool) -> list[int]:
+        """``i`` lets go (``done``: for good); the parked nodes that now hold theirs."""
+        return self.book.release(i, done)
+
+    def _keys(self, i: int, spec: NodeSpec, render: Callable[[NodeSpec], Any]) -> dict[str, int]:
+        if not (spec.writes or spec.reads):
+            return {}
+        try:
+            kwargs = self.kwargs[i] = render(spec)
+            keys = {_format_key(t, kwargs, "reads"): READ for t in spec.reads}
+            keys.update({_format_key(t, kwargs, "writes"): WRITE for t in spec.writes})
+        except Exception as exc:  # raised by the node's attempt: it then fails
+            self.kwargs.pop(i, None)
+            self.errors[i] = exc
+            return {}
+        return keys
+
+
+def _format_key(template: str, kwargs: Any, kind: str) -> str:
+    try:
+        return template.format_map(kwargs)
+    except Exception as exc:  # an input error: never retried (a retry would hold no lock)
+        raise ResourceKeyError(
+            f"{kind}={template!r}: cannot format it from the arguments ({exc!r})"[:300]
+        ) from None

@@ -36,7 +36,7 @@ from typing import Any, Final
 
 from ._expand import gather_spec, item_spec
 from ._graph import Plan
-from ._limits import READ, WRITE, ResourceBook
+from ._limits import NOT_RENDERED, Claims
 from ._ready import READY, SKIP, ReadyTracker
 from ._refs import Ref, resolve_path
 from ._results import (
@@ -51,13 +51,7 @@ from ._results import (
     RunResult,
 )
 from ._spec import NO_RETRY, NodeSpec, Retry, Trigger
-from .errors import (
-    DuplicateNodeError,
-    NodeInputError,
-    OptionError,
-    ResourceKeyError,
-    UnknownNodeError,
-)
+from .errors import DuplicateNodeError, NodeInputError, UnknownNodeError
 
 _SUCCEEDED: Final = NodeStatus.SUCCEEDED
 _FAILED: Final = NodeStatus.FAILED
@@ -96,12 +90,10 @@ class RunState:
         self.default_timeout = default_timeout
         self.timeouts = [_effective_timeout(s.timeout, default_timeout) for s in specs]
         self.default_retry = default_retry or NO_RETRY
-        self.resources = ResourceBook({**plan.limits, **(limits or {})})
-        self.claiming = False  # does any node claim a limit or a resource key?
+        self.claims = Claims({**plan.limits, **(limits or {})})
         for spec in specs:
-            self._check_claims(spec)
-        self.kwargs: dict[int, Any] = {}  # arguments rendered early, to name resource keys
-        self.claim_error: dict[int, Exception] = {}
+            self.claims.check(spec)
+        self.claiming = self.claims.used  # (read per node: kept flat)
         n = len(specs)
         self.results: list[NodeResult | None] = [None] * n
         self.attempts = [0] * n
@@ -138,10 +130,7 @@ class RunState:
         A parked node is made ready again (holding its claims) when what
         blocks it is released. Call only when ``claiming`` is true.
         """
-        if not self.resources.prepared(i):
-            spec = self.specs[i]
-            self.resources.prepare(i, spec.limits, self._resource_keys(i, spec))
-        return self.resources.acquire(i)
+        return self.claims.take(i, self.specs[i], self._render)
 
     def begin(self, i: int) -> int:
         """Node ``i`` starts an attempt: count it, emit ``node.started``; returns its number."""
@@ -156,11 +145,12 @@ class RunState:
     def arguments(self, i: int) -> Any:
         """Node ``i``'s arguments, references resolved (raises what resolving raised)."""
         if self.claiming:
-            if i in self.claim_error:
-                raise self.claim_error.pop(i)
-            if i in self.kwargs:
-                return self.kwargs.pop(i)
-        spec = self.specs[i]
+            rendered = self.claims.rendered(i)  # (raises what naming its keys raised)
+            if rendered is not NOT_RENDERED:
+                return rendered
+        return self._render(self.specs[i])
+
+    def _render(self, spec: NodeSpec) -> Any:
         return spec.args if spec.template.constant else spec.template.render(self._lookup)
 
     def succeeded(self, i: int, output: Any) -> None:
@@ -249,7 +239,7 @@ class RunState:
 
     def add_limit(self, name: str, capacity: int) -> None:
         """Size a named pool that nodes added from now on may claim."""
-        self.resources.add_limit(name, capacity)
+        self.claims.book.add_limit(name, capacity)
 
     # -- recording and releasing ---------------------------------------------
 
@@ -378,38 +368,8 @@ class RunState:
         node_id = None if i is None else self.specs[i].node_id
         self.emit(Event(kind, self.run_id, time.time(), node_id, attempt, result, error, delay))
 
-    # -- limits and locks ----------------------------------------------------
-
-    def _check_claims(self, spec: NodeSpec) -> None:
-        if not (spec.limits or spec.writes or spec.reads):
-            return
-        missing = self.resources.missing(spec.limits)
-        if missing is not None:
-            raise OptionError(
-                "limits",
-                missing,
-                f"node {spec.node_id!r} needs a size for the pool {missing!r} "
-                f"(pass limits={{{missing!r}: N}} to Graph() or run())",
-                got="none",
-            )
-        self.claiming = True
-
-    def _resource_keys(self, i: int, spec: NodeSpec) -> dict[str, int]:
-        """The node's resource keys, formatted from its arguments (rendered once, here)."""
-        if not (spec.writes or spec.reads):
-            return {}
-        try:
-            kwargs = self.kwargs[i] = self.arguments(i)
-            keys = {_format_key(t, kwargs, "reads"): READ for t in spec.reads}
-            keys.update({_format_key(t, kwargs, "writes"): WRITE for t in spec.writes})
-        except Exception as exc:  # recorded when the node runs: it then fails
-            self.kwargs.pop(i, None)
-            self.claim_error[i] = exc
-            return {}
-        return keys
-
     def _release_claims(self, i: int, done: bool) -> None:
-        started = self.resources.release(i, done)
+        started = self.claims.release(i, done)
         if started:
             self.ready.extend(started)  # they hold their claims already
 
@@ -456,7 +416,8 @@ class RunState:
 
     def _add(self, spec: NodeSpec) -> int:
         """Add a node to the running graph (its upstream nodes are all known)."""
-        self._check_claims(spec)
+        self.claims.check(spec)
+        self.claiming = self.claims.used
         i = len(self.specs)
         self.specs.append(spec)
         self.index[spec.node_id] = i
@@ -484,12 +445,3 @@ def _effective_timeout(node: float | None, default: float | None) -> float | Non
     """The node's own timeout, else the run's; ``math.inf`` means none at all."""
     chosen = default if node is None else node
     return None if chosen is None or chosen == float("inf") else chosen
-
-
-def _format_key(template: str, kwargs: Any, kind: str) -> str:
-    try:
-        return template.format_map(kwargs)
-    except Exception as exc:  # an input error: never retried (a retry would hold no lock)
-        raise ResourceKeyError(
-            f"{kind}={template!r}: cannot format it from the arguments ({exc!r})"
-        ) from None
