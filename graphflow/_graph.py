@@ -231,42 +231,18 @@ def expand_maps(declared: list[NodeSpec]) -> tuple[list[NodeSpec], list[RuntimeM
     Flat order: each map's items come right before its gather, where the map
     was declared. A runtime map keeps a placeholder gather that waits for its
     source (and for the map it is chained over) until the scheduler expands it.
+    Runtime maps come out in chain order (a map before those chained over it).
+    Loops, not recursion: a chain of maps may be thousands long.
     """
     by_id = {s.node_id: s for s in declared}
     kinds: dict[str, tuple[str, Any]] = {}  # map id -> ("static", values) | ("runtime", RuntimeMap)
-
-    def classify(spec: NodeSpec, seen: tuple[str, ...]) -> tuple[str, Any]:
-        if spec.node_id in kinds:
-            return kinds[spec.node_id]
-        source = spec.for_each
-        if not isinstance(source, Ref):
-            kind: tuple[str, Any] = ("static", source)
-        elif source.node_id not in by_id:
-            raise UnknownNodeError(spec.node_id, source.node_id, "iterates over")
-        elif by_id[source.node_id].for_each is None or source.path:
-            kind = ("runtime", RuntimeMap(spec.node_id, source, None, spec))
-        elif source.node_id in seen or source.node_id == spec.node_id:
-            start = seen.index(source.node_id) if source.node_id in seen else len(seen)
-            loop = [*seen[start:], spec.node_id][::-1]  # upstream first
-            first = min(range(len(loop)), key=lambda k: list(by_id).index(loop[k]))
-            loop = loop[first:] + loop[:first]
-            raise CycleError([*loop, loop[0]], "each for_each iterates over the one before it")
-        else:
-            parent_kind, parent = classify(by_id[source.node_id], (*seen, spec.node_id))
-            if parent_kind == "static":
-                kind = ("static", [Ref(item_id_of(source.node_id, i)) for i in range(len(parent))])
-            else:
-                kind = ("runtime", RuntimeMap(spec.node_id, parent.source, source.node_id, spec))
-        kinds[spec.node_id] = kind
-        return kind
-
     flat: list[NodeSpec] = []
     runtime: list[RuntimeMap] = []
     for spec in declared:
         if spec.for_each is None:
             flat.append(spec)
             continue
-        kind, value = classify(spec, ())
+        kind, value = _classify(spec, by_id, kinds)
         if kind == "static":
             over = spec.for_each.node_id if isinstance(spec.for_each, Ref) else None
             flat.extend(item_spec(spec, i, None if over else v, over) for i, v in enumerate(value))
@@ -275,13 +251,80 @@ def expand_maps(declared: list[NodeSpec]) -> tuple[list[NodeSpec], list[RuntimeM
             extra = [value.source.node_id] + ([value.over] if value.over else [])
             flat.append(gather_spec(spec, 0, extra))
             runtime.append(value)
-    by_map = {m.node_id: m for m in runtime}
-    runtime.sort(key=lambda m: _chain_depth(m, by_map))
+    maps = {m.node_id: m for m in runtime}
+    depth: dict[str, int] = {}
+    for m in runtime:  # a chained map's parent is a runtime map too, declared anywhere
+        _chain_depth(m, maps, depth)
+    runtime.sort(key=lambda m: depth[m.node_id])
     return flat, runtime
 
 
-def _chain_depth(m: RuntimeMap, maps: dict[str, RuntimeMap]) -> int:
-    return 0 if m.over is None else 1 + _chain_depth(maps[m.over], maps)
+def _classify(
+    spec: NodeSpec, by_id: dict[str, NodeSpec], kinds: dict[str, tuple[str, Any]]
+) -> tuple[str, Any]:
+    """Is map ``spec`` static or runtime? Walks up its chain of maps, then back down."""
+    chain: list[NodeSpec] = []  # spec, the map it iterates over, that one's... (downstream first)
+    position: dict[str, int] = {}
+    current = spec
+    while current.node_id not in kinds:
+        if current.node_id in position:
+            _loop_error(chain[position[current.node_id] :], by_id)
+        position[current.node_id] = len(chain)
+        chain.append(current)
+        source = current.for_each
+        if not _chained(source, by_id):
+            break
+        assert isinstance(source, Ref)
+        current = by_id[source.node_id]
+    for s in reversed(chain):
+        kinds[s.node_id] = _kind(s, by_id, kinds)
+    return kinds[spec.node_id]
+
+
+def _chained(source: object, by_id: dict[str, NodeSpec]) -> bool:
+    """Does a for_each over ``source`` iterate over another map, item by item?"""
+    return (
+        isinstance(source, Ref)
+        and source.node_id in by_id
+        and by_id[source.node_id].for_each is not None
+        and not source.path
+    )
+
+
+def _kind(
+    spec: NodeSpec, by_id: dict[str, NodeSpec], kinds: dict[str, tuple[str, Any]]
+) -> tuple[str, Any]:
+    source = spec.for_each
+    if not isinstance(source, Ref):
+        return ("static", source)
+    if source.node_id not in by_id:
+        raise UnknownNodeError(spec.node_id, source.node_id, "iterates over")
+    if not _chained(source, by_id):
+        return ("runtime", RuntimeMap(spec.node_id, source, None, spec))
+    parent_kind, parent = kinds[source.node_id]
+    if parent_kind == "static":
+        return ("static", [Ref(item_id_of(source.node_id, i)) for i in range(len(parent))])
+    return ("runtime", RuntimeMap(spec.node_id, parent.source, source.node_id, spec))
+
+
+def _loop_error(loop_specs: list[NodeSpec], by_id: dict[str, NodeSpec]) -> None:
+    order = {node_id: k for k, node_id in enumerate(by_id)}
+    loop = [s.node_id for s in loop_specs][::-1]  # upstream first
+    first = min(range(len(loop)), key=lambda k: order[loop[k]])
+    loop = loop[first:] + loop[:first]
+    raise CycleError([*loop, loop[0]], "each for_each iterates over the one before it")
+
+
+def _chain_depth(m: RuntimeMap, maps: dict[str, RuntimeMap], depth: dict[str, int]) -> None:
+    """Fill ``depth`` for ``m`` and the maps it is chained over (0: over a plain node)."""
+    walk: list[RuntimeMap] = []
+    node: RuntimeMap | None = m
+    while node is not None and node.node_id not in depth:
+        walk.append(node)
+        node = maps[node.over] if node.over is not None else None
+    base = depth[node.node_id] if node is not None else -1
+    for k, w in enumerate(reversed(walk)):
+        depth[w.node_id] = base + 1 + k
 
 
 def reject_unless_graph(graph: object) -> Graph:

@@ -250,3 +250,26 @@ async def test_a_non_list_for_each_stops_a_fail_fast_run() -> None:
     assert result["m"].status == S.FAILED
     assert result["hang"].status == S.CANCELLED
     assert result["hang"].reason == "fail_fast: 'm' failed"
+
+
+class TestLongChains:
+    @pytest.mark.parametrize("kind", ["static", "runtime"])
+    def test_a_chain_of_1500_maps_plans_and_runs(self, kind: str) -> None:
+        # longer than Python's recursion limit: planning and expanding must loop, not recurse
+        def source() -> list[int]:
+            return [1, 2]
+
+        def same(x: int) -> int:
+            return x
+
+        g = gf.Graph()
+        if kind == "static":
+            g.add("m0", same, for_each=[1, 2], args={"x": "${item}"})
+        else:
+            g.add("src", source)
+            g.add("m0", same, for_each="${src}", args={"x": "${item}"})
+        for k in range(1, 1500):
+            g.add(f"m{k}", same, for_each=f"${{m{k - 1}}}", args={"x": "${item}"})
+        result = gf.run_sync(g)
+        assert result.ok and result["m1499"].output == [1, 2]
+        assert result.dependencies()["m1499[1]"] == ("m1498[1]",)
