@@ -125,6 +125,9 @@ class Template:
     render: Render
     constant: bool = False
     """True when ``render`` returns the arguments as given (nothing to substitute)."""
+    shares: bool = True
+    """False when rendering can only give values no other node or call holds:
+    constant arguments without a dict, list or set inside (strings, numbers...)."""
 
 
 def compile_args(args: Any) -> Template:
@@ -132,8 +135,44 @@ def compile_args(args: Any) -> Template:
     found: list[Ref] = []
     render = _compile(args, found)
     if render is None:
-        return Template((), lambda _lookup: args, constant=True)
+        plain = not isinstance(args, Mapping) or all(type(v) not in _MUTABLE for v in args.values())
+        return Template((), lambda _lookup: args, constant=True, shares=not plain)
     return Template(tuple(found), render)
+
+
+_MUTABLE: Final = (dict, list, set)
+
+
+def copy_plain(value: Any) -> Any:
+    """``value`` with every plain ``dict``, ``list`` and ``set`` in it copied.
+
+    What one node received can then never change what another node, a retry
+    or the caller sees. Other objects (tuples, strings, a client, a model...)
+    are shared as they are. A loop, not recursion: outputs may be deep;
+    sharing and cycles are kept as they were.
+    """
+    if type(value) not in _MUTABLE:
+        return value
+    copies: dict[int, Any] = {id(value): type(value)()}
+    stack = [(value, copies[id(value)])]
+    while stack:
+        source, target = stack.pop()
+        if type(source) is set:
+            target.update(source)  # (set members are hashable: nothing to copy inside)
+            continue
+        pairs = source.items() if type(source) is dict else enumerate(source)
+        for key, item in pairs:
+            if type(item) in _MUTABLE:
+                copied = copies.get(id(item))
+                if copied is None:
+                    copied = copies[id(item)] = type(item)()
+                    stack.append((item, copied))
+                item = copied
+            if type(target) is dict:
+                target[key] = item
+            else:
+                target.append(item)
+    return copies[id(value)]
 
 
 def iter_refs(args: Any) -> Iterator[Ref]:

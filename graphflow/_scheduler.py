@@ -198,6 +198,9 @@ async def _nodes(state: RunState, cap: float, executor: Executor) -> AsyncIterat
             tg.cancel_scope.cancel()
     if failure is not None:
         raise failure
+    # A tool that swallowed a cancellation from outside must not hide it (on trio,
+    # the run would otherwise return normally from a cancelled scope).
+    await anyio.lowlevel.checkpoint_if_cancelled()
 
 
 class _Driver:
@@ -266,6 +269,8 @@ class _Driver:
             else:
                 with anyio.fail_after(timeout) as scope:
                     output = await call
+                if scope.cancel_called:  # the tool swallowed its cancellation: still too late
+                    raise TimeoutError(f"ignored its cancellation after {timeout:g} s")
         except self.cancelled_exc:
             state.cancelled(i)
             raise

@@ -38,7 +38,7 @@ from ._expand import gather_spec, item_spec
 from ._graph import Plan
 from ._limits import NOT_RENDERED, Claims
 from ._ready import READY, SKIP, ReadyTracker
-from ._refs import Ref, resolve_path
+from ._refs import Ref, copy_plain, resolve_path
 from ._results import (
     FINISHED_EVENT,
     Attempt,
@@ -151,7 +151,13 @@ class RunState:
         return self._render(self.specs[i])
 
     def _render(self, spec: NodeSpec) -> Any:
-        return spec.args if spec.template.constant else spec.template.render(self._lookup)
+        template = spec.template
+        if not template.shares:
+            return spec.args
+        # copied, so that no tool can change another node's output, its own
+        # arguments for a retry, or the caller's (README: "Results are yours")
+        rendered = spec.args if template.constant else template.render(self._lookup)
+        return copy_plain(rendered)
 
     def succeeded(self, i: int, output: Any) -> None:
         """Node ``i``'s attempt returned ``output``: record it, release its dependents."""

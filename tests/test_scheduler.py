@@ -546,3 +546,92 @@ class TestHostileTools:
         policy = gf.Retry(5000, backoff=0.5, max_backoff=7, jitter=0)
         assert policy.delay(2000, 0.0) == 7
         assert policy.delay(1, 0.0) == 0.5
+
+    async def test_a_tool_that_swallows_its_timeout_still_fails_at_it(self) -> None:
+        async def stubborn() -> str:
+            try:
+                await anyio.sleep(5)
+            except anyio.get_cancelled_exc_class():
+                pass
+            return "ignored the cancel"
+
+        g = gf.Graph()
+        g.add("s", stubborn, timeout=0.05)
+        result = await gf.run(g)
+        error = result["s"].error
+        assert result["s"].status == S.FAILED and error is not None
+        assert error.timed_out == 0.05 and error.type == "TimeoutError"
+
+    async def test_a_tool_that_swallows_an_outer_cancel_cannot_hide_it(self) -> None:
+        async def stubborn() -> str:
+            try:
+                await anyio.sleep(5)
+            except anyio.get_cancelled_exc_class():
+                pass
+            return "ignored the cancel"
+
+        g = gf.Graph()
+        g.add("s", stubborn)
+        returned = False
+        with anyio.move_on_after(0.05) as scope:
+            await gf.run(g)
+            returned = True
+        assert scope.cancelled_caught and not returned
+
+
+class TestIsolation:
+    """What one node receives can never change another node's output, a retry, or the caller's."""
+
+    async def test_a_node_mutating_its_input_changes_nothing_upstream(self) -> None:
+        async def produce() -> dict[str, Any]:
+            return {"items": [1, 2], "meta": {"n": 2}}
+
+        async def vandal(items: list[int], whole: dict[str, Any]) -> int:
+            items.append(99)
+            whole["meta"]["n"] = -1
+            return len(items)
+
+        async def reader(items: list[int]) -> list[int]:
+            await anyio.sleep(0.01)  # after the vandal has run
+            return items
+
+        g = gf.Graph()
+        g.add("up", produce)
+        g.add("vandal", vandal, args={"items": "${up.items}", "whole": "${up}"})
+        g.add("reader", reader, args={"items": "${up.items}"})
+        result = await gf.run(g)
+        assert result["vandal"].output == 3
+        assert result["up"].output == {"items": [1, 2], "meta": {"n": 2}}
+        assert result["reader"].output == [1, 2]
+
+    async def test_a_retry_gets_the_arguments_as_given(self) -> None:
+        seen: list[list[str]] = []
+        tags = ["a"]
+
+        async def flaky(tags: list[str]) -> None:
+            seen.append(list(tags))
+            tags.append("mutated")
+            if len(seen) < 3:
+                raise ConnectionError("again")
+
+        g = gf.Graph()
+        g.add("f", flaky, args={"tags": tags}, retries=gf.Retry(2, backoff=0))
+        result = await gf.run(g)
+        assert result.ok and seen == [["a"], ["a"], ["a"]]
+        assert tags == ["a"], "the caller's list is untouched"
+
+    def test_copies_keep_cycles_and_sharing_and_do_not_recurse(self) -> None:
+        from graphflow._refs import copy_plain
+
+        shared = [1]
+        loop: dict[str, Any] = {"shared": shared, "again": shared}
+        loop["self"] = loop
+        copied = copy_plain(loop)
+        assert copied is not loop and copied["self"] is copied
+        assert copied["shared"] is copied["again"] and copied["shared"] is not shared
+        deep: list[Any] = []
+        node = deep
+        for _ in range(100_000):
+            node.append([])
+            node = node[0]
+        assert copy_plain(deep) is not deep
