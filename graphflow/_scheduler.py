@@ -49,7 +49,7 @@ from ._results import RunResult
 from ._state import RunState
 from ._types import Executor, NodeCall
 from .errors import GraphError
-from .executors.thread import ThreadExecutor
+from .executors.thread import MAX_THREADS, ThreadExecutor
 
 _YIELD_EVERY: Final = 64  # a worker whose tools never suspend still yields this often
 
@@ -161,8 +161,8 @@ def _new_state(plan: Plan, options: RunOptions) -> RunState:
     )
 
 
-def _threads(concurrency: float) -> int | None:
-    return None if math.isinf(concurrency) else int(concurrency)
+def _threads(concurrency: float) -> int:
+    return MAX_THREADS if math.isinf(concurrency) else int(concurrency)
 
 
 @asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from types import TracebackType
 from typing import Any
@@ -135,3 +136,15 @@ class TestThreadExecutor:
         from graphflow.backends import LocalBackend
 
         assert LocalBackend is ThreadExecutor
+
+    async def test_with_no_cap_sync_tools_are_not_held_to_anyio_s_40_threads(self) -> None:
+        barrier = threading.Barrier(100, timeout=10)  # all 100 must be running at once
+
+        def meet() -> int:
+            return barrier.wait()
+
+        g = gf.Graph()
+        for k in range(100):
+            g.add(f"m{k}", meet)
+        result = await gf.run(g, concurrency=math.inf)
+        assert result.ok, {r.error for r in result.values() if r.error}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import threading
 from types import TracebackType
-from typing import Any, final
+from typing import Any, Final, final
 
 import anyio
 import anyio.to_thread
@@ -13,6 +13,11 @@ import anyio.to_thread
 from .._types import NodeCall, ToolFn
 
 _NEW, _RUNNING, _DONE, _DROPPED = range(4)
+
+MAX_THREADS: Final = 256
+"""Threads of the default executor when ``concurrency`` is ``math.inf``: plain
+functions then run as wide as the graph allows, up to this many at once (each
+thread reserves its own stack; the run's cap is the limit otherwise)."""
 
 
 class _Call:
@@ -46,7 +51,7 @@ class ThreadExecutor:
     Args:
         threads: the most calls running in threads at once (None: anyio's
             default limiter, 40 threads). graphflow's default executor gets the
-            run's ``concurrency`` when it is finite.
+            run's ``concurrency``, or ``MAX_THREADS`` (256) when that is ``math.inf``.
     """
 
     __slots__ = ("_cond", "_limiter", "_running", "_threads")
