@@ -24,10 +24,12 @@ from .errors import OptionError
 if TYPE_CHECKING:
     from ._types import EventSink, Executor
 
-DEFAULT_CONCURRENCY: Final = 64
-"""Nodes running at once unless told otherwise: enough for I/O-bound fan-outs,
-few enough that a 10,000-item fan-out does not open 10,000 sockets at once.
-Pass ``concurrency=math.inf`` to lift the cap."""
+DEFAULT_CONCURRENCY: Final[float] = math.inf
+"""No global cap unless told otherwise: every node starts the moment it is
+ready, so an I/O DAG runs at its critical path (a cap of 64 made a 2,000-node
+DAG take twice as long). What is really scarce has its own limit: threads
+(``ThreadExecutor``), subprocesses and connections per host (the built-in
+tools), and the pools a graph declares (``limits``)."""
 
 _MAX_RUN_ID: Final = 128
 
@@ -53,8 +55,8 @@ class RunOptions:
     """How to run a graph.
 
     Args:
-        concurrency: the most nodes running at once (default 64; ``1`` runs them
-            one by one in dependency order; ``math.inf`` removes the cap).
+        concurrency: the most nodes running at once (default: no cap; ``1`` runs
+            them one by one in dependency order).
         fail_fast: on the first failure, cancel running nodes (``cancelled``)
             and skip the rest (``skipped``).
         default_timeout: seconds per attempt for nodes that set no ``timeout``.

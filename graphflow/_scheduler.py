@@ -206,7 +206,7 @@ async def _nodes(state: RunState, cap: float, executor: Executor) -> AsyncIterat
 class _Driver:
     """Workers that take ready nodes from the state and run them (module docstring)."""
 
-    __slots__ = ("active", "cap", "cancelled_exc", "executor", "idle", "state", "tg")
+    __slots__ = ("active", "cap", "cancelled_exc", "executor", "growing", "idle", "state", "tg")
 
     def __init__(self, state: RunState, cap: float, executor: Executor, tg: TaskGroup) -> None:
         self.state = state
@@ -215,16 +215,43 @@ class _Driver:
         self.tg = tg
         self.active = 0
         self.idle = 0
+        self.growing = False  # a _grow task is looking at the pool
         self.cancelled_exc = anyio.get_cancelled_exc_class()
 
     def wake(self) -> None:
-        """Start workers while ready work waits for one and the cap allows."""
-        state = self.state
-        ready = state.ready
-        while len(ready) > self.idle and self.active < self.cap and state.stop_reason is None:
+        """Ready work waits: make sure a worker will take it (module docstring, "Pool")."""
+        ready = self.state.ready
+        if not ready or self.state.stop_reason is not None:
+            return
+        if self.active == 0:
+            self._spawn(1)
+        if len(ready) > self.idle and not self.growing and self.active < self.cap:
+            self.growing = True
+            self.tg.start_soon(self._grow)
+
+    def _spawn(self, count: int) -> None:
+        for _ in range(count):
             self.active += 1
             self.idle += 1
             self.tg.start_soon(self._worker)
+
+    async def _grow(self) -> None:
+        """Each loop tick while work waits: if every worker is blocked in a tool, add workers.
+
+        A worker between two nodes takes the next one itself, so a pool whose
+        tools never suspend stays one worker; a pool whose tools all wait on
+        I/O grows to one worker per waiting node (up to the cap), one tick later.
+        """
+        state = self.state
+        ready = state.ready
+        try:
+            while ready and state.stop_reason is None and self.active < self.cap:
+                await anyio.lowlevel.checkpoint()
+                if self.idle == 0 and ready:
+                    self._spawn(int(min(len(ready), self.cap - self.active)))
+                    return
+        finally:
+            self.growing = False
 
     async def _worker(self) -> None:
         state = self.state

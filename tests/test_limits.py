@@ -92,12 +92,19 @@ async def test_writers_exclude_everyone_readers_share() -> None:
     peak_readers = 0
     violations: list[str] = []
 
+    all_readers_in = anyio.Event()
+
     async def hold(customer_id: int, mode: str) -> None:
         nonlocal peak_readers
         if writers[customer_id] or (mode == "w" and readers[customer_id]):
             violations.append(f"{mode} on {customer_id}")
         (writers if mode == "w" else readers)[customer_id] += 1
         peak_readers = max(peak_readers, readers[1])
+        if mode == "r" and customer_id == 1:
+            if peak_readers == 4:
+                all_readers_in.set()
+            with anyio.fail_after(5):  # hangs (and fails) unless the readers may overlap
+                await all_readers_in.wait()
         for _ in range(3):
             await anyio.lowlevel.checkpoint()
         (writers if mode == "w" else readers)[customer_id] -= 1

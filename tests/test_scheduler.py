@@ -162,7 +162,7 @@ class TestEagerRelease:
         assert order.index("a") < order.index("b") < order.index("c")
 
     @pytest.mark.parametrize(
-        ("cap", "expected"), [(None, gf.DEFAULT_CONCURRENCY), (3, 3), (math.inf, 150)]
+        ("cap", "expected"), [(None, 150), (3, 3), (math.inf, 150)]  # default: no cap
     )
     async def test_concurrency_cap(self, cap: float | None, expected: int) -> None:
         running = peak = 0
