@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import functools
 import graphlib
-import math
 import random
 import time
 from collections.abc import Callable, Sequence

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import functools
 import graphlib
-import math
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
