@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, final
+from typing import Any, NoReturn, final
 
 from ._expand import RuntimeMap, gather_spec, item_spec, map_limit
 from ._expand import item_id as item_id_of
@@ -162,20 +162,20 @@ class Graph:
 
 def _compile_plan(declared: list[NodeSpec], pools: Mapping[str, int]) -> Plan:
     specs, runtime = expand_maps(declared)
-    index: dict[NodeId, int] = {}
-    for i, s in enumerate(specs):
-        if s.node_id in index:
-            raise DuplicateNodeError(s.node_id)
-        index[s.node_id] = i
+    index = {s.node_id: i for i, s in enumerate(specs)}
+    if len(index) != len(specs):
+        _raise_duplicate(specs)
     deps: list[tuple[int, ...]] = []
     dependents: list[list[int]] = [[] for _ in specs]
     for i, spec in enumerate(specs):
         ids = spec.deps
-        for dep in ids:
-            if dep not in index:
-                how = "depends on" if dep in spec.depends_on else "references"
-                raise UnknownNodeError(spec.node_id, dep, how)
-        row = tuple(index[d] for d in ids)
+        if not ids:
+            deps.append(())
+            continue
+        try:
+            row = tuple([index[d] for d in ids])
+        except KeyError:
+            _raise_unknown(spec, index)
         deps.append(row)
         for d in row:
             dependents[d].append(i)
@@ -188,6 +188,21 @@ def _compile_plan(declared: list[NodeSpec], pools: Mapping[str, int]) -> Plan:
         **{map_limit(s.node_id): s.max_parallel for s in declared if s.max_parallel},
     }
     return Plan(specs, index, deps, dependents, expansions, limits)
+
+
+def _raise_duplicate(specs: list[NodeSpec]) -> NoReturn:
+    seen: set[str] = set()
+    for s in specs:
+        if s.node_id in seen:
+            raise DuplicateNodeError(s.node_id)
+        seen.add(s.node_id)
+    raise AssertionError("no duplicate found")
+
+
+def _raise_unknown(spec: NodeSpec, index: Mapping[str, int]) -> NoReturn:
+    dep = next(d for d in spec.deps if d not in index)
+    how = "depends on" if dep in spec.depends_on else "references"
+    raise UnknownNodeError(spec.node_id, dep, how)
 
 
 def _check_acyclic(

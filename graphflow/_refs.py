@@ -117,7 +117,7 @@ def to_text(value: Any) -> str:
 Render = Callable[[Lookup], Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Template:
     """Compiled arguments: the references they hold and how to render them."""
 
@@ -132,6 +132,8 @@ class Template:
 
 def compile_args(args: Any) -> Template:
     """Compile ``args`` (any nesting of dicts, lists, tuples, strings and Refs)."""
+    if type(args) is dict and _all_scalars(args):  # the common case, checked cheaply
+        return _EMPTY if not args else Template((), lambda _lookup: args, True, False)
     found: list[Ref] = []
     render = _compile(args, found)
     if render is None:
@@ -173,6 +175,21 @@ def copy_plain(value: Any) -> Any:
             else:
                 target.append(item)
     return copies[id(value)]
+
+
+def _all_scalars(args: dict[Any, Any]) -> bool:
+    """No reference, and nothing mutable, among ``args``'s values?"""
+    for v in args.values():
+        t = type(v)
+        if t is str:
+            if "${" in v:
+                return False
+        elif t is not int and t is not float and t is not bool and v is not None:
+            return False
+    return True
+
+
+_EMPTY: Final = Template((), lambda _lookup: {}, constant=True, shares=False)
 
 
 def iter_refs(args: Any) -> Iterator[Ref]:

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import FunctionType
 from typing import Any, Final, final
 
 from ._refs import Ref, Template, compile_args
@@ -95,6 +96,8 @@ class NodeSpec:
     @property
     def deps(self) -> tuple[NodeId, ...]:
         """Every upstream node id (explicit and implied by references), without repeats."""
+        if not self.template.refs:
+            return self.depends_on  # (repeats were dropped when the spec was built)
         seen = dict.fromkeys(self.depends_on)
         seen.update(dict.fromkeys(r.node_id for r in self.template.refs))
         return tuple(seen)
@@ -106,6 +109,8 @@ class NodeSpec:
 
 def is_async_callable(tool: ToolFn) -> bool:
     """True for coroutine functions, partials of them and objects with ``async __call__``."""
+    if type(tool) is FunctionType:  # the common case, without inspect's unwrapping
+        return bool(tool.__code__.co_flags & inspect.CO_COROUTINE)
     return inspect.iscoroutinefunction(tool) or inspect.iscoroutinefunction(
         getattr(type(tool), "__call__", None)  # noqa: B004 (the method, to inspect)
     )
@@ -131,6 +136,8 @@ def build_spec(
     """
     _check_node_id(node_id)
     spec = _make_spec(node_id, tool, args, depends_on, timeout, retries, trigger)
+    if type(tool) is FunctionType and not (limits or writes or reads):
+        return spec  # a plain function claims nothing: no option to look for
     names = [limits] if isinstance(limits, str) else list(limits)
     tool_limit = getattr(tool, "limit", None)
     if isinstance(tool_limit, str):
@@ -156,6 +163,16 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
 
 
 def _check_node_id(node_id: object) -> None:
+    if (
+        type(node_id) is str
+        and node_id.strip()
+        and node_id != ITEM
+        and "." not in node_id
+        and "$" not in node_id
+        and "{" not in node_id
+        and "}" not in node_id
+    ):
+        return  # the common case, checked cheaply
     if not isinstance(node_id, str) or not node_id.strip():
         raise SpecError(f"node id must be a non-empty string, got {node_id!r}", key="node_id")
     if node_id == ITEM:
@@ -183,11 +200,13 @@ def _make_spec(
         raise bad(f"tool must be callable, got {type(tool).__name__}", "tool")
     if args is None:
         args = {}
-    if not isinstance(args, Mapping):
+    if type(args) is not dict and not isinstance(args, Mapping):
         raise bad(f"args must be a mapping of keyword arguments, got {type(args).__name__}", "args")
     deps = (depends_on,) if isinstance(depends_on, str) else tuple(depends_on)
-    if not all(isinstance(d, str) for d in deps):
+    if deps and not all(type(d) is str for d in deps):
         raise bad("depends_on must be node ids (strings)", "depends_on")
+    if len(deps) > 1:
+        deps = tuple(dict.fromkeys(deps))
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
     ):
@@ -199,11 +218,13 @@ def _make_spec(
         retry = Retry(retries)
     if retry is not None and not isinstance(retry, Retry):
         raise bad(f"retries must be an int or a Retry, got {retries!r}", "retries")
-    try:
-        trig = Trigger(trigger)
-    except ValueError:
+    if trigger == "all_success":  # (a Trigger is a str: this is the common case, cheaply)
+        trig = Trigger.ALL_SUCCESS
+    elif trigger == "all_done":
+        trig = Trigger.ALL_DONE
+    else:
         choices = ", ".join(repr(str(t)) for t in Trigger)
-        raise bad(f"trigger must be one of {choices}, got {trigger!r}", "trigger") from None
+        raise bad(f"trigger must be one of {choices}, got {trigger!r}", "trigger")
     try:
         template = compile_args(args)
     except ValueError as exc:
@@ -225,6 +246,8 @@ def set_for_each(spec: NodeSpec, for_each: Any, max_parallel: int | None) -> Non
     def bad(message: str, field_name: str) -> SpecError:
         return SpecError(f"node {spec.node_id!r}: {message}", key=f"{spec.node_id}.{field_name}")
 
+    if for_each is None and max_parallel is None and not spec.template.refs:
+        return  # the common case
     uses_item = any(r.node_id == ITEM for r in spec.template.refs)
     if for_each is None:
         if uses_item:
