@@ -203,10 +203,33 @@ async def _nodes(state: RunState, cap: float, executor: Executor) -> AsyncIterat
     await anyio.lowlevel.checkpoint_if_cancelled()
 
 
+def _tool_errors(cancelled: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """What a tool may raise that fails its node rather than the run.
+
+    Everything but the run's own cancellation — except ``KeyboardInterrupt`` on
+    trio, which raises a real Ctrl-C inside whichever task is running (asyncio
+    turns Ctrl-C into a cancellation, so there a ``KeyboardInterrupt`` inside a
+    node can only be the tool's own).
+    """
+    if cancelled.__module__.startswith("asyncio"):
+        return (Exception, SystemExit, GeneratorExit, KeyboardInterrupt)
+    return (Exception, SystemExit, GeneratorExit)
+
+
 class _Driver:
     """Workers that take ready nodes from the state and run them (module docstring)."""
 
-    __slots__ = ("active", "cap", "cancelled_exc", "executor", "growing", "idle", "state", "tg")
+    __slots__ = (
+        "active",
+        "cap",
+        "cancelled_exc",
+        "executor",
+        "growing",
+        "idle",
+        "state",
+        "tg",
+        "tool_errors",
+    )
 
     def __init__(self, state: RunState, cap: float, executor: Executor, tg: TaskGroup) -> None:
         self.state = state
@@ -217,6 +240,7 @@ class _Driver:
         self.idle = 0
         self.growing = False  # a _grow task is looking at the pool
         self.cancelled_exc = anyio.get_cancelled_exc_class()
+        self.tool_errors = _tool_errors(self.cancelled_exc)
 
     def wake(self) -> None:
         """Ready work waits: make sure a worker will take it (module docstring, "Pool")."""
@@ -301,8 +325,7 @@ class _Driver:
         except self.cancelled_exc:
             state.cancelled(i)
             raise
-        except (Exception, SystemExit, GeneratorExit) as exc:  # the node's failure, not the run's
-            # (not KeyboardInterrupt: trio raises a real Ctrl-C inside whichever task runs)
+        except self.tool_errors as exc:  # the node's failure, not the run's
             self.idle += 1
             timed_out = timeout if scope is not None and scope.cancel_called else None
             delay = state.failed(i, exc, timed_out)

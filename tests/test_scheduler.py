@@ -635,3 +635,26 @@ class TestIsolation:
             node.append([])
             node = node[0]
         assert copy_plain(deep) is not deep
+
+
+class TestKeyboardInterrupt:
+    async def test_from_a_tool_it_fails_the_node_on_asyncio_and_stops_the_run_on_trio(
+        self, anyio_backend: str
+    ) -> None:
+        async def interrupting() -> None:
+            raise KeyboardInterrupt
+
+        g = gf.Graph()
+        g.add("bad", interrupting)
+        g.add("sibling", value, args={"x": 1})
+        if anyio_backend == "trio":  # indistinguishable there from a real Ctrl-C
+            with pytest.raises(BaseException) as caught:
+                await gf.run(g)
+            assert caught.group_contains(KeyboardInterrupt) if isinstance(
+                caught.value, BaseExceptionGroup
+            ) else isinstance(caught.value, KeyboardInterrupt)
+            return
+        result = await gf.run(g)
+        error = result["bad"].error
+        assert error is not None and error.type == "KeyboardInterrupt"
+        assert result["sibling"].ok
