@@ -48,6 +48,23 @@ class RuntimeMap:
     spec: NodeSpec = field(repr=False, compare=False)  # the declared map node
 
 
+@dataclass(frozen=True, slots=True)
+class ResultRef(Ref):
+    """A reference to a node's whole result, as a record (a ``partial`` gather's items)."""
+
+
+def item_record(result: Any) -> dict[str, Any]:
+    """What a ``partial`` gather lists for one item: its status and output or error."""
+    record: dict[str, Any] = {"node_id": result.node_id, "status": str(result.status)}
+    if result.ok:
+        record["output"] = result.output
+        return record
+    error = result.error
+    record["error"] = None if error is None else {"type": error.type, "message": error.message}
+    record["reason"] = result.reason
+    return record
+
+
 def item_spec(spec: NodeSpec, index: int, value: Any = None, over: str | None = None) -> NodeSpec:
     """Item ``index`` of map node ``spec``: bound to ``value``, or to ``over[index]``'s output."""
     base: Template = spec.template
@@ -83,7 +100,8 @@ def map_limit(map_id: str) -> str:
 
 def gather_spec(spec: NodeSpec, count: int, extra_deps: Sequence[str] = ()) -> NodeSpec:
     """The gather node of map ``spec`` over ``count`` items."""
-    refs = tuple(Ref(item_id(spec.node_id, i)) for i in range(count))
+    kind = ResultRef if spec.partial else Ref
+    refs = tuple(kind(item_id(spec.node_id, i)) for i in range(count))
 
     def render(lookup: Lookup) -> dict[str, Any]:
         return {"items": [lookup(r) for r in refs]}
@@ -101,7 +119,8 @@ def gather_spec(spec: NodeSpec, count: int, extra_deps: Sequence[str] = ()) -> N
         is_async=True,
         timeout=None,
         retry=None,
-        trigger=Trigger.ALL_SUCCESS,  # a failed item skips the gather
+        # a failed item skips the gather, unless it keeps partial results
+        trigger=Trigger.ALL_DONE if spec.partial else Trigger.ALL_SUCCESS,
         for_each=None,
         max_parallel=None,
         limits=(),

@@ -73,6 +73,7 @@ class Graph:
         trigger: Trigger | str = Trigger.ALL_SUCCESS,
         for_each: Sequence[Any] | Ref | str | None = None,
         max_parallel: int | None = None,
+        partial: bool = False,
         limits: Iterable[str] = (),
         writes: Iterable[str] = (),
         reads: Iterable[str] = (),
@@ -95,6 +96,10 @@ class Graph:
                 outputs the list of item outputs. Over another ``for_each``
                 node (``"${lookup}"``), item i waits only for that node's item i.
             max_parallel: the most items of this node running at once.
+            partial: with ``for_each``, keep what the items did even when some
+                fail: ``node_id`` runs once every item finished and outputs one
+                record per item, ``{"node_id", "status", "output"}`` or
+                ``{"node_id", "status", "error": {"type", "message"}, "reason"}``.
             limits: names of pools (sized in ``Graph(limits=...)``) this node
                 takes a slot in while it runs; a ``Tool``'s ``limit`` is added.
             writes, reads: resource keys, ``str.format`` templates over the
@@ -123,7 +128,7 @@ class Graph:
             reads=reads,
             pools=self.limits,
         )
-        set_for_each(spec, for_each, max_parallel)
+        set_for_each(spec, for_each, max_parallel, partial)
         self._nodes[node_id] = spec
         self._plan = None
         return spec

@@ -86,6 +86,8 @@ class NodeSpec:
     is_async: bool = field(repr=False)
     for_each: Any = None
     max_parallel: int | None = None
+    partial: bool = False
+    """for_each: the gather keeps each item's record, failed items included"""
     limits: tuple[str, ...] = ()
     """names of the limits (``Plan.limits``) this node takes a slot in while it runs"""
     writes: tuple[str, ...] = ()
@@ -242,12 +244,16 @@ def _make_spec(
     )
 
 
-def set_for_each(spec: NodeSpec, for_each: Any, max_parallel: int | None) -> None:
+def set_for_each(
+    spec: NodeSpec, for_each: Any, max_parallel: int | None, partial: bool = False
+) -> None:
     def bad(message: str, field_name: str) -> SpecError:
         return SpecError(f"node {spec.node_id!r}: {message}", key=f"{spec.node_id}.{field_name}")
 
-    if for_each is None and max_parallel is None and not spec.template.refs:
+    if for_each is None and max_parallel is None and not partial and not spec.template.refs:
         return  # the common case
+    if partial is not False and (partial is not True or for_each is None):
+        raise bad(f"partial must be true or false, with for_each; got {partial!r}", "partial")
     uses_item = any(r.node_id == ITEM for r in spec.template.refs)
     if for_each is None:
         if uses_item:
@@ -270,3 +276,4 @@ def set_for_each(spec: NodeSpec, for_each: Any, max_parallel: int | None) -> Non
         raise bad(f"max_parallel must be an int >= 1, got {max_parallel!r}", "max_parallel")
     spec.for_each = list(for_each) if isinstance(for_each, tuple) else for_each
     spec.max_parallel = max_parallel
+    spec.partial = partial

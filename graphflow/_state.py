@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from ._expand import gather_spec, item_spec
+from ._expand import ResultRef, gather_spec, item_record, item_spec
 from ._graph import Plan
 from ._limits import NOT_RENDERED, Claims
 from ._ready import READY, SKIP, ReadyTracker
@@ -355,6 +355,8 @@ class RunState:
 
     def _lookup(self, ref: Ref) -> Any:
         result = self.results[self.index[ref.node_id]]
+        if type(ref) is ResultRef:
+            return item_record(result)
         if result is None or result.status is not _SUCCEEDED:
             return None  # an all_done node reading an upstream that did not succeed
         return resolve_path(result.output, ref) if ref.path else result.output

@@ -273,3 +273,39 @@ class TestLongChains:
         result = gf.run_sync(g)
         assert result.ok and result["m1499"].output == [1, 2]
         assert result.dependencies()["m1499[1]"] == ("m1498[1]",)
+
+
+class TestPartial:
+    @pytest.mark.parametrize("runtime", [False, True])
+    async def test_the_aggregate_keeps_what_succeeded_and_marks_what_failed(
+        self, runtime: bool
+    ) -> None:
+        async def price(sku: str) -> int:
+            if sku == "B2":
+                raise LookupError("no such sku")
+            return len(sku) * 10
+
+        async def skus() -> list[str]:
+            return ["A1", "B2", "C33"]
+
+        async def cheapest(records: list[dict[str, Any]]) -> int:
+            return min(r["output"] for r in records if r["status"] == "succeeded")
+
+        g = gf.Graph()
+        g.add("skus", skus)
+        source = "${skus}" if runtime else ["A1", "B2", "C33"]
+        g.add("prices", price, for_each=source, args={"sku": "${item}"}, partial=True)
+        g.add("best", cheapest, args={"records": "${prices}"})
+        g.add("why", value, args={"x": "${prices.1.error.message}"})
+        result = await gf.run(g)
+        assert result["prices"].ok and result["best"].output == 20
+        records = result["prices"].output
+        assert [r["status"] for r in records] == ["succeeded", "failed", "succeeded"]
+        assert records[1]["node_id"] == "prices[1]"
+        assert records[1]["error"] == {"type": "LookupError", "message": "no such sku"}
+        assert result["why"].output == "no such sku"
+        assert result["prices[1]"].status == S.FAILED
+
+    def test_partial_needs_for_each(self) -> None:
+        with pytest.raises(gf.SpecError, match="partial"):
+            gf.Graph().add("a", value, partial=True)
