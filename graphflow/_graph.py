@@ -77,6 +77,7 @@ class Graph:
         limits: Iterable[str] = (),
         writes: Iterable[str] = (),
         reads: Iterable[str] = (),
+        when: str | None = None,
     ) -> NodeSpec:
         """Add a node that calls ``tool(**args)``.
 
@@ -102,6 +103,9 @@ class Graph:
                 ``{"node_id", "status", "error": {"type", "message"}, "reason"}``.
             limits: names of pools (sized in ``Graph(limits=...)``) this node
                 takes a slot in while it runs; a ``Tool``'s ``limit`` is added.
+            when: a condition (``"${check.ok} and ${check.n} > 3"``, see
+                ``graphflow._condition``): once the upstream nodes are done, the
+                node runs only if it holds, else it is skipped with the reason.
             writes, reads: resource keys, ``str.format`` templates over the
                 arguments (``"customer:{customer_id}"``); a ``Tool``'s are added.
                 Writers of a key never overlap each other or its readers.
@@ -126,6 +130,7 @@ class Graph:
             limits=limits,
             writes=writes,
             reads=reads,
+            when=when,
             pools=self.limits,
         )
         set_for_each(spec, for_each, max_parallel, partial)

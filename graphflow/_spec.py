@@ -15,6 +15,7 @@ from enum import StrEnum
 from types import FunctionType
 from typing import Any, Final, final
 
+from ._condition import Condition, parse_condition
 from ._refs import Ref, Template, compile_args
 from ._types import NodeId, ToolFn
 from .errors import SpecError
@@ -88,6 +89,8 @@ class NodeSpec:
     max_parallel: int | None = None
     partial: bool = False
     """for_each: the gather keeps each item's record, failed items included"""
+    condition: Condition | None = None
+    """``when=``: run only if it holds once the upstream nodes are done; else skipped"""
     limits: tuple[str, ...] = ()
     """names of the limits (``Plan.limits``) this node takes a slot in while it runs"""
     writes: tuple[str, ...] = ()
@@ -98,10 +101,12 @@ class NodeSpec:
     @property
     def deps(self) -> tuple[NodeId, ...]:
         """Every upstream node id (explicit and implied by references), without repeats."""
-        if not self.template.refs:
+        if not self.template.refs and self.condition is None:
             return self.depends_on  # (repeats were dropped when the spec was built)
         seen = dict.fromkeys(self.depends_on)
         seen.update(dict.fromkeys(r.node_id for r in self.template.refs))
+        if self.condition is not None:
+            seen.update(dict.fromkeys(r.node_id for r in self.condition.refs))
         return tuple(seen)
 
     @property
@@ -130,6 +135,7 @@ def build_spec(
     limits: Iterable[str] = (),
     writes: Iterable[str] = (),
     reads: Iterable[str] = (),
+    when: str | Condition | None = None,
     pools: dict[str, int],
 ) -> NodeSpec:
     """A validated node spec (``Graph.add`` and ``Scheduler.add`` share it).
@@ -138,6 +144,8 @@ def build_spec(
     """
     _check_node_id(node_id)
     spec = _make_spec(node_id, tool, args, depends_on, timeout, retries, trigger)
+    if when is not None:
+        spec.condition = _condition(node_id, when)
     if type(tool) is FunctionType and not (limits or writes or reads):
         return spec  # a plain function claims nothing: no option to look for
     names = [limits] if isinstance(limits, str) else list(limits)
@@ -158,6 +166,15 @@ def build_spec(
     spec.writes = (*_strings(writes), *getattr(tool, "writes", ()))
     spec.reads = (*_strings(reads), *getattr(tool, "reads", ()))
     return spec
+
+
+def _condition(node_id: str, when: object) -> Condition:
+    if isinstance(when, Condition):
+        return when
+    try:
+        return parse_condition(when)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise SpecError(f"node {node_id!r}: when: {exc}", key=f"{node_id}.when") from None
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:

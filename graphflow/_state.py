@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
+from ._condition import ConditionError
 from ._expand import ResultRef, gather_spec, item_record, item_spec
 from ._graph import Plan
 from ._limits import NOT_RENDERED, Claims
@@ -112,7 +113,9 @@ class RunState:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.emit = emit
         self.resume_from = resume_from
-        self._restoring: list[int] = []
+        self._settling: list[int] = []
+        self._draining = False
+        self.conditional = any(s.condition is not None for s in specs)
         self.started_at = time.time()
         self.finished_at: float | None = None
 
@@ -302,26 +305,53 @@ class RunState:
             self.swept = True
 
     def _queue(self, nodes: Iterable[int]) -> None:
-        """Make ``nodes`` ready; with earlier results, restore those that succeeded there."""
-        if self.resume_from is None:
+        """Make ``nodes`` ready, but first settle those decided without running:
+        restored from earlier results, or with a condition to evaluate."""
+        if self.resume_from is None and not self.conditional:
             self.ready.extend(nodes)
             return
-        draining = bool(self._restoring)
         for i in nodes:
-            earlier = self.resume_from.get(self.specs[i].node_id)
-            if earlier is not None and earlier.status is _SUCCEEDED:
-                # Never run twice what succeeded, even an all_done node whose failed
-                # upstream runs again (its output stays what it was): the durable contract.
-                self._restoring.append(i)
+            if self._earlier_success(i) is not None or self.specs[i].condition is not None:
+                self._settling.append(i)
             else:
                 self.ready.append(i)
-        if draining:
+        if self._draining:
             return  # the loop below, further up the stack, takes them
-        while self._restoring:  # a loop, not recursion: a resumed chain may be long
-            self._restore(self._restoring.pop())
+        self._draining = True
+        try:
+            while self._settling:  # a loop, not recursion: a settled chain may be long
+                self._settle(self._settling.pop())
+        finally:
+            self._draining = False
 
-    def _restore(self, i: int) -> None:
-        earlier = self.resume_from[self.specs[i].node_id]  # type: ignore[index]
+    def _earlier_success(self, i: int) -> NodeResult | None:
+        # Never run twice what succeeded, even an all_done node whose failed
+        # upstream runs again (its output stays what it was): the durable contract.
+        if self.resume_from is None:
+            return None
+        earlier = self.resume_from.get(self.specs[i].node_id)
+        return earlier if earlier is not None and earlier.status is _SUCCEEDED else None
+
+    def _settle(self, i: int) -> None:
+        earlier = self._earlier_success(i)
+        if earlier is not None:
+            self._restore(i, earlier)
+            return
+        condition = self.specs[i].condition
+        assert condition is not None
+        try:
+            holds = condition.holds(self._lookup)
+        except ConditionError as exc:
+            self._record(i, _FAILED, error=NodeError.from_exception(exc))
+            self._release(i, False)
+            return
+        if holds:
+            self.ready.append(i)
+            return
+        self._record(i, _SKIPPED, reason=f"condition is false: {condition.text[:200]}")
+        self._release(i, False)
+
+    def _restore(self, i: int, earlier: NodeResult) -> None:
         self.results[i] = earlier
         self.attempts[i] = earlier.attempts
         self.unfinished -= 1
@@ -426,6 +456,7 @@ class RunState:
         """Add a node to the running graph (its upstream nodes are all known)."""
         self.claims.check(spec)
         self.claiming = self.claims.used
+        self.conditional = self.conditional or spec.condition is not None
         i = len(self.specs)
         self.specs.append(spec)
         self.index[spec.node_id] = i

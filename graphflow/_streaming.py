@@ -116,6 +116,7 @@ class Scheduler:
         limits: Iterable[str] = (),
         writes: Iterable[str] = (),
         reads: Iterable[str] = (),
+        when: str | None = None,
     ) -> NodeSpec:
         """Add a node to the running graph; options as for ``Graph.add``.
 
@@ -138,6 +139,7 @@ class Scheduler:
             limits=limits,
             writes=writes,
             reads=reads,
+            when=when,
             pools=self._pools,
         )
         for name in self._pools.keys() - known:

@@ -289,7 +289,7 @@ class TestPartial:
             return ["A1", "B2", "C33"]
 
         async def cheapest(records: list[dict[str, Any]]) -> int:
-            return min(r["output"] for r in records if r["status"] == "succeeded")
+            return int(min(r["output"] for r in records if r["status"] == "succeeded"))
 
         g = gf.Graph()
         g.add("skus", skus)

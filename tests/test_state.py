@@ -236,3 +236,14 @@ class TestTransitions:
         state.start()
         state.finish()
         assert state.result().run_id == "nightly-42"
+
+    def test_a_long_chain_resumes_without_recursion(self) -> None:
+        g = gf.Graph()
+        g.add("n0", total, args={"values": [1]})
+        for k in range(1, 3000):
+            g.add(f"n{k}", total, args={"values": [f"${{n{k - 1}}}"]})
+        first = RunState(g.plan())
+        drive(first, random.Random(0))
+        second = RunState(g.plan(), resume_from=first.result())
+        drive(second, random.Random(0))
+        assert second.result()["n2999"] == first.result()["n2999"]
