@@ -27,7 +27,7 @@ import anyio.to_thread
 from graphflow import RunOptions, RunOptionsArgs, RunResult, Tool, Toolbox
 
 from ._batch import DEFAULT_MAX_CHARS, Call, content, execute_calls
-from ._batch import field as get
+from ._input import field as get
 from .anthropic import calls_from_blocks, result_message
 from .openai import calls_from_chat, tool_messages
 from .plan import PlanRun, run_plan
