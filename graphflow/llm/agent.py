@@ -225,7 +225,7 @@ async def run_plan_agent(
         plan_run = await run_plan(plan, _reusing(toolbox, done), opts)
         out.rounds.append(plan_run)
         for task in plan_run.tasks:
-            node = plan_run.result.get(str(task.index))
+            node = plan_run.result.get(task.node_id)
             if node is None:
                 continue
             text = content(node, task.name, max_chars)
