@@ -5,19 +5,26 @@ JSON, an unknown tool, a reference to a call that is not in the batch, calls
 that reference each other in a cycle — each becomes an error result for that
 call alone (and for the calls that needed it), never an exception that loses
 the others and never a missing result, which would make the conversation
-malformed.
+malformed. What the model sent is read by ``_input``, with limits.
 
-A call's arguments may reference another call of the batch by id
-(``"${call_abc.user_id}"``): that adds an edge, so independent calls run at
-once and chains run in order.
+A call's arguments may reference another call of the batch (``"${call_abc.user_id}"``):
+that adds an edge, so independent calls run at once and chains run in order. A
+reference names a call by its id or by its position in the batch, from 1
+(``"${1.user_id}"``: hosted models cannot know the ids of the calls they are
+writing, which the API assigns); an id wins over a position. A call id is the
+model's opaque string: it is the call's node id when it can be one (no
+whitespace, ``.``, ``$``, ``{`` or ``}``, not ``item``, at most 256 characters,
+the first call with it); otherwise the call's node id is ``call N`` (its
+position), and only its position can name it. A call is run whatever its id.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import Any, Final, Unpack
 
 from graphflow import (
     CycleError,
@@ -25,17 +32,21 @@ from graphflow import (
     GraphError,
     NodeResult,
     NodeStatus,
+    OptionError,
     RunOptions,
     RunOptionsArgs,
     RunResult,
     ToolArgumentError,
     Toolbox,
-    UnknownNodeError,
+    compile_args,
     run,
 )
 from graphflow.errors import NodeInputError
 
+from ._input import cut, quote, retarget
+
 DEFAULT_MAX_CHARS = 20_000
+_NODE_ID: Final = re.compile(r"[^\s.${}]{1,256}")
 
 
 class ToolCallError(NodeInputError):
@@ -44,12 +55,21 @@ class ToolCallError(NodeInputError):
 
 @dataclass(slots=True)
 class Call:
-    """One tool call from a model: its id, the tool's name and the parsed arguments."""
+    """One tool call from a model: its id, the tool's name and the parsed arguments.
+
+    Attributes:
+        call_id: the model's id for the call, echoed in its result.
+        name: the tool's name.
+        arguments: the parsed arguments (a dict), or None when ``problem`` says why not.
+        problem: why the call cannot run as given (it gets an error result).
+        custom: an OpenAI custom (free-form) tool call, answered with an error.
+    """
 
     call_id: str
     name: str
     arguments: Any = None
-    problem: str | None = None  # why it cannot run as given
+    problem: str | None = None
+    custom: bool = False
 
 
 @dataclass(slots=True)
@@ -62,31 +82,8 @@ class Outcome:
 
     @property
     def is_error(self) -> bool:
+        """Whether the call did not succeed (its content is an ``Error: ...`` text)."""
         return self.result.status is not NodeStatus.SUCCEEDED
-
-
-def field(obj: Any, name: str, default: Any = None) -> Any:
-    """``obj[name]`` for mappings, ``obj.name`` for SDK objects."""
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def parse_arguments(raw: Any) -> tuple[Any, str | None]:
-    """Arguments as a dict, from a JSON string (OpenAI) or a mapping (Anthropic)."""
-    if raw is None or raw == "":
-        return {}, None
-    if isinstance(raw, Mapping):
-        return dict(raw), None
-    if isinstance(raw, str):
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            return None, f"arguments are not valid JSON ({exc.msg} at character {exc.pos})"
-        if isinstance(value, dict):
-            return value, None
-        return None, f"arguments must be a JSON object, got {type(value).__name__}"
-    return None, f"arguments must be a JSON object, got {type(raw).__name__}"
 
 
 def _failing(message: str) -> Any:
@@ -96,75 +93,78 @@ def _failing(message: str) -> Any:
     return cannot_run
 
 
+def node_ids(calls: Sequence[Call]) -> list[str]:
+    """Each call's node id: its call id if that can be one and is new, else ``call N``."""
+    out: list[str] = []
+    for position, call in enumerate(calls, 1):
+        usable = call.call_id != "item" and _NODE_ID.fullmatch(call.call_id) is not None
+        out.append(call.call_id if usable and call.call_id not in out else f"call {position}")
+    return out  # "call N" holds a space, which a call id used as a node id cannot
+
+
+def reference_names(calls: Sequence[Call], ids: Sequence[str]) -> dict[str, str]:
+    """What a reference may name -> the node id: usable call ids, then positions from 1."""
+    names = {c.call_id: n for c, n in zip(calls, ids, strict=True) if c.call_id == n}
+    for position, node_id in enumerate(ids, 1):
+        names.setdefault(str(position), node_id)  # an id wins over a position
+    return names
+
+
 def build_graph(calls: Sequence[Call], toolbox: Toolbox) -> tuple[Graph, list[str]]:
     """The batch as a graph; returns it and the node id of each call, by position.
 
     A call that cannot run (see the module docstring) becomes a node that
     records why, so that it still gets its one result; the graph is rebuilt
-    until it validates, each time with the calls the last attempt blamed.
+    until it validates, each time with the calls in the cycle it found.
     """
-    node_ids, problems = _node_ids(calls, toolbox)
+    ids = node_ids(calls)
+    names = reference_names(calls, ids)
+    prepared = [_prepare(call, names, toolbox) for call in calls]
+    problems = {n: p for n, (_, p) in zip(ids, prepared, strict=True) if p is not None}
     while True:
         graph = Graph()
-        for call, node_id in zip(calls, node_ids, strict=True):
-            _add_call(graph, node_id, call, toolbox, problems)
+        for call, node_id, (args, _) in zip(calls, ids, prepared, strict=True):
+            _add_call(graph, node_id, call, args, toolbox, problems)
         try:
             graph.validate()
-            return graph, node_ids
-        except UnknownNodeError as exc:  # a reference to a call that is not in the batch
-            problems[exc.node_id] = (
-                f"an argument refers to {exc.missing!r}, not a call of this batch"
-            )
+            return graph, ids
         except CycleError as exc:  # those calls cannot run: tell the model why, run the rest
             for node_id in set(exc.cycle):
-                problems[node_id] = (
-                    f"calls reference each other in a cycle: {' -> '.join(exc.cycle)}"
-                )
-        except GraphError as exc:
-            raise AssertionError(f"unexpected invalid batch graph: {exc}") from exc
+                cycle = cut(" -> ".join(exc.cycle), 400)
+                problems[node_id] = f"calls reference each other in a cycle: {cycle}"
 
 
-def _node_ids(calls: Sequence[Call], toolbox: Toolbox) -> tuple[list[str], dict[str, str]]:
-    """Each call's node id (its call id, when usable) and what is wrong with each call."""
-    node_ids: list[str] = []
-    problems: dict[str, str] = {}
-    for k, call in enumerate(calls):
-        node_id = call.call_id
-        if not _usable(node_id, node_ids):
-            node_id = f"_call{k}"  # a call id is the model's opaque string, not a node id
-            while node_id in node_ids:
-                node_id += "_"
-            problems[node_id] = f"call id {call.call_id!r} is unusable (a duplicate, or malformed)"
-        elif call.problem:
-            problems[node_id] = call.problem
-        elif call.name not in toolbox:
-            known = ", ".join(toolbox.names) or "none"
-            problems[node_id] = f"unknown tool {call.name!r} (tools: {known})"
-        node_ids.append(node_id)
-    return node_ids, problems
-
-
-def _usable(call_id: str, taken: Sequence[str]) -> bool:
-    """Whether ``call_id`` can be a node id: new, and accepted by ``Graph.add``'s rules."""
-    if call_id in taken:
-        return False
+def _prepare(call: Call, names: Mapping[str, str], toolbox: Toolbox) -> tuple[Any, str | None]:
+    """The call's arguments, references renamed to node ids; or why the call cannot run."""
+    if call.problem is not None:
+        return None, call.problem
+    if not call.name:
+        return None, "the call names no tool"
+    if call.name not in toolbox:
+        known = ", ".join(toolbox.names) or "none"
+        return None, f"unknown tool {quote(call.name)} (tools: {known})"
     try:
-        Graph().add(call_id, _failing(""))
-    except GraphError:
-        return False
-    return True
+        refs = compile_args(call.arguments).refs
+    except ValueError as exc:  # "${}", "${a..b}"
+        return None, cut(str(exc))
+    for r in refs:
+        if r.node_id not in names:
+            return None, f"an argument refers to {quote(r.node_id)}, not a call of this batch"
+    if all(names[r.node_id] == r.node_id for r in refs):
+        return call.arguments, None
+    return retarget(call.arguments, lambda head: names.get(head)), None
 
 
 def _add_call(
-    graph: Graph, node_id: str, call: Call, toolbox: Toolbox, problems: dict[str, str]
+    graph: Graph, node_id: str, call: Call, args: Any, toolbox: Toolbox, problems: dict[str, str]
 ) -> None:
     """Add the call as a node, or, if it cannot run, a node recording why."""
     if node_id not in problems:
         try:
-            graph.add(node_id, toolbox[call.name], args=call.arguments)
+            graph.add(node_id, toolbox[call.name], args=args)
             return
-        except GraphError as exc:  # a malformed reference ("${}") or an argument graphflow rejects
-            problems[node_id] = str(exc)
+        except GraphError as exc:  # an argument graphflow rejects
+            problems[node_id] = cut(str(exc))
     graph.add(node_id, _failing(problems[node_id]))
 
 
@@ -189,17 +189,28 @@ async def execute_calls(
         OptionError: an option is invalid (nothing ran).
     """
     opts = RunOptions.build(options, overrides)
-    graph, node_ids = build_graph(calls, toolbox)
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 0:
+        raise OptionError("max_chars", max_chars, "expected an int >= 0")
+    graph, ids = build_graph(calls, toolbox)
     result = await run(graph, opts)
     outcomes = []
-    for call, node_id in zip(calls, node_ids, strict=True):
+    for call, node_id in zip(calls, ids, strict=True):
         r = result[node_id]
-        outcomes.append(Outcome(call, r, content(r, call.name, max_chars)))
+        outcomes.append(Outcome(call, r, content(r, cut(call.name) or "(unnamed)", max_chars)))
     return outcomes, result
 
 
 def content(result: NodeResult, tool_name: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
-    """What a model reads: the output (JSON unless a string), or ``Error: ...``."""
+    """What a model reads: the output (JSON unless a string), or ``Error: ...``.
+
+    Args:
+        result: the call's node result.
+        tool_name: the tool's name, as the model wrote it.
+        max_chars: the longest text returned (longer is cut, with a note).
+
+    Returns:
+        The text, at most ``max_chars`` characters.
+    """
     if result.status is NodeStatus.SUCCEEDED:
         text = _as_text(result.output)
     elif result.status is NodeStatus.FAILED and result.error is not None:
@@ -220,19 +231,34 @@ def content(result: NodeResult, tool_name: str, max_chars: int = DEFAULT_MAX_CHA
 
 
 def _as_text(output: Any) -> str:
+    """The output as text: itself if a string, else JSON, else ``str``, else its type."""
     if isinstance(output, str):
         return output
-    dump = getattr(output, "model_dump", None)
-    if callable(dump):
-        output = dump(mode="json")
     try:
+        dump = getattr(output, "model_dump", None)
+        if callable(dump):
+            output = dump(mode="json")
         return json.dumps(output, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
+    except Exception:  # not JSON: a cycle, a 5,000-digit int, 100,000 levels of lists
+        pass
+    try:
         return str(output)
+    except Exception:
+        return f"[output of type {type(output).__name__}, which cannot be shown as text]"
 
 
 def truncate(text: str, max_chars: int) -> str:
-    """``text`` cut to ``max_chars``, with a note saying so."""
+    """``text`` cut to at most ``max_chars`` characters, ending with a note saying so.
+
+    The note is left out when ``max_chars`` leaves no room for it.
+    """
     if len(text) <= max_chars:
         return text
-    return text[:max_chars] + f"\n[truncated: {len(text):,} characters in all, {max_chars:,} shown]"
+    room = max_chars - len(_note(len(text), max_chars))
+    if room <= 0:
+        return text[:max_chars]
+    return text[:room] + _note(len(text), room)
+
+
+def _note(total: int, shown: int) -> str:
+    return f"\n[truncated: {total:,} characters in all, {shown:,} shown]"

@@ -1,10 +1,12 @@
 """The agent loop: ask the planner, run its tool calls as one graph, repeat.
 
-``run_agent`` works with a chat planner (any async callable that takes the
-messages and returns the model's message: the ``openai`` or ``anthropic`` SDK
-objects, or dicts of the same shape). Each turn's tool calls run as one
-dependency-aware graph; their results are appended; the loop ends at a message
-without tool calls (the answer) or after ``max_turns``.
+``run_agent`` works with a chat planner: any async callable that takes the
+transcript and returns the model's reply — an OpenAI Chat Completions message,
+an OpenAI Responses API response, an Anthropic message (the SDK objects, or
+dicts of the same shape). Each turn's tool calls run as one dependency-aware
+graph; their results are appended; the loop ends at a reply without tool
+calls (the answer) or after ``max_turns``. A planner that returns anything
+else (a ``str``, a whole ``ChatCompletion``) is a ``TypeError`` at once.
 
 ``run_plan_agent`` works with an LLMCompiler-style planner that writes numbered
 plans: run the plan (streamed, if the planner streams), then ask the joiner to
@@ -19,20 +21,17 @@ import json
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Unpack
+from typing import Any, Unpack
 
 import anyio
 import anyio.to_thread
 
-from graphflow import RunOptions, RunOptionsArgs, RunResult, Tool, Toolbox
+from graphflow import OptionError, RunOptions, RunOptionsArgs, RunResult, Tool, Toolbox
 
-from ._batch import DEFAULT_MAX_CHARS, Call, content, execute_calls
-from ._batch import field as get
-from .anthropic import calls_from_blocks, result_message
-from .openai import calls_from_chat, tool_messages
+from ._batch import DEFAULT_MAX_CHARS, content, execute_calls
+from ._dialects import DIALECTS, message_text
 from .plan import PlanRun, run_plan
-
-Provider = Literal["openai", "anthropic"]
+from .schemas import Provider
 
 
 @dataclass(slots=True)
@@ -61,50 +60,6 @@ class AgentRun:
         return message_text(self.final)
 
 
-def message_text(message: Any) -> str:
-    content = get(message, "content")
-    if isinstance(content, str):
-        return content
-    if content is None:
-        return ""
-    return "".join(get(b, "text", "") or "" for b in content if get(b, "type") == "text")
-
-
-def _openai_assistant(message: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": "assistant", "content": get(message, "content")}
-    calls = get(message, "tool_calls") or []
-    if calls:
-        out["tool_calls"] = [
-            {
-                "id": get(c, "id"),
-                "type": "function",
-                "function": {
-                    "name": get(get(c, "function"), "name"),
-                    "arguments": get(get(c, "function"), "arguments"),
-                },
-            }
-            for c in calls
-        ]
-    return out
-
-
-def _anthropic_block(block: Any) -> dict[str, Any]:
-    kind = get(block, "type")
-    if kind == "text":
-        return {"type": "text", "text": get(block, "text")}
-    if kind == "tool_use":
-        return {
-            "type": "tool_use",
-            "id": get(block, "id"),
-            "name": get(block, "name"),
-            "input": get(block, "input"),
-        }
-    if isinstance(block, dict):
-        return block
-    dumped: dict[str, Any] = block.model_dump(exclude_none=True)
-    return dumped
-
-
 async def run_agent(
     planner: Callable[[list[Any]], Awaitable[Any]],
     toolbox: Toolbox,
@@ -119,53 +74,54 @@ async def run_agent(
     """Loop planner -> tool calls (as one graph) -> results until an answer.
 
     Args:
-        planner: ``async (messages) -> message``, e.g. a wrapper around
-            ``client.chat.completions.create(...).choices[0].message`` or
-            ``client.messages.create(...)``.
+        planner: ``async (transcript) -> reply``, e.g. a wrapper returning
+            ``(await client.chat.completions.create(...)).choices[0].message``,
+            ``await client.responses.create(input=transcript, ...)`` or
+            ``await client.messages.create(messages=transcript, ...)``.
         toolbox: the tools.
-        messages: the conversation so far (not modified).
+        messages: the conversation so far (not modified); for
+            ``"openai-responses"``, the input items.
         options: how to run each turn's calls (a ``graphflow.RunOptions``).
-        provider: ``"openai"`` (Chat Completions) or ``"anthropic"`` (Messages).
+        provider: ``"openai"`` (Chat Completions), ``"openai-responses"`` or
+            ``"anthropic"`` (Messages).
         max_turns: the most planner calls.
         max_chars: the longest tool result the planner reads (longer is cut, with a note).
         **overrides: ``RunOptions`` fields as keywords, applied on top of ``options``.
 
+    Returns:
+        The transcript, the final reply and its text, and each turn's results.
+
     Raises:
-        OptionError: an option is invalid or misspelt (found before the planner is called).
+        OptionError: an option or ``provider`` is invalid or misspelt (found
+            before the planner is called).
+        TypeError: the planner returned something that is not a reply of
+            ``provider``'s kind (a ``str``, a whole ``ChatCompletion``).
     """
     opts = RunOptions.build(options, overrides)
+    dialect = DIALECTS.get(provider)
+    if dialect is None:
+        expected = "expected 'openai', 'openai-responses' or 'anthropic'"
+        raise OptionError("provider", provider, expected)
     transcript = list(messages)
     started = time.monotonic()
     run = AgentRun(transcript, None, finished=False)
     for _ in range(max_turns):
         t0 = time.monotonic()
-        message = await planner(list(transcript))
+        reply = await planner(list(transcript))
+        dialect.check(reply)
         turn = Turn(planner_seconds=time.monotonic() - t0)
         run.turns.append(turn)
-        run.final = message
-        calls = _append_reply(transcript, message, provider)
+        run.final = reply
+        calls = dialect.append_reply(transcript, reply)
         if not calls:
             run.finished = True
             break
         t1 = time.monotonic()
         outcomes, turn.result = await execute_calls(calls, toolbox, opts, max_chars=max_chars)
         turn.calls, turn.tool_seconds = len(calls), time.monotonic() - t1
-        if provider == "openai":
-            transcript += tool_messages(outcomes)
-        else:
-            transcript.append(result_message(outcomes))
+        dialect.append_results(transcript, outcomes)
     run.seconds = time.monotonic() - started
     return run
-
-
-def _append_reply(transcript: list[Any], message: Any, provider: Provider) -> list[Call]:
-    """Append the planner's message to ``transcript``; return the tool calls it asks for."""
-    if provider == "openai":
-        transcript.append(_openai_assistant(message))
-        return calls_from_chat(get(message, "tool_calls") or [])
-    blocks = list(get(message, "content") or [])
-    transcript.append({"role": "assistant", "content": [_anthropic_block(b) for b in blocks]})
-    return calls_from_blocks(blocks)
 
 
 @dataclass(slots=True)
@@ -225,7 +181,7 @@ async def run_plan_agent(
         plan_run = await run_plan(plan, _reusing(toolbox, done), opts)
         out.rounds.append(plan_run)
         for task in plan_run.tasks:
-            node = plan_run.result.get(str(task.index))
+            node = plan_run.result.get(task.node_id)
             if node is None:
                 continue
             text = content(node, task.name, max_chars)

@@ -1,4 +1,8 @@
-"""Anthropic Messages: ``tool_use`` blocks in, one user message of ``tool_result`` blocks out."""
+"""Anthropic Messages: ``tool_use`` blocks in, one user message of ``tool_result`` blocks out.
+
+Accepts the SDK's blocks or plain dicts; every ``tool_use`` block gets one
+result, in order, whatever the model sent (None is no block).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,24 @@ from typing import Any, Unpack
 
 from graphflow import RunOptions, RunOptionsArgs, Toolbox
 
-from ._batch import DEFAULT_MAX_CHARS, Call, Outcome, execute_calls, field, parse_arguments
+from ._batch import DEFAULT_MAX_CHARS, Call, Outcome, execute_calls
+from ._input import as_text, field, parse_arguments
 
 
-def calls_from_blocks(content_blocks: Iterable[Any]) -> list[Call]:
+def calls_from_blocks(content_blocks: Iterable[Any] | None) -> list[Call]:
     """The ``tool_use`` blocks of an assistant message's content."""
     calls = []
-    for block in content_blocks:
+    for block in content_blocks or ():
         if field(block, "type") != "tool_use":
             continue
         arguments, problem = parse_arguments(field(block, "input"))
-        calls.append(Call(str(field(block, "id")), str(field(block, "name")), arguments, problem))
+        call_id, name = as_text(field(block, "id")), as_text(field(block, "name"))
+        calls.append(Call(call_id, name, arguments, problem))
     return calls
 
 
 async def execute_anthropic(
-    content_blocks: Iterable[Any],
+    content_blocks: Iterable[Any] | None,
     toolbox: Toolbox,
     options: RunOptions | None = None,
     *,
@@ -32,7 +38,8 @@ async def execute_anthropic(
     """Run the ``tool_use`` blocks of a message as one graph.
 
     Args:
-        content_blocks: ``message.content`` (SDK blocks or dicts); other blocks are ignored.
+        content_blocks: ``message.content`` (SDK blocks or dicts); other blocks
+            are ignored.
         toolbox: the tools the model may call.
         options: how to run the batch (a ``graphflow.RunOptions``).
         max_chars: the longest content of a block (longer is cut, with a note).

@@ -1,6 +1,10 @@
 """OpenAI: tool calls in, tool messages out (Chat Completions and Responses API).
 
 Accepts the SDK's objects or plain dicts; returns plain dicts the SDK accepts.
+Every call gets one result, in order, whatever the model sent: ``None`` (what
+``message.tool_calls`` is when the model made no call) is an empty batch, and a
+custom (free-form) tool call, which graphflow does not run, is answered with an
+error result of the kind the API expects.
 """
 
 from __future__ import annotations
@@ -10,21 +14,29 @@ from typing import Any, Unpack
 
 from graphflow import RunOptions, RunOptionsArgs, Toolbox
 
-from ._batch import DEFAULT_MAX_CHARS, Call, Outcome, execute_calls, field, parse_arguments
+from ._batch import DEFAULT_MAX_CHARS, Call, Outcome, execute_calls
+from ._input import as_text, field, parse_arguments
+
+CUSTOM_CALL_PROBLEM = "custom tool calls are not supported here (only function tools run)"
 
 
-def calls_from_chat(tool_calls: Iterable[Any]) -> list[Call]:
-    """``message.tool_calls`` (Chat Completions) as ``Call`` objects."""
+def calls_from_chat(tool_calls: Iterable[Any] | None) -> list[Call]:
+    """``message.tool_calls`` (Chat Completions) as ``Call`` objects, one per item."""
     calls = []
-    for tc in tool_calls:
+    for tc in tool_calls or ():
+        call_id = as_text(field(tc, "id"))
+        if field(tc, "type") == "custom":
+            name = as_text(field(field(tc, "custom"), "name"))
+            calls.append(Call(call_id, name, problem=CUSTOM_CALL_PROBLEM, custom=True))
+            continue
         function = field(tc, "function")
         arguments, problem = parse_arguments(field(function, "arguments"))
-        calls.append(Call(str(field(tc, "id")), str(field(function, "name")), arguments, problem))
+        calls.append(Call(call_id, as_text(field(function, "name")), arguments, problem))
     return calls
 
 
 async def execute_openai(
-    tool_calls: Iterable[Any],
+    tool_calls: Iterable[Any] | None,
     toolbox: Toolbox,
     options: RunOptions | None = None,
     *,
@@ -34,7 +46,7 @@ async def execute_openai(
     """Run a Chat Completions ``message.tool_calls`` batch as one graph.
 
     Args:
-        tool_calls: the SDK's ``ChatCompletionMessageToolCall`` objects or dicts.
+        tool_calls: the SDK's tool call objects or dicts (None: no call).
         toolbox: the tools the model may call.
         options: how to run the batch (a ``graphflow.RunOptions``).
         max_chars: the longest content of a message (longer is cut, with a note).
@@ -61,21 +73,22 @@ def tool_messages(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
     ]
 
 
-def calls_from_responses(items: Iterable[Any]) -> list[Call]:
-    """The ``function_call`` items of a Responses API output."""
+def calls_from_responses(items: Iterable[Any] | None) -> list[Call]:
+    """The ``function_call`` and ``custom_tool_call`` items of a Responses API output."""
     calls = []
-    for item in items:
-        if field(item, "type") != "function_call":
-            continue
-        arguments, problem = parse_arguments(field(item, "arguments"))
-        calls.append(
-            Call(str(field(item, "call_id")), str(field(item, "name")), arguments, problem)
-        )
+    for item in items or ():
+        kind = field(item, "type")
+        call_id, name = as_text(field(item, "call_id")), as_text(field(item, "name"))
+        if kind == "custom_tool_call":
+            calls.append(Call(call_id, name, problem=CUSTOM_CALL_PROBLEM, custom=True))
+        elif kind == "function_call":
+            arguments, problem = parse_arguments(field(item, "arguments"))
+            calls.append(Call(call_id, name, arguments, problem))
     return calls
 
 
 async def execute_openai_responses(
-    items: Iterable[Any],
+    items: Iterable[Any] | None,
     toolbox: Toolbox,
     options: RunOptions | None = None,
     *,
@@ -85,14 +98,16 @@ async def execute_openai_responses(
     """Run the ``function_call`` items of ``response.output`` as one graph.
 
     Args:
-        items: ``response.output`` (SDK items or dicts); other items are ignored.
+        items: ``response.output`` (SDK items or dicts); items other than tool
+            calls are ignored.
         toolbox: the tools the model may call.
         options: how to run the batch (a ``graphflow.RunOptions``).
         max_chars: the longest output of an item (longer is cut, with a note).
         **overrides: ``RunOptions`` fields as keywords, applied on top of ``options``.
 
     Returns:
-        ``{"type": "function_call_output", "call_id", "output"}`` items, one per call.
+        One ``{"type": "function_call_output", "call_id", "output"}`` item per
+        function call (``custom_tool_call_output`` for a custom tool call), in order.
 
     Raises:
         OptionError: an option is invalid or misspelt (nothing ran).
@@ -100,7 +115,16 @@ async def execute_openai_responses(
     opts = RunOptions.build(options, overrides)
     calls = calls_from_responses(items)
     outcomes, _ = await execute_calls(calls, toolbox, opts, max_chars=max_chars)
+    return output_items(outcomes)
+
+
+def output_items(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
+    """A ``function_call_output`` (or ``custom_tool_call_output``) item per outcome."""
     return [
-        {"type": "function_call_output", "call_id": o.call.call_id, "output": o.content}
+        {
+            "type": "custom_tool_call_output" if o.call.custom else "function_call_output",
+            "call_id": o.call.call_id,
+            "output": o.content,
+        }
         for o in outcomes
     ]

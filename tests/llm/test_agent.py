@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from anthropic.types import Message, MessageParam, TextBlock, ToolUseBlock, Usage
 from openai.types.chat import (
+    ChatCompletion,
     ChatCompletionAssistantMessageParam,
     ChatCompletionMessage,
     ChatCompletionMessageFunctionToolCall,
     ChatCompletionToolMessageParam,
     ChatCompletionUserMessageParam,
 )
+from openai.types.chat.chat_completion import Choice
 from openai.types.chat.chat_completion_message_function_tool_call import Function
 
 import graphflow as gf
@@ -194,11 +196,11 @@ async def test_run_options_and_max_chars_reach_each_turns_calls() -> None:
 
     options = gf.RunOptions(default_timeout=0.1)
     messages = [{"role": "user", "content": "?"}]
-    run = await run_agent(planner, TOOLBOX, messages, options, max_chars=40)
+    run = await run_agent(planner, TOOLBOX, messages, options, max_chars=100)
     assert run.finished and run.answer == "gave up"
     assert run.messages[2]["content"] == "Error: hang timed out after 0.1 s"
-    assert run.messages[3]["content"] == "x" * 40 + (
-        "\n[truncated: 5,000 characters in all, 40 shown]"
+    assert run.messages[3]["content"] == "x" * 52 + (
+        "\n[truncated: 5,000 characters in all, 52 shown]"
     )
 
 
@@ -225,3 +227,74 @@ async def test_plan_agent_tools_keep_every_check_of_the_original_tool() -> None:
     assert not third.ok and third.content.startswith(
         "Error: invalid arguments for total: numbers: Input should be a valid list"
     )
+
+
+class TestPlannerReplies:
+    @pytest.mark.parametrize(
+        ("provider", "reply", "hint"),
+        [
+            ("openai", "The answer is 42.", "return completion.choices[0].message"),
+            ("openai", None, "return completion.choices[0].message"),
+            ("openai-responses", "The answer is 42.", "return the Response"),
+            ("openai-responses", {"role": "assistant", "content": "hi"}, "a dict with 'output'"),
+            ("anthropic", b"bytes", "return the Message of client.messages.create"),
+        ],
+    )
+    async def test_a_reply_of_the_wrong_kind_is_a_type_error_at_once(
+        self, provider: Any, reply: Any, hint: str
+    ) -> None:
+        asked: list[int] = []
+
+        async def planner(messages: list[Any]) -> Any:
+            asked.append(len(messages))
+            return reply
+
+        with pytest.raises(TypeError, match="the planner returned") as info:
+            await run_agent(planner, TOOLBOX, [{"role": "user", "content": "?"}], provider=provider)
+        assert hint in str(info.value) and asked == [1]
+
+    async def test_a_whole_chat_completion_is_named_in_the_error(self) -> None:
+        message = ChatCompletionMessage(role="assistant", content="hi")
+        completion = ChatCompletion(
+            id="c",
+            object="chat.completion",
+            created=0,
+            model="m",
+            choices=[Choice(index=0, finish_reason="stop", message=message)],
+        )
+
+        async def planner(messages: list[Any]) -> ChatCompletion:
+            return completion
+
+        with pytest.raises(TypeError, match=r"returned ChatCompletion .*choices\[0\]\.message"):
+            await run_agent(planner, TOOLBOX, [{"role": "user", "content": "?"}])
+
+    async def test_an_unknown_provider_fails_before_the_planner_is_called(self) -> None:
+        async def planner(messages: list[Any]) -> Any:
+            raise AssertionError("called")
+
+        with pytest.raises(gf.OptionError, match="option provider: expected 'openai'"):
+            await run_agent(planner, TOOLBOX, [], provider="gemini")  # type: ignore[arg-type]
+
+    async def test_an_anthropic_dict_reply_with_text_content_is_the_answer(
+        self, check: Any
+    ) -> None:
+        async def planner(messages: list[Any]) -> dict[str, Any]:
+            return {"role": "assistant", "content": "done"}
+
+        messages = [{"role": "user", "content": "?"}]
+        run = await run_agent(planner, TOOLBOX, messages, provider="anthropic")
+        assert run.finished and run.answer == "done"
+        check(MessageParam, run.messages[1])
+
+    async def test_a_responses_answer_is_the_text_of_its_messages(self) -> None:
+        text = {"type": "output_text", "text": "42", "annotations": []}
+        reply = {
+            "output": [{"type": "reasoning", "summary": []}, {"type": "message", "content": [text]}]
+        }
+
+        async def planner(items: list[Any]) -> dict[str, Any]:
+            return reply
+
+        run = await run_agent(planner, TOOLBOX, [], provider="openai-responses")
+        assert run.finished and run.answer == "42" and len(run.messages) == 2

@@ -91,24 +91,27 @@ async def test_references_outside_the_batch_and_cycles_are_errors_for_those_call
     assert json.loads(content["d"])["sku"] == "D"
 
 
-async def test_duplicate_call_ids_still_get_one_result_each() -> None:
+async def test_a_duplicate_call_id_still_runs_and_a_reference_names_the_first() -> None:
     calls = [
         openai_call("same", "lookup", '{"sku": "A"}'),
         openai_call("same", "lookup", '{"sku": "B"}'),
+        openai_call("next", "lookup", json.dumps({"sku": "${same.sku}"})),
     ]
     messages = await execute_openai(calls, TOOLBOX)
-    assert len(messages) == 2 and json.loads(messages[0]["content"])["sku"] == "A"
-    assert messages[1]["content"].startswith(
-        "Error: lookup was not called: call id 'same' is unusable"
-    )
+    assert [m["tool_call_id"] for m in messages] == ["same", "same", "next"]
+    assert [json.loads(m["content"])["sku"] for m in messages] == ["A", "B", "A"]
 
 
 async def test_long_content_is_truncated_with_a_note() -> None:
     messages = await execute_openai([openai_call("c", "big", "{}")], TOOLBOX, max_chars=100)
     text = messages[0]["content"]
-    assert text.startswith("x" * 100) and text.endswith(
-        "[truncated: 5,000 characters in all, 100 shown]"
-    )
+    assert len(text) <= 100  # the note counts: max_chars bounds what the model reads
+    assert text == "x" * 52 + "\n[truncated: 5,000 characters in all, 52 shown]"
+
+
+async def test_with_no_room_for_the_note_content_is_cut_to_max_chars() -> None:
+    messages = await execute_openai([openai_call("c", "big", "{}")], TOOLBOX, max_chars=10)
+    assert messages[0]["content"] == "x" * 10
 
 
 async def test_responses_api_function_calls(check: Any) -> None:
@@ -197,8 +200,8 @@ class TestOptions:
 
     async def test_anthropic_and_responses_take_options_and_max_chars_too(self) -> None:
         blocks = [ToolUseBlock(type="tool_use", id="t", name="big", input={})]
-        message = await execute_anthropic(blocks, TOOLBOX, gf.RunOptions(), max_chars=10)
-        assert message["content"][0]["content"].startswith("x" * 10 + "\n[truncated")
+        message = await execute_anthropic(blocks, TOOLBOX, gf.RunOptions(), max_chars=60)
+        assert message["content"][0]["content"].startswith("x" * 13 + "\n[truncated")
         items = [{"type": "function_call", "call_id": "f", "name": "hang", "arguments": "{}"}]
         outputs = await execute_openai_responses(items, TOOLBOX, default_timeout=0.1)
         assert outputs[0]["output"] == "Error: hang timed out after 0.1 s"
@@ -229,14 +232,15 @@ async def test_a_cycle_reachable_only_from_a_call_listed_first_is_named() -> Non
     assert content["z"] == "Error: lookup was not run: upstream 'a' failed"
 
 
-async def test_malformed_references_and_unusable_ids_still_get_one_result_each() -> None:
+async def test_malformed_references_and_odd_ids_still_get_one_result_each() -> None:
     calls = [
-        openai_call("_call3", "lookup", '{"sku": "ok"}'),
+        openai_call("call 3", "lookup", '{"sku": "ok"}'),
         openai_call("empty", "lookup", json.dumps({"sku": "${}"})),
         openai_call("dots", "lookup", json.dumps({"sku": "${a..b}"})),
         openai_call("item", "lookup", '{"sku": "reserved id"}'),
         openai_call("x.y", "lookup", '{"sku": "dotted id"}'),
         openai_call("each", "lookup", json.dumps({"sku": "${item}"})),
+        openai_call("gen", "lookup", json.dumps({"sku": "${call 3}"})),  # no id, no position
     ]
     messages = await execute_openai(calls, TOOLBOX)
     assert [m["tool_call_id"] for m in messages] == [c.id for c in calls]
@@ -244,8 +248,113 @@ async def test_malformed_references_and_unusable_ids_still_get_one_result_each()
     assert json.loads(content[0]) == {"sku": "ok", "price": 10}
     assert "malformed reference ${}" in content[1]
     assert "malformed reference ${a..b}" in content[2]
-    assert content[3] == content[4].replace("'x.y'", "'item'")
-    assert content[4] == (
-        "Error: lookup was not called: call id 'x.y' is unusable (a duplicate, or malformed)"
+    assert json.loads(content[3])["sku"] == "reserved id"  # an id is not a reason to refuse
+    assert json.loads(content[4])["sku"] == "dotted id"
+    not_called = "Error: lookup was not called: an argument refers to "
+    assert content[5] == not_called + "'item', not a call of this batch"
+    assert content[6] == not_called + "'call 3', not a call of this batch"
+
+
+class TestReferencesByPosition:
+    """Hosted models cannot know the ids of the calls they are writing: ${N} names the Nth."""
+
+    async def test_a_position_names_a_call_of_the_batch(self) -> None:
+        calls = [
+            openai_call("call_x1", "find_user", json.dumps({"email": "a@b.c"})),
+            openai_call("call_x2", "list_orders", json.dumps({"user_id": "${1.user_id}"})),
+            openai_call("call_x3", "lookup", json.dumps({"sku": "user ${1.user_id}, $${1}"})),
+        ]
+        content = [m["content"] for m in await execute_openai(calls, TOOLBOX)]
+        assert json.loads(content[1]) == [{"order": 1, "user_id": 42}]
+        assert json.loads(content[2])["sku"] == "user 42, ${1}"  # the escape stays an escape
+
+    async def test_an_id_wins_over_a_position_and_odd_ids_are_reachable_by_position(
+        self,
+    ) -> None:
+        calls = [
+            openai_call("2", "lookup", '{"sku": "id two"}'),
+            openai_call("an odd id", "lookup", '{"sku": "second"}'),
+            openai_call("c", "lookup", json.dumps({"sku": "${2.sku}|${2.sku}"})),
+            openai_call("d", "lookup", json.dumps({"sku": "${2.sku}"})),
+        ]
+        calls[3].function.arguments = json.dumps({"sku": "${an odd id.sku}"})
+        content = [m["content"] for m in await execute_openai(calls, TOOLBOX)]
+        assert json.loads(content[2])["sku"] == "id two|id two"
+        assert "refers to 'an odd id', not a call of this batch" in content[3]
+
+    async def test_a_position_past_the_batch_is_that_calls_error(self) -> None:
+        calls = [openai_call("a", "lookup", json.dumps({"sku": "${2}"}))]
+        content = (await execute_openai(calls, TOOLBOX))[0]["content"]
+        assert content == (
+            "Error: lookup was not called: an argument refers to '2', not a call of this batch"
+        )
+
+
+class TestWhatTheFuzzFound:
+    """Each input once made an adapter raise; now each call gets its one result."""
+
+    @pytest.mark.parametrize(
+        ("arguments", "error"),
+        [
+            (json.dumps({"sku": "${}"}), "malformed reference ${}"),
+            (json.dumps({"sku": "${c1.}"}), "malformed reference ${c1.}"),
+            ('{"sku": ' + "9" * 5000 + "}", "an integer has 5,000 digits (at most 4,300)"),
+            ('{"sku": ' + "[" * 500 + "]" * 500 + "}", "nested more than 100 levels deep"),
+            ('{"sku": ' + "[" * 5000 + "]" * 5000 + "}", "arguments cannot be read"),
+            ("[1]", "arguments must be a JSON object, got list"),
+        ],
     )
-    assert content[5].startswith("Error: lookup was not called: ") and "${item}" in content[5]
+    async def test_arguments_a_model_may_send(self, arguments: str, error: str) -> None:
+        calls = [
+            openai_call("c1", "lookup", arguments),
+            openai_call("c2", "lookup", '{"sku": "B"}'),
+        ]
+        first, second = await execute_openai(calls, TOOLBOX)
+        assert first["content"].startswith("Error: lookup was not called: ")
+        assert error in first["content"] and len(first["content"]) < 400
+        assert json.loads(second["content"])["sku"] == "B"
+
+    @pytest.mark.parametrize("ids", [["item", " "], ["x", "_call2", "x"], ["x", "call 3", "x"]])
+    async def test_ids_a_model_may_send(self, ids: list[str]) -> None:
+        calls = [openai_call(i, "lookup", json.dumps({"sku": str(k)})) for k, i in enumerate(ids)]
+        messages = await execute_openai(calls, TOOLBOX)
+        assert [m["tool_call_id"] for m in messages] == ids
+        assert [json.loads(m["content"])["sku"] for m in messages] == [
+            str(k) for k in range(len(ids))
+        ]
+
+    async def test_no_tool_calls_is_an_empty_batch(self) -> None:
+        assert await execute_openai(None, TOOLBOX) == []
+        assert await execute_openai_responses(None, TOOLBOX) == []
+        assert await execute_anthropic(None, TOOLBOX) == {"role": "user", "content": []}
+
+    async def test_ids_and_names_that_are_not_strings_or_are_huge(self, check: Any) -> None:
+        huge = "n" * 100_000
+        calls: list[Any] = [
+            {"id": 7, "type": "function", "function": {"name": None, "arguments": "{}"}},
+            {"id": None, "type": "function", "function": {"name": huge, "arguments": "{}"}},
+            {"id": "k" * 10_000, "type": "function", "function": {"name": "lookup"}},
+        ]
+        messages = await execute_openai(calls, TOOLBOX)
+        for m in messages:
+            check(ChatCompletionToolMessageParam, m)
+        assert [m["tool_call_id"] for m in messages] == ["7", "", "k" * 10_000]
+        assert messages[0]["content"] == "Error: (unnamed) was not called: the call names no tool"
+        assert len(messages[1]["content"]) < 800  # the name is quoted, not echoed
+        assert "sku: Field required" in messages[2]["content"]  # the long id runs
+
+    async def test_a_tool_output_that_is_not_json_is_still_text(self) -> None:
+        deep: list[Any] = []
+        for _ in range(100_000):
+            deep = [deep]
+
+        @gf.tool
+        async def odd(kind: str) -> Any:
+            return {"deep": deep, "big": 10**5000}[kind]
+
+        calls = [openai_call(k, "odd", json.dumps({"kind": k})) for k in ("deep", "big")]
+        messages = await execute_openai(calls, gf.Toolbox([odd]), max_chars=100)
+        assert [m["content"] for m in messages] == [
+            "[output of type list, which cannot be shown as text]",
+            "[output of type int, which cannot be shown as text]",
+        ]

@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 import graphflow as gf
-from graphflow.llm.plan import parse_plan, parse_task, run_plan
+from graphflow.llm.plan import PlanParser, parse_plan, parse_task, run_plan
 
 from .tools import TOOLBOX
 
@@ -171,3 +171,135 @@ async def test_run_plan_takes_run_options_and_typed_overrides() -> None:
         run = await run_plan("1. hang()\n", TOOLBOX, gf.RunOptions(default_timeout=0.1))
     error = run.result["1"].error
     assert error is not None and error.timed_out == 0.1
+
+
+@gf.tool
+async def search(query: str) -> str:
+    """Search an encyclopedia."""
+    return f"about {query}"
+
+
+@gf.tool
+async def math(problem: str, context: list[str] | None = None) -> str:
+    """Answer a math question, given context."""
+    return f"{problem} | {context}"
+
+
+COMPILER_TOOLS = gf.Toolbox([search, math])
+
+# The shapes of LLMCompiler's few-shot planner prompts (configs/*/gpt_prompts.py):
+# several example plans, each ending "N. join()<END_OF_PLAN>" and "###", quoted and
+# unquoted arguments, "$N" inside lists of strings, and a line whose ")" is missing.
+FEW_SHOT = (
+    "Question: Which river is longer, the Danube or the Rhine?\n"
+    '1. search("Danube")\n'
+    "2. search('Rhine')\n"
+    "Thought: I can answer the question now.\n"
+    "3. join()<END_OF_PLAN>\n"
+    "###\n"
+    "\n"
+    "Question: How far is Vienna from Budapest, halved?\n"
+    "1. search(Vienna Budapest distance)\n"
+    '2. math("half of the distance in km?", ["$1"])\n'
+    "Thought: I can answer the question now.\n"
+    "3. join()<END_OF_PLAN>\n"
+    "###\n"
+)
+
+
+class TestLLMCompilerPlans:
+    def test_a_prompt_of_several_plans_stops_at_the_first_join(self) -> None:
+        tasks = parse_plan(FEW_SHOT, COMPILER_TOOLS)
+        assert [(t.index, t.name, t.args, t.error) for t in tasks] == [
+            (1, "search", {"query": "Danube"}, None),
+            (2, "search", {"query": "Rhine"}, None),
+        ]
+
+    @pytest.mark.parametrize(
+        ("line", "query"),
+        [
+            ("1. search(Rosetta)", "Rosetta"),
+            ("1. search(Rosetta Stone)", "Rosetta Stone"),
+            (
+                "1. search(Alesha Popovich and Tugarin the Dragon)",
+                "Alesha Popovich and Tugarin the Dragon",
+            ),
+            ("1. search(First for Women (magazine))", "First for Women (magazine)"),
+            ("1. search(abs(4444.43 - 11790))", "abs(4444.43 - 11790)"),
+            ("1. search(Arthur's Magazine)", "Arthur's Magazine"),
+        ],
+    )
+    def test_unquoted_arguments_are_the_text_as_written(self, line: str, query: str) -> None:
+        task = parse_task(line, COMPILER_TOOLS)
+        assert task is not None and task.error is None and task.args == {"query": query}
+
+    def test_unquoted_text_keeps_its_references(self) -> None:
+        task = parse_task("2. search(population of $1 in ${1.year})", COMPILER_TOOLS, [1])
+        assert task is not None and task.deps == (1,)
+        assert task.args == {"query": "population of ${1} in ${1.year}"}
+
+    def test_nothing_is_evaluated(self) -> None:
+        task = parse_task("1. search(__import__('os').system('false'))", COMPILER_TOOLS)
+        assert task is not None and task.args == {"query": "__import__('os').system('false')"}
+        keyword = parse_task("1. search(query=__import__('os'))", COMPILER_TOOLS)
+        assert keyword is not None and keyword.error is not None  # keywords mean Python: an error
+
+    def test_a_line_whose_call_is_not_closed_is_an_error_task(self) -> None:
+        plan = '1. search("cheetah")\n2. math("speed if 1.3 times slower?", ["$1"]\n3. math($2)\n'
+        tasks = parse_plan(plan, COMPILER_TOOLS)
+        assert tasks[1].error == "task 2: the call is not closed with ')'"
+        assert tasks[2].error is None and tasks[2].deps == (2,)  # it will be skipped, not lost
+
+    async def test_the_few_shot_plan_runs_with_list_references(self) -> None:
+        second = FEW_SHOT.split("###\n", 1)[1]
+        run = await run_plan(second, COMPILER_TOOLS)
+        assert (
+            run.result["2"].output
+            == "half of the distance in km? | ['about Vienna Budapest distance']"
+        )
+
+
+class TestHostilePlans:
+    """Each plan once made the parser raise, hang or misread; now each is tasks with errors."""
+
+    @pytest.mark.parametrize(
+        ("line", "error"),
+        [
+            ("1. lookup(sku={[1]: 2})", "a dict key must be a literal, not '[1]'"),
+            ("1. lookup(sku={$1: 2})", "a dict key must be a literal, not '${1}'"),
+            ("1. lookup(sku=" + "-" * 100_000 + "1)", "too deeply nested"),
+            ("1. lookup(sku=" + "1+" * 20_000 + "1)", "too deeply nested"),
+            ("1. lookup(sku=b'x')", "only literals and $N are allowed, not \"b'x'\""),
+            ("9" * 4301 + '. lookup(sku="x")', "has 4,301 digits (at most 9)"),
+            ("2. lookup(sku=$" + "9" * 5000 + ")", "which is not a task defined before it"),
+        ],
+    )
+    def test_lines_that_cannot_run_are_tasks_with_errors(self, line: str, error: str) -> None:
+        task = parse_task(line, TOOLBOX, [1])
+        assert task is not None and task.error is not None
+        assert error in task.error and len(task.error) < 400
+
+    def test_a_price_is_text_and_so_is_an_escape_sequence(self) -> None:
+        task = parse_task(r'2. lookup(sku="costs $1.50, matches \d+")', TOOLBOX, [1])
+        assert task is not None and task.error is None and task.deps == ()
+        assert task.args == {"sku": r"costs $1.50, matches \d+"}
+
+    async def test_a_task_number_written_three_times_gives_three_results(self) -> None:
+        plan = '1. lookup(sku="a")\n1. lookup(sku="b")\n1. lookup(sku="c")\n'
+        run = await run_plan(plan, TOOLBOX)
+        assert [t.node_id for t in run.tasks] == ["1", "1(again)", "1(again 2)"]
+        assert run.result["1"].ok
+        for node_id in ("1(again)", "1(again 2)"):
+            error = run.result[node_id].error
+            assert error is not None and error.message == "task 1 is defined twice"
+
+    async def test_references_that_are_not_task_numbers_are_that_tasks_error(self) -> None:
+        plan = '1. lookup(sku="Hello ${name}")\n2. lookup(sku="${}")\n3. lookup(sku="fine")\n'
+        run = await run_plan(plan, TOOLBOX)
+        assert [run.result[n].status for n in "123"] == ["failed", "failed", "succeeded"]
+
+    def test_a_long_line_streamed_a_character_at_a_time_is_read_once(self) -> None:
+        parser = PlanParser(TOOLBOX)
+        line = '1. lookup(sku="' + "x" * 200_000 + '")\n'
+        tasks = [t for char in line for t in parser.feed(char)]  # once quadratic: minutes
+        assert [t.args for t in tasks + parser.finish()] == [{"sku": "x" * 200_000}]
