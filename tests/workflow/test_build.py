@@ -156,10 +156,29 @@ class TestDurations:
     def test_forms(self, raw: object, seconds: float) -> None:
         assert parse_duration(raw) == seconds
 
-    @pytest.mark.parametrize("raw", ["5 parsecs", "", "-1s", True, None])
+    @pytest.mark.parametrize(
+        "raw", ["5 parsecs", "", "-1s", True, None, 10**400, "9" * 400 + "s", float("nan")]
+    )
     def test_refused(self, raw: object) -> None:
         with pytest.raises(ValueError, match="duration"):
             parse_duration(raw)
+
+    def test_a_huge_number_is_a_located_error_not_an_overflow(self) -> None:
+        message = error_of(f"name: x\nnodes:\n  a: {{tool: echo, timeout: {'9' * 400}}}\n")
+        assert message.startswith("<string>:3:19: nodes.a.timeout: a duration this long")
+
+
+class TestLimits:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "name: x\nconcurrency: 1000001\nnodes:\n  a: {tool: echo}\n",
+            "name: x\nnodes:\n  a: {tool: echo, for_each: [1], max_parallel: 1000001}\n",
+        ],
+    )
+    def test_more_than_a_million_at_once_is_refused(self, text: str) -> None:
+        # a 4,000-digit concurrency passed validate and failed run (OverflowError)
+        assert "less than or equal to 1000000" in error_of(text)
 
 
 class TestBuild:
