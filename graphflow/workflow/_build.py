@@ -30,7 +30,7 @@ from graphflow import (
 )
 
 from ._loader import Document, Loc, load_file, load_text
-from ._registry import DuplicateToolError, ToolRegistry, import_modules
+from ._registry import DuplicateToolError, ToolModuleError, ToolRegistry, import_modules
 from ._spec import NodeModel, RetrySpec, WorkflowModel, fields_at
 
 INPUTS = "inputs"
@@ -201,10 +201,8 @@ def _registry(
         try:
             (module,) = import_modules([name], folder)
             registry.add_module(module)
-        except ImportError as exc:
-            raise doc.error(
-                f"cannot import tools module {name!r}: {exc}", loc, key="tools"
-            ) from None
+        except ToolModuleError as exc:
+            raise doc.error(str(exc), loc, key="tools") from None
         except DuplicateToolError as exc:
             raise doc.error(str(exc), loc, key="tools") from None
     return registry

@@ -326,3 +326,79 @@ class TestBuild:
         monkeypatch.syspath_prepend(str(tmp_path))
         wf = load("name: x\nnodes:\n  a: {tool: shout, args: {text: hi}}\n")
         assert gf.run_sync(wf.graph)["a"].output == "HI"
+
+
+class TestToolModules:
+    def test_typed_tools_are_found_without_all(self, tmp_path: Path) -> None:
+        # issue 9: "@gf.tool" functions gave "unknown tool 'add'" unless __all__ listed them
+        (tmp_path / "typed_tools.py").write_text(
+            textwrap.dedent(
+                """\
+                import graphflow as gf
+
+                @gf.tool
+                def add(a: int, b: int) -> int:
+                    return a + b
+
+                @gf.tool(name="times")
+                async def multiply(a: int, b: int) -> int:
+                    return a * b
+
+                def plain(x):
+                    return x
+                """
+            )
+        )
+        (tmp_path / "flow.yaml").write_text(
+            textwrap.dedent(
+                """\
+                name: typed
+                tools: [typed_tools]
+                nodes:
+                  s: {tool: add, args: {a: 2, b: "3"}}
+                  p: {tool: times, args: {a: "${s}", b: 10}}
+                  q: {tool: plain, args: {x: "${p}"}}
+                """
+            )
+        )
+        wf = load_workflow(tmp_path / "flow.yaml")
+        result = gf.run_sync(wf.graph)
+        assert [result[n].output for n in ("s", "p", "q")] == [5, 50, 50]
+
+    def test_a_typed_tool_is_known_by_its_name(self, tmp_path: Path) -> None:
+        (tmp_path / "named_tools.py").write_text(
+            "import graphflow as gf\n\n"
+            "@gf.tool(name='times')\ndef multiply(a, b):\n    return a * b\n"
+        )
+        (tmp_path / "f.yaml").write_text(
+            "name: x\ntools: [named_tools]\nnodes:\n  a: {tool: multiply}\n"
+        )
+        with pytest.raises(gf.ToolNotFoundError, match="unknown tool 'multiply'"):
+            load_workflow(tmp_path / "f.yaml")
+
+    def test_tools_imported_from_elsewhere_are_not_the_modules_own(self, tmp_path: Path) -> None:
+        (tmp_path / "reexports.py").write_text("from graphflow.builtin_tools import sleep as nap\n")
+        (tmp_path / "f.yaml").write_text("name: x\ntools: [reexports]\nnodes:\n  a: {tool: nap}\n")
+        with pytest.raises(gf.ToolNotFoundError, match="unknown tool 'nap'"):
+            load_workflow(tmp_path / "f.yaml")
+
+    @pytest.mark.parametrize("name", ["", ".x", "a..b", "1abc", "a b", "x-" * 500])
+    def test_a_name_that_is_not_a_module_name(self, tmp_path: Path, name: str) -> None:
+        # "" and ".x" raised ValueError and TypeError out of importlib
+        (tmp_path / "f.yaml").write_text(
+            f"name: x\ntools: [{name!r}]\nnodes:\n  a: {{tool: echo}}\n"
+        )
+        with pytest.raises(gf.SpecError) as info:
+            load_workflow(tmp_path / "f.yaml")
+        assert str(info.value).startswith(f"{tmp_path / 'f.yaml'}:2:9: ")
+        assert "is not a module name" in str(info.value)
+        assert len(info.value.reason) <= 200
+
+    def test_a_module_that_raises_while_imported(self, tmp_path: Path) -> None:
+        (tmp_path / "broken_tools.py").write_text("raise RuntimeError('no config file')\n")
+        (tmp_path / "f.yaml").write_text(
+            "name: x\ntools: [broken_tools]\nnodes:\n  a: {tool: echo}\n"
+        )
+        with pytest.raises(gf.SpecError) as info:
+            load_workflow(tmp_path / "f.yaml")
+        assert info.value.reason == "cannot import tools module 'broken_tools': no config file"
