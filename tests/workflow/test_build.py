@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 import graphflow as gf
-from graphflow.workflow import load_workflow, load_workflow_text, parse_duration
+from graphflow.workflow import WorkflowErrors, load_workflow, load_workflow_text, parse_duration
+from graphflow.workflow._errors import MAX_REPORTED
 
 
 def load(text: str, **kwargs: Any) -> Any:
@@ -402,3 +403,183 @@ class TestToolModules:
         with pytest.raises(gf.SpecError) as info:
             load_workflow(tmp_path / "f.yaml")
         assert info.value.reason == "cannot import tools module 'broken_tools': no config file"
+
+
+class TestEveryError:
+    """Issue 9: "a file with four mistakes showed one, not even the first"."""
+
+    FOUR = """\
+    name: x
+    nodes:
+      a: {tool: ech}
+      b: {tool: echo, timeout: 5 parsecs}
+      c: {tool: echo, argz: 1}
+      d: {tool: echo, args: {v: "${zz}"}}
+    """
+
+    def test_four_mistakes_four_lines_in_file_order(self) -> None:
+        with pytest.raises(WorkflowErrors) as info:
+            load(self.FOUR)
+        assert str(info.value).splitlines() == [
+            "<string>:3:7: unknown tool 'ech' (did you mean 'echo'?)",
+            "<string>:4:19: nodes.b.timeout: '5 parsecs' is not a duration: "
+            "use seconds or 500ms, 30s, 5m, 1h",
+            "<string>:5:19: unknown key 'argz' (did you mean 'args'?)",
+            "<string>:6:26: node 'd' references unknown node 'zz'",
+        ]
+        errors = info.value.errors
+        assert isinstance(errors[0], gf.ToolNotFoundError) and errors[0].name == "ech"
+        assert (info.value.line, info.value.column) == (3, 7)  # located at the first
+
+    def test_a_misspelt_required_key_is_one_mistake(self) -> None:
+        assert error_of("name: x\nnodes:\n  a: {tol: echo}\n") == (
+            "<string>:3:7: unknown key 'tol' (did you mean 'tool'?)"
+        )
+
+    @pytest.mark.parametrize(
+        ("field", "expected"),
+        [
+            ("retries: x", "<string>:3:19: nodes.a.retries: expected an integer or a mapping"),
+            ("retries: -1", "<string>:3:19: nodes.a.retries: Input should be greater than"),
+            ("for_each: 3", "<string>:3:19: nodes.a.for_each: expected a list or a string"),
+            ("depends_on: [1]", "<string>:3:32: nodes.a.depends_on.0: Input should be a valid"),
+        ],
+    )
+    def test_a_union_field_reports_what_was_meant(self, field: str, expected: str) -> None:
+        assert error_of(f"name: x\nnodes:\n  a: {{tool: echo, {field}}}\n").startswith(expected)
+
+    def test_what_follows_from_a_reported_mistake_is_not_reported(self, tmp_path: Path) -> None:
+        text = """\
+        name: x
+        tools: [no_such_module]
+        inputs: {r: {requird: true}}
+        nodes:
+          a: {tool: from_that_module, args: {v: "${inputs.r}"}}
+          b: {tool: echo, timeot: 1}
+          c: {tool: echo, args: {v: "${b}"}}
+          d: {tool: echo, timeout: !!int x}
+        """
+        assert error_of(text).splitlines() == [
+            "<string>:2:9: cannot import tools module 'no_such_module': "
+            "No module named 'no_such_module'",
+            "<string>:3:14: unknown key 'requird' (did you mean 'required'?)",
+            "<string>:6:19: unknown key 'timeot' (did you mean 'timeout'?)",
+            "<string>:8:28: 'x' is not a valid int",
+        ]
+
+    def test_a_flood_of_mistakes_is_capped(self) -> None:
+        nodes = "".join(f"  n{i}: {{tool: nope{i}}}\n" for i in range(30))
+        lines = error_of(f"name: x\nnodes:\n{nodes}").splitlines()
+        assert len(lines) == MAX_REPORTED + 1
+        assert lines[-1] == f"<string>:{3 + MAX_REPORTED}:9: and 10 more errors"
+
+    def test_cycles_are_looked_for_once_everything_else_is_right(self) -> None:
+        # with nodes left out for their own mistakes, what is left may look cyclic or not
+        text = (
+            "name: x\nnodes:\n  a: {tool: echo, depends_on: b}\n  b: {tool: echo, depends_on: a}\n"
+        )
+        with pytest.raises(gf.CycleError):
+            load(text)
+        assert error_of(text + "  c: {tool: nope}\n") == "<string>:5:7: unknown tool 'nope'"
+
+    def test_hostile_sizes_give_short_answers(self) -> None:
+        name = "t" * 100_000  # was 100 KB of stderr
+        other = "u" * 100_000
+        text = f"name: x\nnodes:\n  ? {name}\n  : {{tool: {name}, args: {{v: '${{{other}}}'}}}}\n"
+        lines = error_of(text).splitlines()
+        assert len(lines) == 2  # the unknown tool, the unknown node
+        assert all(len(line) <= 200 for line in lines), [line[:80] for line in lines]
+
+
+class TestReferences:
+    def test_an_escape_beside_an_input_is_unescaped_once(self) -> None:
+        # issue 8: "$${b.v}" was un-escaped twice: a spurious edge, and "1" instead of "${b.v}"
+        wf = load(
+            """\
+            name: x
+            inputs: {i: {default: 1}}
+            nodes:
+              a: {tool: echo, args: {v: "${inputs.i} $${b.v}", w: "$${b.v}"}}
+              b: {tool: echo, args: {v: 1}}
+            """
+        )
+        assert wf.graph["a"].deps == ()
+        result = gf.run_sync(wf.graph)
+        assert result["a"].output == {"v": "1 ${b.v}", "w": "${b.v}"}
+
+    def test_an_escaped_name_that_is_no_node_is_text(self) -> None:
+        wf = load('name: x\nnodes:\n  a: {tool: echo, args: {v: "$${not_a_ref}"}}\n')
+        assert gf.run_sync(wf.graph)["a"].output == {"v": "${not_a_ref}"}
+
+    def test_an_inputs_value_is_data_never_a_reference(self) -> None:
+        wf = load(
+            """\
+            name: x
+            inputs: {q: {}, many: {}}
+            nodes:
+              a:
+                tool: echo
+                args: {whole: "${inputs.q}", part: "q=${inputs.q}", l: "${inputs.many}"}
+              b: {tool: echo, args: {v: 1}}
+            """,
+            inputs={"q": "${b.v}", "many": ["${b}", {"k": "$${b}"}]},
+        )
+        assert wf.graph["a"].deps == ()
+        assert gf.run_sync(wf.graph)["a"].output == {
+            "whole": "${b.v}",
+            "part": "q=${b.v}",
+            "l": ["${b}", {"k": "$${b}"}],
+        }
+
+    @pytest.mark.parametrize(
+        ("value", "column"), [("${b.y", 26), ("costs ${b} and ${c", 26), ("${a${b}}", 26)]
+    )
+    def test_an_unclosed_reference_is_a_located_error(self, value: str, column: int) -> None:
+        # issue 9: "${b.y" was silently a literal
+        text = (
+            f"name: x\nnodes:\n  a: {{tool: echo, args: {{v: '{value}'}}}}\n  b: {{tool: echo}}\n"
+        )
+        assert error_of(text).startswith(f"<string>:3:{column}: unclosed reference '${{")
+
+    def test_for_each_items_are_values(self) -> None:
+        wf = load(
+            """\
+            name: x
+            inputs: {r: {default: eu}}
+            nodes:
+              a:
+                tool: echo
+                for_each: ["$${x}", "in ${inputs.r}", "${inputs.r}", [1, "${inputs.r}"]]
+                args: {v: "${item}"}
+            """
+        )
+        outputs = gf.run_sync(wf.graph)["a"].output
+        assert [o["v"] for o in outputs] == ["${x}", "in eu", "eu", [1, "eu"]]
+
+    def test_a_reference_inside_a_for_each_list_is_refused(self) -> None:
+        # the core binds static items as they are: "${b.v}" would reach the tool as text
+        text = """\
+        name: x
+        nodes:
+          a: {tool: echo, for_each: [1, "${b.v}"], args: {v: "${item}"}}
+          b: {tool: echo}
+        """
+        assert error_of(text).startswith(
+            "<string>:3:33: a for_each list holds values, not references"
+        )
+
+    @pytest.mark.parametrize(
+        ("for_each", "message"),
+        [
+            ("'${inputs.r}'", "for_each: ${inputs.r} is str, not a list"),
+            ("abc", "for_each must be a list or one reference, got 'abc'"),
+            ("'${b} ${b}'", "for_each must be a list or one reference"),
+        ],
+    )
+    def test_for_each_is_a_list_or_one_reference(self, for_each: str, message: str) -> None:
+        text = (
+            "name: x\ninputs: {r: {default: eu}}\nnodes:\n"
+            f"  a: {{tool: echo, for_each: {for_each}, args: {{v: '${{item}}'}}}}\n"
+            "  b: {tool: echo}\n"
+        )
+        assert error_of(text).startswith(f"<string>:4:19: {message}")
