@@ -31,6 +31,7 @@ from graphflow import (
 )
 
 from . import _template as tpl
+from ._arguments import check_arguments
 from ._errors import Problems, WorkflowCycleError, WorkflowToolNotFoundError
 from ._loader import Document, Loc, load_file, load_text
 from ._registry import DuplicateToolError, ToolModuleError, ToolRegistry, import_modules
@@ -222,6 +223,8 @@ class _GraphBuilder:
         self._check_depends(node_id, node)
         if tool is None:  # reported, or its module failed to import (reported)
             return
+        if len(self.problems.found) == before:
+            self._check_arguments(node_id, node, tool, args)
         if len(self.problems.found) > before:
             return
         try:
@@ -349,6 +352,20 @@ class _GraphBuilder:
             if dep not in self.node_ids:
                 at: Loc = ("nodes", node_id, "depends_on", *((k,) if listed else ()))
                 self.problems.add(self._unknown(node_id, dep, at, "depends on"))
+
+    def _check_arguments(
+        self, node_id: str, node: NodeModel, tool: Callable[..., Any], args: dict[str, Any]
+    ) -> None:
+        constant: dict[str, Any] = {}
+        for key, value in args.items():
+            template = compile_args(value)
+            if not template.refs:
+                constant[key] = template.render(lambda r: r)  # as the tool will get it
+        given = {**args, **constant}
+        loc: Loc = ("nodes", node_id, "args" if node.args else "tool")
+        for problem in check_arguments(node.tool, tool, given, constant):
+            at = loc if problem.name is None else ("nodes", node_id, "args", problem.name)
+            self.problems.at(problem.message, at)
 
     def _unknown(self, node_id: str, missing: str, loc: Loc, how: str) -> SpecError:
         close = difflib.get_close_matches(missing[:100], sorted(self.node_ids), n=1, cutoff=0.6)

@@ -583,3 +583,99 @@ class TestReferences:
             "  b: {tool: echo}\n"
         )
         assert error_of(text).startswith(f"<string>:4:19: {message}")
+
+
+TYPED_TOOLS = """\
+import graphflow as gf
+
+
+@gf.tool
+def add(a: int, b: int = 0) -> int:
+    return a + b
+
+
+def _search(**arguments):
+    return arguments
+
+
+search = gf.Tool.from_schema(
+    "search",
+    {"properties": {"q": {"type": "string"}, "k": {"type": "integer"}}, "required": ["q"]},
+    _search,
+)
+
+
+def plain(x, *, y=1):
+    return x
+
+
+def anything(**kwargs):
+    return kwargs
+"""
+
+
+class TestArguments:
+    """Issue 9: "validate checks tool arguments" as the run would."""
+
+    def test_a_misspelt_argument_fails_validate_at_its_line(self) -> None:
+        # was: validate passed, run failed with a TypeError and no location
+        assert error_of("name: x\nnodes:\n  a: {tool: sleep, args: {secs: 1}}\n") == (
+            "<string>:3:27: tool 'sleep' has no argument 'secs' (did you mean 'seconds'?)"
+        )
+
+    def test_a_missing_argument(self) -> None:
+        assert error_of("name: x\nnodes:\n  a: {tool: sleep}\n") == (
+            "<string>:3:7: tool 'sleep' needs argument 'seconds'"
+        )
+
+    @pytest.fixture
+    def typed(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        (tmp_path / "arg_tools.py").write_text(TYPED_TOOLS)
+        monkeypatch.syspath_prepend(str(tmp_path))
+
+    @pytest.mark.usefixtures("typed")
+    @pytest.mark.parametrize(
+        ("node", "expected"),
+        [
+            ("{tool: add, args: {a: x}}", "4:25: tool 'add': a: Input should be a valid integer"),
+            ("{tool: add, args: {b: 1}}", "4:18: tool 'add' needs argument 'a'"),
+            ("{tool: add, args: {a: 1, c: 2}}", "4:31: tool 'add' has no argument 'c' (it takes"),
+            ("{tool: search, args: {q: a, k: x}}", "4:34: tool 'search': k: Input should be"),
+            ("{tool: search, args: {k: 1}}", "4:21: tool 'search' needs argument 'q'"),
+            ("{tool: plain, args: {x: 1, z: 2}}", "4:33: tool 'plain' has no argument 'z'"),
+            ("{tool: plain, args: {y: 2}}", "4:20: tool 'plain' needs argument 'x'"),
+        ],
+    )
+    def test_constant_arguments_are_checked_as_the_tool_will(
+        self, node: str, expected: str
+    ) -> None:
+        assert error_of(f"name: x\ntools: [arg_tools]\nnodes:\n  n: {node}\n").startswith(
+            f"<string>:{expected}"
+        )
+
+    @pytest.mark.usefixtures("typed")
+    def test_what_is_known_only_at_run_time_is_not_judged(self) -> None:
+        wf = load(
+            """\
+            name: x
+            tools: [arg_tools]
+            inputs: {n: {default: "4"}}
+            nodes:
+              s: {tool: echo, args: {v: "not a number"}}
+              a: {tool: add, args: {a: "${s.v}"}}
+              b: {tool: add, args: {a: "${inputs.n}", b: "${item}"}, for_each: [1, 2]}
+              c: {tool: plain, args: {x: "${s}", y: "any value: plain functions check none"}}
+              d: {tool: anything, args: {whatever: 1}}
+            """
+        )
+        result = gf.run_sync(wf.graph)
+        assert result["b"].output == [5, 6]
+        assert result["a"].error is not None  # the run itself still checks
+
+    @pytest.mark.usefixtures("typed")
+    def test_an_input_substituted_into_a_typed_argument_is_checked(self) -> None:
+        text = "name: x\ntools: [arg_tools]\ninputs: {n: {default: 3}}\n"
+        text += "nodes:\n  a: {tool: add, args: {a: '${inputs.n}'}}\n"
+        assert load(text)
+        message = error_of(text, inputs={"n": "three"})
+        assert message.startswith("<string>:5:25: tool 'add': a: Input should be a valid integer")
