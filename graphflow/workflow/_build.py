@@ -18,6 +18,7 @@ from typing import Any
 
 from graphflow import (
     CycleError,
+    DuplicateNodeError,
     Graph,
     Ref,
     ReferenceResolutionError,
@@ -208,11 +209,21 @@ class _GraphBuilder:
         for node_id, node in self.model.nodes.items():
             self._add(graph, node_id, node)
         if not self.problems:  # a graph with nodes left out may look cyclic or unknown
-            try:
-                graph.validate()
-            except CycleError as exc:
-                self.problems.add(self._locate_cycle(exc))
+            self._check_whole(graph)
         return graph
+
+    def _check_whole(self, graph: Graph) -> None:
+        """What the core checks across nodes: cycles, and item ids taken by a node."""
+        try:
+            graph.validate()
+        except CycleError as exc:
+            self.problems.add(self._locate_cycle(exc))
+        except DuplicateNodeError as exc:  # "m[0]" beside a for_each node "m"
+            message = (
+                f"node id {quote(exc.node_id)} is taken by a for_each item "
+                "(a for_each node m runs as m[0], m[1], ...): rename the node"
+            )
+            self.problems.at(message, ("nodes", exc.node_id))
 
     def _add(self, graph: Graph, node_id: str, node: NodeModel) -> None:
         loc: Loc = ("nodes", node_id)

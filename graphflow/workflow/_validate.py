@@ -18,6 +18,8 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from graphflow import SpecError
+
 from ._errors import Problems
 from ._loader import Document, Loc
 from ._spec import WorkflowModel, fields_at
@@ -143,7 +145,7 @@ def _is_type_error(error: _Error) -> bool:
     return error.type.endswith(("_type", "_parsing"))
 
 
-def located(doc: Document, errors: list[_Error]) -> list[Any]:
+def located(doc: Document, errors: list[_Error]) -> list[SpecError]:
     """Each error as a located ``SpecError``, leaving out what follows from another."""
     unknown = {(e.loc[:-1], str(e.loc[-1])) for e in errors if e.type == "extra_forbidden"}
     out = []
@@ -161,7 +163,7 @@ def _typo_of(loc: Loc, unknown: set[tuple[Loc, str]]) -> bool:
     return bool(difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6))
 
 
-def _spec_error(doc: Document, error: _Error) -> Any:
+def _spec_error(doc: Document, error: _Error) -> SpecError:
     loc = error.loc
     if error.type == "extra_forbidden":
         key = str(loc[-1])

@@ -679,3 +679,12 @@ class TestArguments:
         assert load(text)
         message = error_of(text, inputs={"n": "three"})
         assert message.startswith("<string>:5:25: tool 'add': a: Input should be a valid integer")
+
+
+class TestWholeGraph:
+    def test_a_node_named_like_a_for_each_item_is_located(self) -> None:
+        text = "name: x\nnodes:\n  m: {tool: echo, for_each: [1]}\n  m[0]: {tool: echo}\n"
+        assert error_of(text) == (
+            "<string>:4:3: node id 'm[0]' is taken by a for_each item "
+            "(a for_each node m runs as m[0], m[1], ...): rename the node"
+        )
