@@ -165,6 +165,8 @@ def _compose(text: str, path: str) -> tuple[yaml.Node | None, yaml.SafeLoader]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and problem.startswith("but "):  # "..., but found another document"
+            problem = f"{exc.context}, {problem}"
         raise _at(f"invalid YAML: {problem}", path, mark) from None
     except yaml.YAMLError as exc:
         raise SpecError(one_line(f"invalid YAML: {exc}"), path=path) from None

@@ -688,3 +688,21 @@ class TestWholeGraph:
             "<string>:4:3: node id 'm[0]' is taken by a for_each item "
             "(a for_each node m runs as m[0], m[1], ...): rename the node"
         )
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("name: x\nnodes:\n  1: {tool: echo}\n", "<string>:3:3: key 1 must be a string"),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, args: {2: v}}\n",
+                "<string>:3:26: key 2 must be a string",
+            ),
+            (
+                "name: x\n---\nname: y\n",
+                "<string>:2:1: invalid YAML: expected a single document in the stream, "
+                "but found another document",
+            ),
+        ],
+    )
+    def test_messages_say_what_to_change(self, text: str, expected: str) -> None:
+        assert error_of(text).startswith(expected)
