@@ -5,7 +5,9 @@ In order of precedence: the modules a workflow lists in ``tools:`` (or that
 the group ``graphflow.tools`` (loaded only when a name is looked up).
 
 From a module, the tools are the names in its ``__all__`` if it has one, else
-its public functions defined in that module.
+its public functions and ``Tool`` objects (``@graphflow.tool``) defined in
+that module. A ``Tool`` is known by its ``name`` (the function's, unless
+``@tool(name=...)`` says otherwise), a plain function by its own name.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Final
 
-from graphflow import ToolNotFoundError
+from graphflow import Tool, ToolNotFoundError
 
 from ..builtin_tools import BUILTINS
+from ._text import quote
 
 ENTRY_POINT_GROUP = "graphflow.tools"
 
@@ -34,18 +38,31 @@ class DuplicateToolError(ValueError):
 
 
 def module_tools(module: ModuleType) -> dict[str, Callable[..., Any]]:
-    """The tools a module offers: its ``__all__``, else its own public functions."""
+    """The tools a module offers, by the names a workflow uses.
+
+    Args:
+        module: an imported module.
+
+    Returns:
+        The callables named in its ``__all__`` if it has one, else its public
+        functions and ``Tool`` objects defined in it; a ``Tool`` under its ``name``.
+    """
     names = getattr(module, "__all__", None)
     if names is not None:
-        found = {n: getattr(module, n) for n in names}
-        return {n: f for n, f in found.items() if callable(f)}
+        found = [getattr(module, n, None) for n in names if isinstance(n, str)]
+        listed = zip(names, found, strict=False)
+        return {_tool_name(n, f): f for n, f in listed if callable(f)}
     return {
-        name: obj
+        _tool_name(name, obj): obj
         for name, obj in vars(module).items()
         if not name.startswith("_")
-        and inspect.isfunction(obj)
-        and obj.__module__ == module.__name__
+        and (inspect.isfunction(obj) or isinstance(obj, Tool))
+        and getattr(obj, "__module__", None) == module.__name__
     }
+
+
+def _tool_name(attribute: str, obj: object) -> str:
+    return obj.name if isinstance(obj, Tool) else attribute
 
 
 @contextmanager
@@ -99,6 +116,30 @@ class ToolRegistry:
         raise ToolNotFoundError(name, close, where)
 
 
+_MODULE_NAME: Final = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
+
+
+class ToolModuleError(ImportError):
+    """A ``tools:`` module could not be imported; the message says why, in one line."""
+
+
 def import_modules(names: Iterable[str], folder: Path | None) -> list[ModuleType]:
+    """Import each module, ``folder`` first on the path.
+
+    Raises:
+        ToolModuleError: a name is not a module name (``""``, ``".x"``), or the
+            module cannot be imported, or raises while it is (any exception).
+    """
     with import_path(folder):
-        return [importlib.import_module(n) for n in names]
+        return [_import(n) for n in names]
+
+
+def _import(name: str) -> ModuleType:
+    if not _MODULE_NAME.fullmatch(name):
+        raise ToolModuleError(
+            f"{quote(name)} is not a module name (like 'my_tools' or 'pkg.tools')"
+        )
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # the module's own code may raise anything while importing
+        raise ToolModuleError(f"cannot import tools module {quote(name)}: {exc}") from exc

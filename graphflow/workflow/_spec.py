@@ -6,26 +6,46 @@ error locations into file:line:column with a "did you mean" for typos.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from ._text import quote
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+MAX_CONCURRENCY = 1_000_000
+"""The largest ``concurrency`` and ``max_parallel`` a file may ask for (more is a typo)."""
 
 
 def parse_duration(value: Any) -> Any:
     """Seconds from a number or ``"500ms"``, ``"30s"``, ``"5m"``, ``"1h"``."""
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or a string like 500ms, 30s, 5m")
+    seconds: float | None = None
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+        seconds = _seconds(value)
+    elif isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            return float(match.group(1)) * _UNIT[match.group(2)]
-    raise ValueError(f"{value!r} is not a duration: use seconds or 500ms, 30s, 5m, 1h")
+            seconds = _seconds(match.group(1)) * _UNIT[match.group(2)]
+    if seconds is None:
+        raise ValueError(f"{quote(value, 40)} is not a duration: use seconds or 500ms, 30s, 5m, 1h")
+    return seconds
+
+
+def _seconds(number: float | str) -> float:
+    try:
+        seconds = float(number)
+    except OverflowError:  # an int of hundreds of digits
+        raise ValueError("a duration this long is not a number of seconds") from None
+    if math.isnan(seconds):
+        raise ValueError("a duration is a number of seconds, not NaN")
+    if isinstance(number, str) and math.isinf(seconds):  # "999...9s": .inf is how to say it
+        raise ValueError("a duration this long is not a number of seconds")
+    return seconds
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
@@ -64,7 +84,7 @@ class NodeModel(_Strict):
     args: dict[str, Any] = {}
     depends_on: list[str] | str = []
     for_each: list[Any] | str | None = None
-    max_parallel: int | None = Field(None, ge=1)
+    max_parallel: int | None = Field(None, ge=1, le=MAX_CONCURRENCY)
     timeout: Duration | None = None
     retries: Retries | None = None
     trigger: Literal["all_success", "all_done"] = "all_success"
@@ -77,7 +97,7 @@ class WorkflowModel(_Strict):
     tools: list[str] = []
     inputs: dict[str, InputSpec] = {}
     defaults: Defaults = Defaults()
-    concurrency: int | None = Field(None, ge=1)
+    concurrency: int | None = Field(None, ge=1, le=MAX_CONCURRENCY)
     fail_fast: bool = False
     nodes: dict[str, NodeModel] = Field(min_length=1)
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 import graphflow as gf
-from graphflow.workflow import load_workflow, load_workflow_text, parse_duration
+from graphflow.workflow import WorkflowErrors, load_workflow, load_workflow_text, parse_duration
+from graphflow.workflow._errors import MAX_REPORTED
 
 
 def load(text: str, **kwargs: Any) -> Any:
@@ -156,10 +157,29 @@ class TestDurations:
     def test_forms(self, raw: object, seconds: float) -> None:
         assert parse_duration(raw) == seconds
 
-    @pytest.mark.parametrize("raw", ["5 parsecs", "", "-1s", True, None])
+    @pytest.mark.parametrize(
+        "raw", ["5 parsecs", "", "-1s", True, None, 10**400, "9" * 400 + "s", float("nan")]
+    )
     def test_refused(self, raw: object) -> None:
         with pytest.raises(ValueError, match="duration"):
             parse_duration(raw)
+
+    def test_a_huge_number_is_a_located_error_not_an_overflow(self) -> None:
+        message = error_of(f"name: x\nnodes:\n  a: {{tool: echo, timeout: {'9' * 400}}}\n")
+        assert message.startswith("<string>:3:19: nodes.a.timeout: a duration this long")
+
+
+class TestLimits:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "name: x\nconcurrency: 1000001\nnodes:\n  a: {tool: echo}\n",
+            "name: x\nnodes:\n  a: {tool: echo, for_each: [1], max_parallel: 1000001}\n",
+        ],
+    )
+    def test_more_than_a_million_at_once_is_refused(self, text: str) -> None:
+        # a 4,000-digit concurrency passed validate and failed run (OverflowError)
+        assert "less than or equal to 1000000" in error_of(text)
 
 
 class TestBuild:
@@ -307,3 +327,382 @@ class TestBuild:
         monkeypatch.syspath_prepend(str(tmp_path))
         wf = load("name: x\nnodes:\n  a: {tool: shout, args: {text: hi}}\n")
         assert gf.run_sync(wf.graph)["a"].output == "HI"
+
+
+class TestToolModules:
+    def test_typed_tools_are_found_without_all(self, tmp_path: Path) -> None:
+        # issue 9: "@gf.tool" functions gave "unknown tool 'add'" unless __all__ listed them
+        (tmp_path / "typed_tools.py").write_text(
+            textwrap.dedent(
+                """\
+                import graphflow as gf
+
+                @gf.tool
+                def add(a: int, b: int) -> int:
+                    return a + b
+
+                @gf.tool(name="times")
+                async def multiply(a: int, b: int) -> int:
+                    return a * b
+
+                def plain(x):
+                    return x
+                """
+            )
+        )
+        (tmp_path / "flow.yaml").write_text(
+            textwrap.dedent(
+                """\
+                name: typed
+                tools: [typed_tools]
+                nodes:
+                  s: {tool: add, args: {a: 2, b: "3"}}
+                  p: {tool: times, args: {a: "${s}", b: 10}}
+                  q: {tool: plain, args: {x: "${p}"}}
+                """
+            )
+        )
+        wf = load_workflow(tmp_path / "flow.yaml")
+        result = gf.run_sync(wf.graph)
+        assert [result[n].output for n in ("s", "p", "q")] == [5, 50, 50]
+
+    def test_a_typed_tool_is_known_by_its_name(self, tmp_path: Path) -> None:
+        (tmp_path / "named_tools.py").write_text(
+            "import graphflow as gf\n\n"
+            "@gf.tool(name='times')\ndef multiply(a, b):\n    return a * b\n"
+        )
+        (tmp_path / "f.yaml").write_text(
+            "name: x\ntools: [named_tools]\nnodes:\n  a: {tool: multiply}\n"
+        )
+        with pytest.raises(gf.ToolNotFoundError, match="unknown tool 'multiply'"):
+            load_workflow(tmp_path / "f.yaml")
+
+    def test_tools_imported_from_elsewhere_are_not_the_modules_own(self, tmp_path: Path) -> None:
+        (tmp_path / "reexports.py").write_text("from graphflow.builtin_tools import sleep as nap\n")
+        (tmp_path / "f.yaml").write_text("name: x\ntools: [reexports]\nnodes:\n  a: {tool: nap}\n")
+        with pytest.raises(gf.ToolNotFoundError, match="unknown tool 'nap'"):
+            load_workflow(tmp_path / "f.yaml")
+
+    @pytest.mark.parametrize("name", ["", ".x", "a..b", "1abc", "a b", "x-" * 500])
+    def test_a_name_that_is_not_a_module_name(self, tmp_path: Path, name: str) -> None:
+        # "" and ".x" raised ValueError and TypeError out of importlib
+        (tmp_path / "f.yaml").write_text(
+            f"name: x\ntools: [{name!r}]\nnodes:\n  a: {{tool: echo}}\n"
+        )
+        with pytest.raises(gf.SpecError) as info:
+            load_workflow(tmp_path / "f.yaml")
+        assert str(info.value).startswith(f"{tmp_path / 'f.yaml'}:2:9: ")
+        assert "is not a module name" in str(info.value)
+        assert len(info.value.reason) <= 200
+
+    def test_a_module_that_raises_while_imported(self, tmp_path: Path) -> None:
+        (tmp_path / "broken_tools.py").write_text("raise RuntimeError('no config file')\n")
+        (tmp_path / "f.yaml").write_text(
+            "name: x\ntools: [broken_tools]\nnodes:\n  a: {tool: echo}\n"
+        )
+        with pytest.raises(gf.SpecError) as info:
+            load_workflow(tmp_path / "f.yaml")
+        assert info.value.reason == "cannot import tools module 'broken_tools': no config file"
+
+
+class TestEveryError:
+    """Issue 9: "a file with four mistakes showed one, not even the first"."""
+
+    FOUR = """\
+    name: x
+    nodes:
+      a: {tool: ech}
+      b: {tool: echo, timeout: 5 parsecs}
+      c: {tool: echo, argz: 1}
+      d: {tool: echo, args: {v: "${zz}"}}
+    """
+
+    def test_four_mistakes_four_lines_in_file_order(self) -> None:
+        with pytest.raises(WorkflowErrors) as info:
+            load(self.FOUR)
+        assert str(info.value).splitlines() == [
+            "<string>:3:7: unknown tool 'ech' (did you mean 'echo'?)",
+            "<string>:4:19: nodes.b.timeout: '5 parsecs' is not a duration: "
+            "use seconds or 500ms, 30s, 5m, 1h",
+            "<string>:5:19: unknown key 'argz' (did you mean 'args'?)",
+            "<string>:6:26: node 'd' references unknown node 'zz'",
+        ]
+        errors = info.value.errors
+        assert isinstance(errors[0], gf.ToolNotFoundError) and errors[0].name == "ech"
+        assert (info.value.line, info.value.column) == (3, 7)  # located at the first
+
+    def test_a_misspelt_required_key_is_one_mistake(self) -> None:
+        assert error_of("name: x\nnodes:\n  a: {tol: echo}\n") == (
+            "<string>:3:7: unknown key 'tol' (did you mean 'tool'?)"
+        )
+
+    @pytest.mark.parametrize(
+        ("field", "expected"),
+        [
+            ("retries: x", "<string>:3:19: nodes.a.retries: expected an integer or a mapping"),
+            ("retries: -1", "<string>:3:19: nodes.a.retries: Input should be greater than"),
+            ("for_each: 3", "<string>:3:19: nodes.a.for_each: expected a list or a string"),
+            ("depends_on: [1]", "<string>:3:32: nodes.a.depends_on.0: Input should be a valid"),
+        ],
+    )
+    def test_a_union_field_reports_what_was_meant(self, field: str, expected: str) -> None:
+        assert error_of(f"name: x\nnodes:\n  a: {{tool: echo, {field}}}\n").startswith(expected)
+
+    def test_what_follows_from_a_reported_mistake_is_not_reported(self, tmp_path: Path) -> None:
+        text = """\
+        name: x
+        tools: [no_such_module]
+        inputs: {r: {requird: true}}
+        nodes:
+          a: {tool: from_that_module, args: {v: "${inputs.r}"}}
+          b: {tool: echo, timeot: 1}
+          c: {tool: echo, args: {v: "${b}"}}
+          d: {tool: echo, timeout: !!int x}
+        """
+        assert error_of(text).splitlines() == [
+            "<string>:2:9: cannot import tools module 'no_such_module': "
+            "No module named 'no_such_module'",
+            "<string>:3:14: unknown key 'requird' (did you mean 'required'?)",
+            "<string>:6:19: unknown key 'timeot' (did you mean 'timeout'?)",
+            "<string>:8:28: 'x' is not a valid int",
+        ]
+
+    def test_a_flood_of_mistakes_is_capped(self) -> None:
+        nodes = "".join(f"  n{i}: {{tool: nope{i}}}\n" for i in range(30))
+        lines = error_of(f"name: x\nnodes:\n{nodes}").splitlines()
+        assert len(lines) == MAX_REPORTED + 1
+        assert lines[-1] == f"<string>:{3 + MAX_REPORTED}:9: and 10 more errors"
+
+    def test_cycles_are_looked_for_once_everything_else_is_right(self) -> None:
+        # with nodes left out for their own mistakes, what is left may look cyclic or not
+        text = (
+            "name: x\nnodes:\n  a: {tool: echo, depends_on: b}\n  b: {tool: echo, depends_on: a}\n"
+        )
+        with pytest.raises(gf.CycleError):
+            load(text)
+        assert error_of(text + "  c: {tool: nope}\n") == "<string>:5:7: unknown tool 'nope'"
+
+    def test_hostile_sizes_give_short_answers(self) -> None:
+        name = "t" * 100_000  # was 100 KB of stderr
+        other = "u" * 100_000
+        text = f"name: x\nnodes:\n  ? {name}\n  : {{tool: {name}, args: {{v: '${{{other}}}'}}}}\n"
+        lines = error_of(text).splitlines()
+        assert len(lines) == 2  # the unknown tool, the unknown node
+        assert all(len(line) <= 200 for line in lines), [line[:80] for line in lines]
+
+
+class TestReferences:
+    def test_an_escape_beside_an_input_is_unescaped_once(self) -> None:
+        # issue 8: "$${b.v}" was un-escaped twice: a spurious edge, and "1" instead of "${b.v}"
+        wf = load(
+            """\
+            name: x
+            inputs: {i: {default: 1}}
+            nodes:
+              a: {tool: echo, args: {v: "${inputs.i} $${b.v}", w: "$${b.v}"}}
+              b: {tool: echo, args: {v: 1}}
+            """
+        )
+        assert wf.graph["a"].deps == ()
+        result = gf.run_sync(wf.graph)
+        assert result["a"].output == {"v": "1 ${b.v}", "w": "${b.v}"}
+
+    def test_an_escaped_name_that_is_no_node_is_text(self) -> None:
+        wf = load('name: x\nnodes:\n  a: {tool: echo, args: {v: "$${not_a_ref}"}}\n')
+        assert gf.run_sync(wf.graph)["a"].output == {"v": "${not_a_ref}"}
+
+    def test_an_inputs_value_is_data_never_a_reference(self) -> None:
+        wf = load(
+            """\
+            name: x
+            inputs: {q: {}, many: {}}
+            nodes:
+              a:
+                tool: echo
+                args: {whole: "${inputs.q}", part: "q=${inputs.q}", l: "${inputs.many}"}
+              b: {tool: echo, args: {v: 1}}
+            """,
+            inputs={"q": "${b.v}", "many": ["${b}", {"k": "$${b}"}]},
+        )
+        assert wf.graph["a"].deps == ()
+        assert gf.run_sync(wf.graph)["a"].output == {
+            "whole": "${b.v}",
+            "part": "q=${b.v}",
+            "l": ["${b}", {"k": "$${b}"}],
+        }
+
+    @pytest.mark.parametrize(
+        ("value", "column"), [("${b.y", 26), ("costs ${b} and ${c", 26), ("${a${b}}", 26)]
+    )
+    def test_an_unclosed_reference_is_a_located_error(self, value: str, column: int) -> None:
+        # issue 9: "${b.y" was silently a literal
+        text = (
+            f"name: x\nnodes:\n  a: {{tool: echo, args: {{v: '{value}'}}}}\n  b: {{tool: echo}}\n"
+        )
+        assert error_of(text).startswith(f"<string>:3:{column}: unclosed reference '${{")
+
+    def test_for_each_items_are_values(self) -> None:
+        wf = load(
+            """\
+            name: x
+            inputs: {r: {default: eu}}
+            nodes:
+              a:
+                tool: echo
+                for_each: ["$${x}", "in ${inputs.r}", "${inputs.r}", [1, "${inputs.r}"]]
+                args: {v: "${item}"}
+            """
+        )
+        outputs = gf.run_sync(wf.graph)["a"].output
+        assert [o["v"] for o in outputs] == ["${x}", "in eu", "eu", [1, "eu"]]
+
+    def test_a_reference_inside_a_for_each_list_is_refused(self) -> None:
+        # the core binds static items as they are: "${b.v}" would reach the tool as text
+        text = """\
+        name: x
+        nodes:
+          a: {tool: echo, for_each: [1, "${b.v}"], args: {v: "${item}"}}
+          b: {tool: echo}
+        """
+        assert error_of(text).startswith(
+            "<string>:3:33: a for_each list holds values, not references"
+        )
+
+    @pytest.mark.parametrize(
+        ("for_each", "message"),
+        [
+            ("'${inputs.r}'", "for_each: ${inputs.r} is str, not a list"),
+            ("abc", "for_each must be a list or one reference, got 'abc'"),
+            ("'${b} ${b}'", "for_each must be a list or one reference"),
+        ],
+    )
+    def test_for_each_is_a_list_or_one_reference(self, for_each: str, message: str) -> None:
+        text = (
+            "name: x\ninputs: {r: {default: eu}}\nnodes:\n"
+            f"  a: {{tool: echo, for_each: {for_each}, args: {{v: '${{item}}'}}}}\n"
+            "  b: {tool: echo}\n"
+        )
+        assert error_of(text).startswith(f"<string>:4:19: {message}")
+
+
+TYPED_TOOLS = """\
+import graphflow as gf
+
+
+@gf.tool
+def add(a: int, b: int = 0) -> int:
+    return a + b
+
+
+def _search(**arguments):
+    return arguments
+
+
+search = gf.Tool.from_schema(
+    "search",
+    {"properties": {"q": {"type": "string"}, "k": {"type": "integer"}}, "required": ["q"]},
+    _search,
+)
+
+
+def plain(x, *, y=1):
+    return x
+
+
+def anything(**kwargs):
+    return kwargs
+"""
+
+
+class TestArguments:
+    """Issue 9: "validate checks tool arguments" as the run would."""
+
+    def test_a_misspelt_argument_fails_validate_at_its_line(self) -> None:
+        # was: validate passed, run failed with a TypeError and no location
+        assert error_of("name: x\nnodes:\n  a: {tool: sleep, args: {secs: 1}}\n") == (
+            "<string>:3:27: tool 'sleep' has no argument 'secs' (did you mean 'seconds'?)"
+        )
+
+    def test_a_missing_argument(self) -> None:
+        assert error_of("name: x\nnodes:\n  a: {tool: sleep}\n") == (
+            "<string>:3:7: tool 'sleep' needs argument 'seconds'"
+        )
+
+    @pytest.fixture
+    def typed(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        (tmp_path / "arg_tools.py").write_text(TYPED_TOOLS)
+        monkeypatch.syspath_prepend(str(tmp_path))
+
+    @pytest.mark.usefixtures("typed")
+    @pytest.mark.parametrize(
+        ("node", "expected"),
+        [
+            ("{tool: add, args: {a: x}}", "4:25: tool 'add': a: Input should be a valid integer"),
+            ("{tool: add, args: {b: 1}}", "4:18: tool 'add' needs argument 'a'"),
+            ("{tool: add, args: {a: 1, c: 2}}", "4:31: tool 'add' has no argument 'c' (it takes"),
+            ("{tool: search, args: {q: a, k: x}}", "4:34: tool 'search': k: Input should be"),
+            ("{tool: search, args: {k: 1}}", "4:21: tool 'search' needs argument 'q'"),
+            ("{tool: plain, args: {x: 1, z: 2}}", "4:33: tool 'plain' has no argument 'z'"),
+            ("{tool: plain, args: {y: 2}}", "4:20: tool 'plain' needs argument 'x'"),
+        ],
+    )
+    def test_constant_arguments_are_checked_as_the_tool_will(
+        self, node: str, expected: str
+    ) -> None:
+        assert error_of(f"name: x\ntools: [arg_tools]\nnodes:\n  n: {node}\n").startswith(
+            f"<string>:{expected}"
+        )
+
+    @pytest.mark.usefixtures("typed")
+    def test_what_is_known_only_at_run_time_is_not_judged(self) -> None:
+        wf = load(
+            """\
+            name: x
+            tools: [arg_tools]
+            inputs: {n: {default: "4"}}
+            nodes:
+              s: {tool: echo, args: {v: "not a number"}}
+              a: {tool: add, args: {a: "${s.v}"}}
+              b: {tool: add, args: {a: "${inputs.n}", b: "${item}"}, for_each: [1, 2]}
+              c: {tool: plain, args: {x: "${s}", y: "any value: plain functions check none"}}
+              d: {tool: anything, args: {whatever: 1}}
+            """
+        )
+        result = gf.run_sync(wf.graph)
+        assert result["b"].output == [5, 6]
+        assert result["a"].error is not None  # the run itself still checks
+
+    @pytest.mark.usefixtures("typed")
+    def test_an_input_substituted_into_a_typed_argument_is_checked(self) -> None:
+        text = "name: x\ntools: [arg_tools]\ninputs: {n: {default: 3}}\n"
+        text += "nodes:\n  a: {tool: add, args: {a: '${inputs.n}'}}\n"
+        assert load(text)
+        message = error_of(text, inputs={"n": "three"})
+        assert message.startswith("<string>:5:25: tool 'add': a: Input should be a valid integer")
+
+
+class TestWholeGraph:
+    def test_a_node_named_like_a_for_each_item_is_located(self) -> None:
+        text = "name: x\nnodes:\n  m: {tool: echo, for_each: [1]}\n  m[0]: {tool: echo}\n"
+        assert error_of(text) == (
+            "<string>:4:3: node id 'm[0]' is taken by a for_each item "
+            "(a for_each node m runs as m[0], m[1], ...): rename the node"
+        )
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("name: x\nnodes:\n  1: {tool: echo}\n", "<string>:3:3: key 1 must be a string"),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, args: {2: v}}\n",
+                "<string>:3:26: key 2 must be a string",
+            ),
+            (
+                "name: x\n---\nname: y\n",
+                "<string>:2:1: invalid YAML: expected a single document in the stream, "
+                "but found another document",
+            ),
+        ],
+    )
+    def test_messages_say_what_to_change(self, text: str, expected: str) -> None:
+        assert error_of(text).startswith(expected)

@@ -8,6 +8,17 @@ from graphflow import SpecError
 from graphflow.workflow._loader import MAX_DEPTH, load_file, load_text
 
 
+def problems(text: str) -> list[str]:
+    """What the loader found wrong without stopping, one located line each."""
+    return [str(e) for e in load_text(text, "f.yaml").errors]
+
+
+def fatal(text: str) -> str:
+    with pytest.raises(SpecError) as info:
+        load_text(text, "f.yaml")
+    return str(info.value)
+
+
 class TestPositions:
     def test_every_key_and_item_has_line_and_column(self) -> None:
         doc = load_text("a: 1\nb:\n  c: [x, y]\n  d: {e: 5}\n")
@@ -15,40 +26,112 @@ class TestPositions:
         assert doc.positions[("b", "c")] == (3, 3)
         assert doc.positions[("b", "c", 1)] == (3, 10)
         assert doc.positions[("b", "d", "e")] == (4, 7)
+        assert doc.errors == []
 
     def test_where_falls_back_to_the_nearest_parent(self) -> None:
         doc = load_text("a:\n  b: 1\n")
         assert doc.where(("a", "b", "missing")) == (2, 3)
 
+    def test_a_byte_order_mark_is_allowed(self) -> None:
+        assert load_text("\ufeffname: x\n").data == {"name": "x"}
+
 
 class TestRefusals:
+    """Mistakes that leave the rest readable: each recorded, the reading goes on."""
+
     @pytest.mark.parametrize(
         ("text", "message"),
         [
             ("a: 1\nb: 2\na: 3\n", "f.yaml:3:1: duplicate key 'a' (first at line 1)"),
             ("n:\n  x: 1\n  x: 2\n", "f.yaml:3:3: duplicate key 'x' (first at line 2)"),
             ("b: &m {x: 1}\nc:\n  <<: *m\n", "f.yaml:3:3: merge keys (<<) are not supported"),
-            ("a: [1\n", "f.yaml:2:1: invalid YAML: expected ',' or ']'"),
             ("a: !!python/object/apply:os.system [ls]\n", "f.yaml:1:4: unsupported tag"),
-            ("a: !!python/name:os.system x\n", "f.yaml:1:4: invalid value: could not determine"),
+            ("a: !!python/name:os.system x\n", "f.yaml:1:4: unsupported tag"),
             ("a: !!set {x: null}\n", "f.yaml:1:4: unsupported tag 'tag:yaml.org,2002:set'"),
             ("? [a, b]\n: 1\n", "f.yaml:1:3: mapping keys must be plain scalars"),
+            # each of these raised ValueError, KeyError or AttributeError out of PyYAML
+            ("a: !!int abc\n", "f.yaml:1:4: 'abc' is not a valid int"),
+            ("a: !!float abc\n", "f.yaml:1:4: 'abc' is not a valid float"),
+            ("a: !!bool maybe\n", "f.yaml:1:4: 'maybe' is not a valid bool"),
+            ("a: !!timestamp abc\n", "f.yaml:1:4: 'abc' is not a valid timestamp"),
+            ("a: 2024-13-45\n", "f.yaml:1:4: '2024-13-45' is not a valid timestamp"),
+            ("a: !!map abc\n", "f.yaml:1:4: unsupported tag 'tag:yaml.org,2002:map'"),
+            ("a: !custom {x: 1}\n", "f.yaml:1:4: unsupported tag '!custom'"),
+            ("a: !!binary aGk=\n", "f.yaml:1:4: unsupported tag 'tag:yaml.org,2002:binary'"),
+            ("!!int k: 1\n", "f.yaml:1:1: 'k' is not a valid int"),
+            ("!!map k: 1\n", "f.yaml:1:1: unsupported tag 'tag:yaml.org,2002:map'"),
         ],
     )
-    def test_bad_documents(self, text: str, message: str) -> None:
-        with pytest.raises(SpecError) as info:
-            load_text(text, "f.yaml")
-        assert str(info.value).startswith(message)
+    def test_located_and_collected(self, text: str, message: str) -> None:
+        found = problems(text)
+        assert len(found) == 1
+        assert found[0].startswith(message)
+
+    def test_an_integer_too_long_to_read_is_a_located_error(self) -> None:
+        (found,) = problems("concurrency: " + "1" * 4301 + "\n")
+        assert found.startswith("f.yaml:1:14: '11111")
+        assert found.endswith("1… is not a valid int (over 4,300 digits)")
+        assert len(found) < 120
+
+    def test_every_problem_is_kept_and_its_value_is_a_placeholder(self) -> None:
+        doc = load_text("a: !!int x\nb: ok\nc: !!bool y\nb: again\n", "f.yaml")
+        assert doc.data == {"a": None, "b": "ok", "c": None}
+        assert [str(e) for e in doc.errors] == [
+            "f.yaml:1:4: 'x' is not a valid int",
+            "f.yaml:3:4: 'y' is not a valid bool",
+            "f.yaml:4:1: duplicate key 'b' (first at line 2)",
+        ]
+        assert doc.bad == {("a",), ("c",)}  # what later checks should not report again
+
+    def test_a_huge_key_is_quoted_short(self) -> None:
+        key = "k" * 100_000
+        (found,) = problems(f"? {key}\n: 1\n? {key}\n: 2\n")  # long keys need "? "
+        assert found.startswith("f.yaml:3:3: duplicate key 'kkk")
+        assert len(found) < 120
+
+
+class TestLimits:
+    """What stops the reading: one located error, raised at once."""
+
+    def test_invalid_yaml(self) -> None:
+        assert fatal("a: [1\n").startswith("f.yaml:2:1: invalid YAML: expected ',' or ']'")
+
+    @pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x7f", "\ufffe"])
+    def test_a_control_character_is_located(self, char: str) -> None:
+        # was a ReaderError traceback: the reader checks characters before any parsing
+        message = fatal(f"name: x\nnodes:\n  a: {{tool: ec{char}ho}}\n")
+        assert message.startswith(f"f.yaml:3:15: invalid YAML: character U+{ord(char):04X}")
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "a: " + "[" * 500 + "]" * 500,  # was a RecursionError with 203 KB of traceback
+            "a: " + "{b: " * 500 + "1" + "}" * 500,
+            "a: " + "[" * 100_000,  # unclosed, and deep: depth is found first
+            "".join(f"{'  ' * i}k{i}:\n" for i in range(200)),  # block nesting
+            "- " * 500 + "x\n",
+        ],
+    )
+    def test_absurd_nesting_is_refused_while_reading_events(self, text: str) -> None:
+        assert f"nesting deeper than {MAX_DEPTH} levels" in fatal(text)
+
+    def test_the_depth_limit_itself_is_allowed(self) -> None:
+        inner = MAX_DEPTH - 1  # the top-level mapping is the first level
+        assert load_text("a: " + "[" * inner + "]" * inner).errors == []
+        fatal("a: " + "[" * (inner + 1) + "]" * (inner + 1))
+
+    def test_a_recursive_alias(self) -> None:
+        assert f"nesting deeper than {MAX_DEPTH}" in fatal("a: &x [*x]\n")
+
+    def test_aliases_nesting_deeper_than_the_text(self) -> None:
+        lines = ["a0: &a0 " + "[" * 40 + "]" * 40]
+        lines += [f"a{i}: &a{i} " + "[" * 40 + f"*a{i - 1}" + "]" * 40 for i in range(1, 3)]
+        assert f"nesting deeper than {MAX_DEPTH}" in fatal("\n".join(lines))
 
     def test_alias_bomb(self) -> None:
         lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
         lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]
-        with pytest.raises(SpecError, match="more than 100,000 values"):
-            load_text("\n".join(lines), "bomb.yaml")
-
-    def test_absurd_nesting(self) -> None:
-        with pytest.raises(SpecError, match=f"nesting deeper than {MAX_DEPTH}"):
-            load_text("a: " + "[" * 100 + "]" * 100, "deep.yaml")
+        assert "more than 100,000 values" in fatal("\n".join(lines))
 
     def test_oversized_file(self, tmp_path: Path) -> None:
         big = tmp_path / "big.yaml"
@@ -58,10 +141,13 @@ class TestRefusals:
         ):
             load_file(big, max_bytes=1000)
 
-    def test_missing_and_binary_files(self, tmp_path: Path) -> None:
+    def test_missing_file(self, tmp_path: Path) -> None:
         with pytest.raises(SpecError, match=r"nope\.yaml: cannot read"):
             load_file(tmp_path / "nope.yaml")
+
+    def test_binary_file_names_the_line_of_the_bad_byte(self, tmp_path: Path) -> None:
         binary = tmp_path / "bin.yaml"
-        binary.write_bytes(b"\xff\xfe\x00")
-        with pytest.raises(SpecError, match="not UTF-8"):
+        binary.write_bytes(b"name: x\nnodes: \xff\xfe\n")
+        with pytest.raises(SpecError) as info:
             load_file(binary)
+        assert str(info.value) == f"{binary}:2:8: not UTF-8 text (invalid start byte at byte 15)"

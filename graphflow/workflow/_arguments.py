@@ -1,0 +1,121 @@
+"""``validate`` checks a node's arguments as its tool will when it runs.
+
+A ``Tool`` (``@graphflow.tool``, ``Tool.from_schema``) validates its arguments
+against its model when called, so its constant arguments are checked here
+against that model: names, required arguments, types. A plain function is
+called as ``fn(**args)``, which checks only names, so only names are checked:
+an argument it does not take, or a required one left out. Arguments holding a
+reference are only known at run time: their names count, their values do not.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphflow import Tool, ToolArgumentError
+
+from ._text import quote
+
+
+@dataclass(frozen=True, slots=True)
+class ArgumentProblem:
+    """One mistake in a node's arguments.
+
+    Attributes:
+        name: the argument at fault, or ``None`` for the arguments as a whole
+            (a required one is missing).
+        message: what is wrong.
+    """
+
+    name: str | None
+    message: str
+
+
+def check_arguments(
+    tool_name: str, fn: Callable[..., Any], args: Mapping[str, Any], constant: Collection[str]
+) -> list[ArgumentProblem]:
+    """What running ``fn(**args)`` would reject, as far as is known before the run.
+
+    Args:
+        tool_name: the name the workflow uses, for messages.
+        fn: the tool.
+        args: the node's arguments as written.
+        constant: the names in ``args`` whose values hold no reference.
+
+    Returns:
+        The problems, in the order of ``args`` (missing arguments last).
+    """
+    if isinstance(fn, Tool):
+        return _by_model(tool_name, fn, args, constant)
+    return _by_signature(tool_name, fn, args)
+
+
+def _by_signature(
+    tool_name: str, fn: Callable[..., Any], args: Mapping[str, Any]
+) -> list[ArgumentProblem]:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # no signature to read (a builtin, a C callable)
+        return []
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        named = None
+    else:
+        named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [] if named is None else [str(k) for k in args if k not in named]
+    problems = [_unknown(tool_name, k, named or []) for k in unknown]
+    for p in params:
+        required = p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        if required and p.name not in args and not _typo(p.name, unknown):
+            problems.append(_missing(tool_name, p.name))
+    return problems
+
+
+def _by_model(
+    tool_name: str, tool: Tool, args: Mapping[str, Any], constant: Collection[str]
+) -> list[ArgumentProblem]:
+    try:
+        tool.validate({k: args[k] for k in constant})
+        return []
+    except ToolArgumentError as exc:
+        errors = exc.errors
+    except Exception as exc:  # a custom validator of the tool's own raising something else
+        return [
+            ArgumentProblem(None, f"checking the arguments of {quote(tool_name)} raised {exc!r}")
+        ]
+    names = [str(n) for n in tool.parameters().get("properties", {})]
+    unknown = [str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and e["loc"]]
+    problems: list[ArgumentProblem] = []
+    for error in errors:
+        field = str(error["loc"][0]) if error["loc"] else None
+        if error["type"] == "extra_forbidden" and field is not None:
+            problems.append(_unknown(tool_name, field, names))
+        elif error["type"] == "missing" and field is not None:
+            if field not in args and not _typo(field, unknown):
+                problems.append(_missing(tool_name, field))
+        else:
+            got = quote(error.get("input"), 40)
+            message = f"tool {quote(tool_name)}: {field or 'arguments'}: {error['msg']} (got {got})"
+            problems.append(ArgumentProblem(field, message))
+    return problems
+
+
+def _unknown(tool_name: str, name: str, known: list[str]) -> ArgumentProblem:
+    close = difflib.get_close_matches(name[:100], known, n=1, cutoff=0.6)
+    if close:
+        hint = f" (did you mean {close[0]!r}?)"
+    else:
+        hint = f" (it takes: {', '.join(known)})" if known else " (it takes none)"
+    return ArgumentProblem(name, f"tool {quote(tool_name)} has no argument {quote(name)}{hint}")
+
+
+def _missing(tool_name: str, name: str) -> ArgumentProblem:
+    return ArgumentProblem(None, f"tool {quote(tool_name)} needs argument {quote(name)}")
+
+
+def _typo(name: str, unknown: list[str]) -> bool:
+    """True if an unknown argument is probably ``name`` misspelt (reported as that)."""
+    return bool(difflib.get_close_matches(name, [u[:100] for u in unknown], n=1, cutoff=0.6))

@@ -1,0 +1,151 @@
+"""``${...}`` in a workflow's strings: inputs substituted now, the rest left for the core.
+
+A file's strings are read once here, with the core's syntax (``_PATTERN`` is
+``graphflow._refs``'s): ``${node.path}`` a reference, ``$${...}`` a literal
+``${...}``. An unclosed ``${`` is an error here (the core would read it as
+text, silently). ``${inputs.x}`` is replaced by the input's value; everything
+else is left *as written* for the core, which un-escapes ``$${`` exactly once.
+
+An input's value is data, never syntax: any ``${...}`` inside it is escaped
+before the core sees it, so ``--input q='${secrets}'`` stays that text.
+Static ``for_each`` items are not read by the core at all, so ``final``
+renders them completely (escapes undone, inputs substituted as they are).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from graphflow import Ref, compile_args
+
+from ._text import QUOTE_LIMIT, one_line, quote
+
+INPUTS: Final = "inputs"
+_PATTERN: Final = re.compile(r"\$(\$?)\{([^{}]*)\}")  # as in graphflow._refs
+_REFERENCE: Final = re.compile(r"\$\{[^{}]*\}")  # what the core would read as one
+
+Lookup = Callable[[Ref], Any]
+
+
+class TemplateError(ValueError):
+    """A string's ``${...}`` is malformed or unclosed; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Part of a string: literal text, a ``$${...}`` escape, or a reference."""
+
+    source: str
+    """as written in the file"""
+    ref: Ref | None = None
+    escaped: bool = False
+
+    @property
+    def is_input(self) -> bool:
+        return self.ref is not None and self.ref.node_id == INPUTS
+
+
+def split(text: str) -> list[Piece]:
+    """The pieces of ``text``; ``TemplateError`` if a ``${`` is unclosed or malformed."""
+    pieces: list[Piece] = []
+    pos = 0
+    for match in _PATTERN.finditer(text):
+        _add_text(pieces, text[pos : match.start()])
+        if match.group(1):
+            pieces.append(Piece(match.group(0), escaped=True))
+        else:
+            pieces.append(Piece(match.group(0), _parse(match.group(0))))
+        pos = match.end()
+    _add_text(pieces, text[pos:])
+    return pieces
+
+
+def _add_text(pieces: list[Piece], text: str) -> None:
+    start = text.find("${")
+    if start >= 0:
+        snippet = quote(text[start:], 30)
+        raise TemplateError(
+            f"unclosed reference {snippet}: close it with '}}' (or write $${{ for a literal ${{)"
+        )
+    if text:
+        pieces.append(Piece(text))
+
+
+def _parse(source: str) -> Ref:
+    try:
+        (found,) = compile_args(source).refs
+    except ValueError:  # "${}", "${a..b}"
+        shown = one_line(source, QUOTE_LIMIT)
+        message = f"malformed reference {shown}: write ${{node}} or ${{node.key}}"
+        raise TemplateError(message) from None
+    return found
+
+
+def refs(pieces: list[Piece]) -> list[Ref]:
+    """The references among ``pieces``, in order."""
+    return [p.ref for p in pieces if p.ref is not None]
+
+
+def for_core(pieces: list[Piece], lookup: Lookup) -> Any:
+    """The string the core compiles: inputs substituted and escaped, the rest as written.
+
+    A string that is exactly one ``${inputs...}`` becomes the value itself,
+    with its type (strings inside it escaped).
+    """
+    if len(pieces) == 1 and pieces[0].is_input:
+        return escape_deep(lookup(_ref(pieces[0])))
+    return "".join(escape(to_text(lookup(_ref(p)))) if p.is_input else p.source for p in pieces)
+
+
+def final(pieces: list[Piece], lookup: Lookup) -> Any:
+    """The value itself (for what the core will not read): escapes undone, inputs in place."""
+    if len(pieces) == 1 and pieces[0].is_input:
+        return lookup(_ref(pieces[0]))
+    return "".join(_final_text(p, lookup) for p in pieces)
+
+
+def _final_text(piece: Piece, lookup: Lookup) -> str:
+    if piece.escaped:
+        return piece.source[1:]
+    if piece.ref is not None:
+        return to_text(lookup(piece.ref))
+    return piece.source
+
+
+def _ref(piece: Piece) -> Ref:
+    assert piece.ref is not None
+    return piece.ref
+
+
+def escape(text: str) -> str:
+    """``text`` such that the core reads it back as exactly ``text`` (never a reference)."""
+    return _REFERENCE.sub(lambda m: "$" + m.group(0), text)
+
+
+def escape_deep(value: Any) -> Any:
+    """``value`` with every string in it escaped (the core reads nested strings too)."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, Mapping):
+        return {k: escape_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_deep(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(escape_deep(v) for v in value)
+    return value
+
+
+def to_text(value: Any) -> str:
+    """How a value reads inside a longer string (as the core writes a reference's)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return str(value)
