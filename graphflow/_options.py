@@ -146,7 +146,7 @@ def _concurrency(value: object) -> float:
         return DEFAULT_CONCURRENCY
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
         raise OptionError("concurrency", value, "expected a number >= 1 or math.inf")
-    return value if math.isinf(value) else int(value)
+    return value if isinstance(value, float) and math.isinf(value) else int(value)
 
 
 def _timeout(value: object) -> float | None:

@@ -279,9 +279,13 @@ def set_for_each(
             raise bad("max_parallel needs for_each", "max_parallel")
         return
     if isinstance(for_each, str):
-        template = compile_args(for_each)
+        try:
+            template = compile_args(for_each)
+        except ValueError as exc:  # a malformed reference
+            raise bad(str(exc)[:300], "for_each") from None
         if len(template.refs) != 1 or template.render(lambda r: r) != template.refs[0]:
-            raise bad(f"for_each must be a list or one reference, got {for_each!r}", "for_each")
+            got = repr(for_each)[:200]
+            raise bad(f"for_each must be a list or one reference, got {got}", "for_each")
         for_each = template.refs[0]
     if not isinstance(for_each, (Ref, list, tuple)):
         raise bad(

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ._graph import is_async_callable
 from ._schema import SchemaArguments, given_arguments, schema_model
-from .errors import NodeInputError
+from .errors import NodeInputError, _quoted
 
 
 class ToolArgumentError(NodeInputError, ValueError):
@@ -38,7 +38,7 @@ class ToolArgumentError(NodeInputError, ValueError):
         parts = []
         for e in self.errors:
             field = ".".join(str(p) for p in e["loc"]) or "arguments"
-            got = f" (got {e['input']!r})" if e["type"] != "missing" and "input" in e else ""
+            got = f" (got {_quoted(e['input'])})" if e["type"] != "missing" and "input" in e else ""
             parts.append(f"{field}: {e['msg']}{got}")
         super().__init__(f"invalid arguments for {tool}: " + "; ".join(parts))
 

@@ -221,14 +221,7 @@ HOSTILE = {
     "recursive alias": "name: x\nnodes: &n {a: {tool: echo, args: {v: *n}}}\n",
     "1,000 chained for_each nodes": _chain(1000),
 }
-XFAIL = {
-    "1,000 chained for_each nodes": pytest.mark.xfail(
-        strict=True, raises=RecursionError, reason="core recursion, fixed on main"
-    )
-}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, id=n, marks=XFAIL.get(n, ())) for n in HOSTILE])
+@pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_corpus(name: str, short_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = short_dir / "hostile.yaml"
     path.write_text(HOSTILE[name])
