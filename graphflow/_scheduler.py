@@ -291,7 +291,7 @@ class _Driver:
                 busy = True
                 await self._attempt(i)
                 busy = False
-                if len(ready) > self.idle:
+                if len(ready) > self.idle and not self.growing:
                     self.wake()
                 done += 1
                 if done % _YIELD_EVERY == 0:

@@ -212,42 +212,45 @@ def _make_spec(
     retries: int | Retry | None,
     trigger: Trigger | str,
 ) -> NodeSpec:
-    def bad(message: str, field_name: str) -> SpecError:
-        return SpecError(f"node {node_id!r}: {message}", key=f"{node_id}.{field_name}")
-
     if not callable(tool):
-        raise bad(f"tool must be callable, got {type(tool).__name__}", "tool")
+        raise _bad(node_id, f"tool must be callable, got {type(tool).__name__}", "tool")
     if args is None:
         args = {}
     if type(args) is not dict and not isinstance(args, Mapping):
-        raise bad(f"args must be a mapping of keyword arguments, got {type(args).__name__}", "args")
+        raise _bad(
+            node_id,
+            f"args must be a mapping of keyword arguments, got {type(args).__name__}",
+            "args",
+        )
     deps = (depends_on,) if isinstance(depends_on, str) else tuple(depends_on)
     if deps and not all(type(d) is str for d in deps):
-        raise bad("depends_on must be node ids (strings)", "depends_on")
+        raise _bad(node_id, "depends_on must be node ids (strings)", "depends_on")
     if len(deps) > 1:
         deps = tuple(dict.fromkeys(deps))
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
     ):
-        raise bad(f"timeout must be a number of seconds > 0, got {timeout!r}", "timeout")
+        raise _bad(node_id, f"timeout must be a number of seconds > 0, got {timeout!r}", "timeout")
     retry = retries
-    if isinstance(retries, int) and not isinstance(retries, bool):
+    if retries is None:
+        pass
+    elif isinstance(retries, int) and not isinstance(retries, bool):
         if retries < 0:
-            raise bad(f"retries must be >= 0, got {retries}", "retries")
+            raise _bad(node_id, f"retries must be >= 0, got {retries}", "retries")
         retry = Retry(retries)
     if retry is not None and not isinstance(retry, Retry):
-        raise bad(f"retries must be an int or a Retry, got {retries!r}", "retries")
+        raise _bad(node_id, f"retries must be an int or a Retry, got {retries!r}", "retries")
     if trigger == "all_success":  # (a Trigger is a str: this is the common case, cheaply)
         trig = Trigger.ALL_SUCCESS
     elif trigger == "all_done":
         trig = Trigger.ALL_DONE
     else:
         choices = ", ".join(repr(str(t)) for t in Trigger)
-        raise bad(f"trigger must be one of {choices}, got {trigger!r}", "trigger")
+        raise _bad(node_id, f"trigger must be one of {choices}, got {trigger!r}", "trigger")
     try:
         template = compile_args(args)
     except ValueError as exc:
-        raise bad(str(exc), "args") from None
+        raise _bad(node_id, str(exc), "args") from None
     return NodeSpec(
         node_id,
         tool,
@@ -259,6 +262,10 @@ def _make_spec(
         template,
         is_async_callable(tool),
     )
+
+
+def _bad(node_id: str, message: str, field_name: str) -> SpecError:
+    return SpecError(f"node {node_id!r}: {message}", key=f"{node_id}.{field_name}")
 
 
 def set_for_each(

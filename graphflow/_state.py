@@ -60,6 +60,7 @@ _SKIPPED: Final = NodeStatus.SKIPPED
 _CANCELLED: Final = NodeStatus.CANCELLED
 
 Emit = Callable[[Event], None]
+_attempt: Final = tuple.__new__
 
 
 class RunState:
@@ -267,7 +268,7 @@ class RunState:
         attempts = self.attempts[i]
         history: tuple[Attempt, ...] = ()
         if attempts:
-            last = Attempt(self.tried[i], now, error)
+            last = _attempt(Attempt, (self.tried[i], now, error))  # (tuple.__new__: cheap)
             history = (*self.earlier.pop(i), last) if i in self.earlier else (last,)
         result = self.results[i] = NodeResult(
             self.specs[i].node_id,
