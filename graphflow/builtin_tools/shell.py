@@ -74,13 +74,16 @@ async def shell(
     if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError("argv must be a non-empty list of strings (no shell string)")
     full_env = {**os.environ, **(env or {})} if inherit_env else dict(env or {})
-    process = await anyio.open_process(
-        list(argv),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        cwd=cwd,
-        env=full_env,
-        start_new_session=True,
-    )
+    # Shielded: cancelled between the fork and its return, asyncio kills the
+    # program alone (not its group) and anything it had started is orphaned.
+    with anyio.CancelScope(shield=True):
+        process = await anyio.open_process(
+            list(argv),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            cwd=cwd,
+            env=full_env,
+            start_new_session=True,
+        )
     _GROUPS.add(process.pid)
     try:
         with anyio.fail_after(timeout):
