@@ -69,14 +69,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--live",
         choices=["auto", "on", "off"],
         default="auto",
-        help="live view (auto: only on a terminal); off: one JSON line per event on stderr",
+        help="live view while it runs (auto: when the output is a terminal)",
     )
+    _add_output_options(run)
 
     sub.add_parser("validate", parents=[common], help="check a workflow without running it")
 
     plan = sub.add_parser("plan", parents=[common], help="show how a workflow would run")
     plan.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
     return parser
+
+
+def _add_output_options(run: argparse.ArgumentParser) -> None:
+    loud = run.add_mutually_exclusive_group()
+    loud.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more event lines on stderr: -v skips, cancellations and the run; -vv everything",
+    )
+    loud.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="only failures on stderr, no summary: the exit code says the rest",
+    )
+    run.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        metavar="LEVEL",
+        help="event lines at LEVEL and above: debug, info, warning (default: failures "
+        "and retries), error (failures)",
+    )
+    run.add_argument(
+        "--log-json",
+        metavar="FILE",
+        help="every event as one JSON line to FILE ('-': stderr, instead of the event lines)",
+    )
+    run.add_argument(
+        "--all", action="store_true", help="one table row per for_each item (default: per node)"
+    )
 
 
 def parse_inputs(pairs: Sequence[str], json_file: str | None) -> dict[str, Any]:
