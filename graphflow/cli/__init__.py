@@ -1,7 +1,9 @@
 """The ``graphflow`` command line: the only code that prints, exits or configures logging.
 
 Exit codes: 0 every node succeeded; 1 some node failed, was skipped or
-cancelled; 2 invalid workflow or usage; 130 interrupted (Ctrl-C).
+cancelled; 2 invalid workflow or usage; 128 + N interrupted by signal N:
+130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP (see ``_signals`` for the rule,
+and for a second signal, which exits at once).
 A user's mistake is one line on stderr, never a traceback (``--debug`` shows it).
 """
 
@@ -17,7 +19,7 @@ from typing import Any, NoReturn
 
 from graphflow import GraphError, __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130  # 130: 128 + SIGINT
 
 
 class UsageError(Exception):
