@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="live view while it runs (auto: when the output is a terminal)",
     )
     _add_output_options(run)
+    _add_http_options(run)
 
     sub.add_parser("validate", parents=[common], help="check a workflow without running it")
 
@@ -111,6 +112,22 @@ def _add_output_options(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--all", action="store_true", help="one table row per for_each item (default: per node)"
+    )
+
+
+def _add_http_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--http-max-connections",
+        type=int,
+        default=100,
+        metavar="N",
+        help="http.* requests in flight at once over the run's shared client (default 100)",
+    )
+    run.add_argument(
+        "--http-max-per-host",
+        type=int,
+        metavar="N",
+        help="http.* requests in flight to one host at once (default: no limit of its own)",
     )
 
 

@@ -28,6 +28,7 @@ from graphflow import (
     run,
 )
 
+from ..builtin_tools.http import HttpPool
 from ..builtin_tools.shell import kill_process_groups
 from ..workflow import Workflow
 from . import EXIT_FAILED, EXIT_OK, UsageError
@@ -36,6 +37,8 @@ from ._inspect import load
 from ._output import EventLines, json_event_stream, level_of
 from ._signals import Interrupts, exit_code
 from ._view import LiveView, summary
+
+_HTTP_TOOLS = frozenset({"http_get", "http_request"})
 
 
 class Collector:
@@ -106,6 +109,7 @@ class RunCommand:
         self.args = args
         self.wf = wf
         self.options = command_line_options(args, wf.run_options())
+        self.pool = _http_pool(args, wf)
         self.out = sys.stderr if args.json == "-" else sys.stdout
         self.collector = Collector(wf)
         self.count = ItemCount(wf.graph)
@@ -151,8 +155,9 @@ class RunCommand:
             await tg.start(self.interrupts.watch)
             assert self.interrupts.scope is not None  # made by watch
             try:
-                with self.interrupts.scope:
-                    result = await run(self.wf.graph, options)
+                async with self.pool:
+                    with self.interrupts.scope:
+                        result = await run(self.wf.graph, options)
             except Exception as exc:  # raised as itself, not in the task group's ExceptionGroup
                 error = exc
             tg.cancel_scope.cancel()
@@ -213,6 +218,15 @@ class RunCommand:
 
 def _name(signum: signal.Signals | None) -> str:
     return signum.name if signum is not None else "a cancellation"
+
+
+def _http_pool(args: argparse.Namespace, wf: Workflow) -> HttpPool:
+    """The run's shared HTTP client, built up front when a node uses an ``http.*`` tool."""
+    eager = any(spec.tool_name in _HTTP_TOOLS for spec in wf.graph.plan().specs)
+    try:
+        return HttpPool(args.http_max_connections, args.http_max_per_host, eager=eager)
+    except ValueError as exc:
+        raise UsageError(f"--http-{exc}".replace("_", "-")) from None
 
 
 def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOptions:
