@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, cast
 
 import anyio
 
@@ -22,13 +23,34 @@ async def sleep(seconds: float) -> float:
     return seconds
 
 
-async def python(function: str, kwargs: dict[str, Any] | None = None) -> Any:
-    """Call ``package.module:function`` with ``kwargs``; await it if it is async.
+def python(function: str, kwargs: dict[str, Any] | None = None) -> Any:
+    """Call ``package.module:function`` with ``kwargs``.
+
+    A plain (sync) tool, so the run calls it as it calls every sync tool: in its
+    executor's worker thread, where the node's timeout and cancellation apply
+    (the node fails at its timeout; the thread is abandoned, as any sync tool's
+    is). The target is imported in that thread too, never on the event loop.
+    For an ``async def`` target it returns an awaitable that the executor
+    awaits on the event loop, still under the node's timeout.
 
     Args:
         function: ``"module.path:attribute"`` (the attribute may be dotted).
         kwargs: keyword arguments for the call.
+
+    Returns:
+        What the target returned (for an async target: an awaitable of it).
+
+    Raises:
+        ValueError: ``function`` is not ``module:attribute``.
+        TypeError: the attribute is not callable.
     """
+    target = _resolve(function)
+    if _is_async(target):
+        return _Deferred(target, kwargs or {})
+    return target(**(kwargs or {}))
+
+
+def _resolve(function: str) -> Callable[..., Any]:
     module_name, sep, attr = function.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"function must look like 'package.module:function', got {function!r}")
@@ -37,7 +59,25 @@ async def python(function: str, kwargs: dict[str, Any] | None = None) -> Any:
         target = getattr(target, part)
     if not callable(target):
         raise TypeError(f"{function} is {type(target).__name__}, not callable")
-    if inspect.iscoroutinefunction(target):
-        return await target(**(kwargs or {}))
-    result = await anyio.to_thread.run_sync(lambda: target(**(kwargs or {})))
-    return await result if inspect.isawaitable(result) else result
+    return cast("Callable[..., Any]", target)
+
+
+def _is_async(target: object) -> bool:
+    """True for coroutine functions and objects with an ``async __call__``."""
+    call = getattr(type(target), "__call__", None)  # noqa: B004 (the method, to inspect)
+    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(call)
+
+
+class _Deferred:
+    """An async target's call, made only when awaited: created in a worker
+    thread and then dropped (the node was cancelled meanwhile), it leaves no
+    never-awaited coroutine behind."""
+
+    __slots__ = ("_kwargs", "_target")
+
+    def __init__(self, target: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+        self._target = target
+        self._kwargs = kwargs
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._target(**self._kwargs).__await__()  # type: ignore[no-any-return]

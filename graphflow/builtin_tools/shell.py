@@ -6,10 +6,19 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import anyio
-from anyio.abc import ByteReceiveStream, Process
+from anyio.abc import ByteReceiveStream, ByteSendStream, Process
+
+DRAIN_GRACE: Final = 1.0
+"""Seconds to keep reading a program's output after it exited and its process
+group was killed: only a process that left the group (``setsid``, a daemon)
+can still hold the pipes open by then, and it must not hold the node."""
+
+_GROUPS: set[int] = set()
+"""Process groups started by ``shell`` calls that have not finished yet (their
+leaders' pids): what ``kill_process_groups`` kills."""
 
 
 class CommandFailed(RuntimeError):
@@ -33,6 +42,16 @@ async def shell(
 ) -> dict[str, Any]:
     """Run ``argv`` and return ``{exit_code, stdout, stderr}``.
 
+    The program runs in a new session, as the leader of its own process group.
+    **The node ends when that program exits**: whatever it left running in its
+    process group (``sh -c "sleep 60 & echo started"`` leaves ``sleep``) is then
+    killed with SIGKILL, and its output is read until the pipes close, for at
+    most ``DRAIN_GRACE`` seconds more (only a process that left the group, with
+    ``setsid`` or by daemonising, can keep them open; it is not killed). On
+    timeout or cancellation the whole group is killed at once. So no process
+    of the group outlives the node; a program that needs a server running
+    after it returns should not start that server from a ``shell`` node.
+
     Args:
         argv: the program and its arguments, e.g. ``["git", "ls-files"]``.
         cwd: the working directory.
@@ -42,57 +61,96 @@ async def shell(
         timeout: seconds before the whole process group is killed (the node
             then fails with ``TimeoutError``).
         check: fail the node on a non-zero exit (``CommandFailed``).
+        inherit_env: start from this process's environment.
 
-    The program runs in a new session; on timeout or cancellation its whole
-    process group is killed, so no grandchild outlives the node.
+    Returns:
+        ``{"exit_code": int, "stdout": str, "stderr": str}`` (undecodable bytes replaced).
+
+    Raises:
+        TypeError: ``argv`` is not a non-empty list of strings.
+        CommandFailed: a non-zero exit with ``check`` on.
+        TimeoutError: ``timeout`` expired.
     """
     if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError("argv must be a non-empty list of strings (no shell string)")
     full_env = {**os.environ, **(env or {})} if inherit_env else dict(env or {})
-    process = await anyio.open_process(
-        list(argv),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        cwd=cwd,
-        env=full_env,
-        start_new_session=True,
-    )
+    # Shielded: cancelled between the fork and its return, asyncio kills the
+    # program alone (not its group) and anything it had started is orphaned.
+    with anyio.CancelScope(shield=True):
+        process = await anyio.open_process(
+            list(argv),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            cwd=cwd,
+            env=full_env,
+            start_new_session=True,
+        )
+    _GROUPS.add(process.pid)
     try:
         with anyio.fail_after(timeout):
             result = await _communicate(process, stdin)
     except BaseException:
-        _kill_group(process)
-        with anyio.CancelScope(shield=True):
-            await process.wait()
+        _kill_group(process.pid)
         raise
+    finally:
+        _GROUPS.discard(process.pid)
+        with anyio.CancelScope(shield=True):
+            await process.aclose()
     if check and result["exit_code"] != 0:
         raise CommandFailed(argv, result)
     return result
 
 
+def kill_process_groups() -> list[int]:
+    """SIGKILL every process group a ``shell`` call started and has not finished with.
+
+    For a program about to exit without unwinding its tasks (the CLI's second
+    Ctrl-C): normally each call kills its own group when it ends.
+
+    Returns:
+        The process group ids that were signalled.
+    """
+    groups = sorted(_GROUPS)
+    for pgid in groups:
+        _kill_group(pgid)
+    return groups
+
+
 async def _communicate(process: Process, stdin: str | None) -> dict[str, Any]:
-    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
-
-    async def drain(stream: ByteReceiveStream | None, name: str) -> None:
-        if stream is not None:
-            async for chunk in stream:
-                chunks[name].append(chunk)
-
+    """Feed ``stdin``, read both pipes, and return once the program has exited."""
+    out: list[bytes] = []
+    err: list[bytes] = []
     async with anyio.create_task_group() as tg:
-        tg.start_soon(drain, process.stdout, "stdout")
-        tg.start_soon(drain, process.stderr, "stderr")
+        tg.start_soon(_drain, process.stdout, out)
+        tg.start_soon(_drain, process.stderr, err)
         if stdin is not None and process.stdin is not None:
-            await process.stdin.send(stdin.encode())
-            await process.stdin.aclose()
-    code = await process.wait()
+            await _feed(process.stdin, stdin)
+        code = await process.wait()
+        _kill_group(process.pid)  # what it left behind, so that the pipes close
+        tg.cancel_scope.deadline = anyio.current_time() + DRAIN_GRACE
     return {
         "exit_code": code,
-        "stdout": b"".join(chunks["stdout"]).decode(errors="replace"),
-        "stderr": b"".join(chunks["stderr"]).decode(errors="replace"),
+        "stdout": b"".join(out).decode(errors="replace"),
+        "stderr": b"".join(err).decode(errors="replace"),
     }
 
 
-def _kill_group(process: Process) -> None:
+async def _drain(stream: ByteReceiveStream | None, chunks: list[bytes]) -> None:
+    if stream is not None:
+        async for chunk in stream:
+            chunks.append(chunk)
+
+
+async def _feed(stream: ByteSendStream, text: str) -> None:
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
+        await stream.send(text.encode())
+        await stream.aclose()
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+        pass  # the program exited without reading all of it: its exit code says the rest
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL process group ``pgid`` (gone already: nothing to do)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         pass

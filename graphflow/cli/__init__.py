@@ -1,7 +1,9 @@
 """The ``graphflow`` command line: the only code that prints, exits or configures logging.
 
 Exit codes: 0 every node succeeded; 1 some node failed, was skipped or
-cancelled; 2 invalid workflow or usage; 130 interrupted (Ctrl-C).
+cancelled; 2 invalid workflow or usage; 128 + N interrupted by signal N:
+130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP (see ``_signals`` for the rule,
+and for a second signal, which exits at once).
 A user's mistake is one line on stderr, never a traceback (``--debug`` shows it).
 """
 
@@ -17,7 +19,7 @@ from typing import Any, NoReturn
 
 from graphflow import GraphError, __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130  # 130: 128 + SIGINT
 
 
 class UsageError(Exception):
@@ -69,14 +71,64 @@ def build_parser() -> argparse.ArgumentParser:
         "--live",
         choices=["auto", "on", "off"],
         default="auto",
-        help="live view (auto: only on a terminal); off: one JSON line per event on stderr",
+        help="live view while it runs (auto: when the output is a terminal)",
     )
+    _add_output_options(run)
+    _add_http_options(run)
 
     sub.add_parser("validate", parents=[common], help="check a workflow without running it")
 
     plan = sub.add_parser("plan", parents=[common], help="show how a workflow would run")
     plan.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
     return parser
+
+
+def _add_output_options(run: argparse.ArgumentParser) -> None:
+    loud = run.add_mutually_exclusive_group()
+    loud.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more event lines on stderr: -v skips, cancellations and the run; -vv everything",
+    )
+    loud.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="only failures on stderr, no summary: the exit code says the rest",
+    )
+    run.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        metavar="LEVEL",
+        help="event lines at LEVEL and above: debug, info, warning (default: failures "
+        "and retries), error (failures)",
+    )
+    run.add_argument(
+        "--log-json",
+        metavar="FILE",
+        help="every event as one JSON line to FILE ('-': stderr, instead of the event lines)",
+    )
+    run.add_argument(
+        "--all", action="store_true", help="one table row per for_each item (default: per node)"
+    )
+
+
+def _add_http_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--http-max-connections",
+        type=int,
+        default=100,
+        metavar="N",
+        help="http.* requests in flight at once over the run's shared client (default 100)",
+    )
+    run.add_argument(
+        "--http-max-per-host",
+        type=int,
+        metavar="N",
+        help="http.* requests in flight to one host at once (default: no limit of its own)",
+    )
 
 
 def parse_inputs(pairs: Sequence[str], json_file: str | None) -> dict[str, Any]:

@@ -1,89 +1,232 @@
-"""``graphflow run``: run a workflow, show it live, summarise it, exit with its status."""
+"""``graphflow run``: run a workflow, show it, summarise it, exit with its status.
+
+Signals follow the rule in ``_signals``; what is printed, the levels in ``_output``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import logging
+import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import anyio
-from anyio.abc import TaskStatus
 
-from graphflow import Event, EventSink, Graph, NodeResult, RunOptions, RunResult, run
+from graphflow import (
+    Event,
+    EventKind,
+    EventSink,
+    NodeResult,
+    NodeStatus,
+    RunOptions,
+    RunResult,
+    run,
+)
 
-from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from ..builtin_tools.http import HttpPool
+from ..builtin_tools.shell import kill_process_groups
+from ..workflow import Workflow
+from . import EXIT_FAILED, EXIT_OK, UsageError
+from ._fanout import ItemCount, complete, item_parent
 from ._inspect import load
+from ._output import EventLines, json_event_stream, level_of
+from ._signals import Interrupts, exit_code
 from ._view import LiveView, summary
+
+_HTTP_TOOLS = frozenset({"http_get", "http_request"})
 
 
 class Collector:
-    """Keeps every node's result as it arrives, so an interrupted run still has them."""
+    """Keeps every node's result as it arrives (so an interrupted run still has
+    them), which nodes are running, and which sync nodes' threads were abandoned."""
 
-    def __init__(self, order: list[str]) -> None:
-        self.results: dict[str, NodeResult | None] = dict.fromkeys(order)
+    def __init__(self, wf: Workflow) -> None:
+        specs = wf.graph.plan().specs
+        self.results: dict[str, NodeResult | None] = {s.node_id: None for s in specs}
+        self.sync = {s.node_id for s in specs if not s.is_async}
+        self.running: dict[str, float] = {}  # node id -> monotonic start of its attempt
+        self.abandoned: dict[str, float] = {}  # sync node id -> seconds it had run
         self.run_id = ""
         self.started = time.time()
 
     def __call__(self, event: Event) -> None:
         self.run_id = event.run_id
-        if event.result is not None:
-            self.results[event.result.node_id] = event.result
+        node, result = event.node_id, event.result
+        if event.kind is EventKind.NODE_STARTED and node is not None:
+            self.running[node] = time.monotonic()
+        elif event.kind is EventKind.NODE_RETRYING and node is not None:
+            timed_out = event.error is not None and event.error.timed_out is not None
+            self._ended(node, abandoned=timed_out)
+        elif result is not None:
+            self.results[result.node_id] = result
+            timed_out = result.error is not None and result.error.timed_out is not None
+            cut = timed_out or result.status is NodeStatus.CANCELLED
+            self._ended(result.node_id, abandoned=cut)
 
-    def partial(self) -> RunResult:
-        done = {k: r for k, r in self.results.items() if r is not None}
-        return RunResult(self.run_id, done, self.started, time.time())
+    def _ended(self, node_id: str, abandoned: bool) -> None:
+        since = self.running.pop(node_id, None)
+        if abandoned and since is not None and self.is_sync(node_id):
+            self.abandoned[node_id] = time.monotonic() - since
 
+    def is_sync(self, node_id: str) -> bool:
+        """Does ``node_id`` call a plain function (in a thread)?"""
+        return node_id in self.sync or item_parent(node_id) in self.sync
 
-def configure_event_lines(stream: TextIO) -> None:
-    """One JSON line per event on ``stream``: the CLI, not the library, configures this."""
-    import structlog
+    def running_sync(self) -> list[str]:
+        """The sync nodes running now."""
+        return [n for n in self.running if self.is_sync(n)]
 
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(default=str),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        logger_factory=structlog.PrintLoggerFactory(stream),
-        cache_logger_on_first_use=False,
-    )
+    def partial(self, cause: str) -> RunResult:
+        """What the run recorded so far. A node with no result yet is recorded
+        ``cancelled`` if it was running, else ``skipped``, both naming ``cause``."""
+        now = time.time()
+        results = {
+            node_id: r if r is not None else self._unfinished(node_id, cause, now)
+            for node_id, r in self.results.items()
+        }
+        return RunResult(self.run_id, results, self.started, now)
+
+    def _unfinished(self, node_id: str, cause: str, now: float) -> NodeResult:
+        if node_id in self.running:
+            return NodeResult(node_id, NodeStatus.CANCELLED, finished_at=now, reason=cause)
+        return NodeResult(node_id, NodeStatus.SKIPPED, finished_at=now, reason=f"not run: {cause}")
 
 
 def command_run(args: argparse.Namespace) -> int:
-    wf = load(args)
-    options = command_line_options(args, wf.run_options())
-    out = sys.stderr if args.json == "-" else sys.stdout
-    live = args.live == "on" or (args.live == "auto" and out.isatty())
-    collector = Collector([s.node_id for s in wf.graph.plan().specs])
-    observers: list[EventSink] = [collector]
-    view = LiveView(len(collector.results), out) if live else None
-    if view is not None:
-        observers.append(view)
-    else:
-        configure_event_lines(sys.stderr)
-    options = options.replace(observers=(*options.observers, *observers))
+    """``graphflow run``: the exit code (0, 1, or 128 + a signal's number)."""
+    return RunCommand(args, load(args)).main()
 
-    if view is not None:
-        with view:
-            result, interrupted = anyio.run(_execute, wf.graph, options)
-    else:
-        result, interrupted = anyio.run(_execute, wf.graph, options)
-    result = result or collector.partial()
 
-    summary(result, out, title=f"{wf.model.name} ({wf.path})", wall=result.duration)
-    if interrupted:
-        print("interrupted: running nodes were cancelled", file=out)
-    if args.json:
-        _write_json(result, args.json)
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if result.ok else EXIT_FAILED
+class RunCommand:
+    """One ``graphflow run``: its sinks, its run, and what it prints at the end."""
+
+    def __init__(self, args: argparse.Namespace, wf: Workflow) -> None:
+        self.args = args
+        self.wf = wf
+        self.options = command_line_options(args, wf.run_options())
+        self.pool = _http_pool(args, wf)
+        self.out = sys.stderr if args.json == "-" else sys.stdout
+        self.collector = Collector(wf)
+        self.count = ItemCount(wf.graph)
+        self.view = LiveView(lambda: self.count.total, self.out) if self._live() else None
+        self.interrupts = Interrupts(self._cancelling, self._exit_now)
+        self.log_stream: TextIO | None = None
+
+    def _live(self) -> bool:
+        if self.args.live == "off" or self.args.quiet:
+            return False
+        if self.out.isatty():
+            return True
+        if self.args.live == "on":
+            print("graphflow: --live on: output is not a terminal; no live view", file=sys.stderr)
+        return False
+
+    def sinks(self) -> tuple[EventSink, ...]:
+        """The CLI's observers: the collector first, so that the others see its state."""
+        sinks: list[EventSink] = [self.collector, self.count]
+        if self.view is not None:
+            sinks.append(self.view)
+        if self.args.log_json != "-":
+            level = level_of(self.args.verbose, self.args.quiet, self.args.log_level)
+            sinks.append(EventLines(level))
+        return tuple(sinks)
+
+    def main(self) -> int:
+        options = self.options.replace(observers=(*self.options.observers, *self.sinks()))
+        with json_event_stream(self.args.log_json) as self.log_stream:
+            with self.view or contextlib.nullcontext():
+                result = anyio.run(self._execute, options)
+        received = self.interrupts.received
+        if result is None:  # the CLI's own record, with the edges the graph declares
+            partial = self.collector.partial(f"interrupted by {_name(received)}")
+            result = complete(partial, self.wf.graph)
+        return self.report(result, received)
+
+    async def _execute(self, options: RunOptions) -> RunResult | None:
+        """The run, under the signal watcher; None if a signal cancelled it."""
+        result: RunResult | None = None
+        error: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            await tg.start(self.interrupts.watch)
+            assert self.interrupts.scope is not None  # made by watch
+            try:
+                async with self.pool:
+                    with self.interrupts.scope:
+                        result = await run(self.wf.graph, options)
+            except Exception as exc:  # raised as itself, not in the task group's ExceptionGroup
+                error = exc
+            tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
+        return result
+
+    def _cancelling(self, signum: signal.Signals) -> None:
+        message = f"graphflow: {signum.name}: cancelling the run"
+        threads = self.collector.running_sync()
+        if threads:
+            message += (
+                f"; it waits for the threads of {', '.join(threads)} (a sync tool cannot be "
+                f"interrupted): {signum.name} again exits at once"
+            )
+        print(message, file=sys.stderr, flush=True)
+
+    def _exit_now(self, signum: signal.Signals) -> NoReturn:
+        kill_process_groups()
+        if self.view is not None:
+            self.view.live.stop()
+        abandoned = dict.fromkeys([*self.collector.abandoned, *self.collector.running_sync()])
+        names = ", ".join(abandoned) or "none"
+        print(
+            f"graphflow: {signum.name} again: exiting at once; abandoned threads: {names}",
+            file=sys.stderr,
+        )
+        code = exit_code(signum)
+        try:
+            cause = f"the CLI exited at a second {signum.name}"
+            self.report(complete(self.collector.partial(cause), self.wf.graph), signum)
+        except UsageError as exc:  # --json unwritable: say so, and still exit now
+            print(f"graphflow: error: {exc}", file=sys.stderr)
+        for stream in (sys.stdout, sys.stderr, self.log_stream):
+            if stream is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+        os._exit(code)
+
+    def report(self, result: RunResult, received: signal.Signals | None) -> int:
+        """Print the summary (unless ``--quiet``), write ``--json``; return the exit code."""
+        if not self.args.quiet:
+            title = f"{self.wf.model.name} ({self.wf.path})"
+            whole = complete(result, self.wf.graph)
+            with contextlib.suppress(OSError):  # a hung-up terminal must not lose --json
+                summary(whole, self.out, title=title, wall=result.duration, expand=self.args.all)
+                if received is not None:
+                    print(
+                        f"interrupted by {received.name}: running nodes were cancelled",
+                        file=self.out,
+                    )
+        if self.args.json:
+            _write_json(result, self.args.json)
+        if received is not None:
+            return exit_code(received)
+        return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _name(signum: signal.Signals | None) -> str:
+    return signum.name if signum is not None else "a cancellation"
+
+
+def _http_pool(args: argparse.Namespace, wf: Workflow) -> HttpPool:
+    """The run's shared HTTP client, built up front when a node uses an ``http.*`` tool."""
+    eager = any(spec.tool_name in _HTTP_TOOLS for spec in wf.graph.plan().specs)
+    try:
+        return HttpPool(args.http_max_connections, args.http_max_per_host, eager=eager)
+    except ValueError as exc:
+        raise UsageError(f"--http-{exc}".replace("_", "-")) from None
 
 
 def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOptions:
@@ -99,30 +242,9 @@ def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOp
     return options
 
 
-async def _execute(graph: Graph, options: RunOptions) -> tuple[RunResult | None, bool]:
-    """Run under a scope that SIGINT/SIGTERM cancel; return (result or None, interrupted)."""
-    interrupted = False
-    result: RunResult | None = None
-    run_scope = anyio.CancelScope()
-
-    async def watch(*, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        nonlocal interrupted
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            task_status.started()
-            async for _ in signals:
-                interrupted = True
-                run_scope.cancel()
-
-    async with anyio.create_task_group() as tg:
-        await tg.start(watch)
-        with run_scope:
-            result = await run(graph, options)
-        tg.cancel_scope.cancel()
-    return result, interrupted
-
-
 def _write_json(result: RunResult, target: str) -> None:
-    text = json.dumps(result.to_dict(), indent=2, default=repr)
+    """``result.to_dict()`` as JSON to ``target`` (``-``: stdout); it never raises on outputs."""
+    text = json.dumps(result.to_dict(), indent=2)
     if target == "-":
         print(text)
         return

@@ -1,11 +1,20 @@
-"""What ``graphflow run`` shows: a live view while it runs, a summary after."""
+"""What ``graphflow run`` shows: a live view while it runs, a summary after.
+
+The summary's table has one row per node, except that a for_each node's items
+are collapsed into its own row (item counts per status, the failed items by
+id) unless ``expand`` is set (``--all``). Final outputs are printed bounded:
+at most ``OUTPUT_PREVIEW`` characters each, encoded without ever walking more
+of the value than that, whatever it holds (cycles, deep nesting, objects).
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -13,9 +22,10 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from graphflow import Event, EventKind, NodeStatus, RunResult
+from graphflow import Event, EventKind, NodeResult, NodeStatus, RunResult
 
 from .. import analysis
+from ._fanout import group_items, item_counts
 
 STYLE = {
     NodeStatus.SUCCEEDED: "green",
@@ -23,17 +33,27 @@ STYLE = {
     NodeStatus.SKIPPED: "yellow",
     NodeStatus.CANCELLED: "magenta",
 }
-MAX_RUNNING_SHOWN = 10
+MAX_RUNNING_SHOWN: Final = 10
+MAX_ITEMS_NAMED: Final = 10
+"""Failed items named in a collapsed for_each row (the rest are counted)."""
+OUTPUT_PREVIEW: Final = 400
+"""Characters of each final output printed (``--json`` has all of it)."""
+DETAIL: Final = 160
 
 
 class LiveView:
-    """An observer that keeps a rich Live display of running / finished nodes."""
+    """An observer that keeps a rich Live display of running / finished nodes.
 
-    def __init__(self, total: int, stream: TextIO) -> None:
+    Args:
+        total: returns how many nodes the run has so far (it grows as runtime
+            for_each items are created).
+        stream: the terminal to draw on.
+    """
+
+    def __init__(self, total: Callable[[], int], stream: TextIO) -> None:
         self.total = total
         self.running: dict[str, tuple[float, int]] = {}  # node -> (started, attempt)
         self.counts = dict.fromkeys(NodeStatus, 0)
-        self.retrying = 0
         self.started = time.monotonic()
         self.console = Console(file=stream)
         self.live = Live(
@@ -57,18 +77,16 @@ class LiveView:
             self.running[event.node_id] = (time.monotonic(), event.attempt)
         elif event.kind is EventKind.NODE_RETRYING and event.node_id:
             self.running.pop(event.node_id, None)
-            self.retrying += 1
         elif event.result is not None:
             self.running.pop(event.result.node_id, None)
             self.counts[event.result.status] += 1
-            done = sum(self.counts.values())
-            self.total = max(self.total, done + len(self.running))
 
     def render(self) -> RenderableType:
         done = sum(self.counts.values())
+        total = max(self.total(), done + len(self.running), 1)
         elapsed = time.monotonic() - self.started
-        bar = ProgressBar(total=max(self.total, 1), completed=done, width=40)
-        line = Text(f" {done}/{self.total} nodes  {elapsed:6.1f} s  ")
+        bar = ProgressBar(total=total, completed=done, width=40)
+        line = Text(f" {done}/{total} nodes  {elapsed:6.1f} s  ")
         for status, n in self.counts.items():
             if n:
                 line.append(f"{n} {status}  ", style=STYLE[status])
@@ -90,30 +108,81 @@ def _row(*cells: Any) -> Table:
     return grid
 
 
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f} s"
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of the summary table."""
+
+    node: str
+    status: NodeStatus
+    duration: float | None
+    attempts: int
+    detail: str
 
 
-def summary(result: RunResult, stream: TextIO, *, title: str, wall: float) -> None:
-    """The table of every node, then one line comparing wall time with one-at-a-time."""
+def summary(
+    result: RunResult, stream: TextIO, *, title: str, wall: float, expand: bool = False
+) -> None:
+    """The table of nodes, one line comparing wall time with one-at-a-time, the final outputs.
+
+    Args:
+        result: the run, with every dependency (runtime items' too: see ``_fanout.complete``).
+        stream: where to print.
+        title: the table's title.
+        wall: the run's wall time in seconds.
+        expand: one row per for_each item instead of one per for_each node.
+    """
     console = Console(file=stream, width=None if stream.isatty() else 120)
     table = Table(title=title, title_justify="left")
     for column in ("node", "status", "duration", "attempts", "error / reason"):
         table.add_column(column, overflow="fold")
-    for node_id, r in result.items():
-        detail = (
-            str(r.error)
-            if r.error is not None and r.status is NodeStatus.FAILED
-            else (r.reason or "")
-        )
-        table.add_row(
-            node_id,
-            Text(str(r.status), style=STYLE[r.status]),
-            _seconds(r.duration),
-            str(r.attempts),
-            detail[:160],
-        )
+    for row in table_rows(result, expand):
+        duration = "-" if row.duration is None else f"{row.duration:.2f} s"
+        status = Text(str(row.status), style=STYLE[row.status])
+        table.add_row(row.node, status, duration, str(row.attempts), row.detail)
     console.print(table)
+    console.print(_totals(result, wall), highlight=False, soft_wrap=True)
+    for node_id, text in final_outputs(result):
+        console.print(Text(f"{node_id}: ", style="bold") + Text(text), soft_wrap=True)
+
+
+def table_rows(result: RunResult, expand: bool) -> Iterator[Row]:
+    """Rows in the run's order; a for_each node's items folded into its row unless ``expand``."""
+    groups = {} if expand else group_items(result)
+    folded = {item for items in groups.values() for item in items}
+    for node_id, r in result.items():
+        if node_id in groups:
+            yield _map_row(result, node_id, groups[node_id])
+        elif node_id not in folded:
+            yield Row(node_id, r.status, r.duration, r.attempts, _detail(r))
+
+
+def _detail(r: NodeResult) -> str:
+    failed = r.error is not None and r.status is NodeStatus.FAILED
+    text = str(r.error) if failed else (r.reason or "")
+    return text[:DETAIL]
+
+
+def _map_row(result: RunResult, map_id: str, items: list[str]) -> Row:
+    gather = result[map_id]
+    members = [result[i] for i in items]
+    counts = item_counts(result, items)
+    detail = ", ".join(f"{n} {s}" for s, n in counts.items() if s is not NodeStatus.FAILED)
+    failed = [r for r in members if r.status is NodeStatus.FAILED]
+    if failed:
+        named = ", ".join(r.node_id for r in failed[:MAX_ITEMS_NAMED])
+        more = f" and {len(failed) - MAX_ITEMS_NAMED} more" if len(failed) > MAX_ITEMS_NAMED else ""
+        detail += f"{', ' if detail else ''}{len(failed)} failed: {named}{more}"
+        detail += f" (first: {_detail(failed[0])})"
+    elif gather.status is not NodeStatus.SUCCEEDED:
+        detail += f"; {_detail(gather)}"
+    starts = [r.started_at for r in members if r.started_at is not None]
+    ends = [r.finished_at for r in (*members, gather) if r.finished_at is not None]
+    span = max(ends) - min(starts) if starts and ends else None
+    label = f"{map_id} ({len(items)} item{'s' if len(items) != 1 else ''})"
+    return Row(label, gather.status, span, sum(r.attempts for r in members), detail[: 2 * DETAIL])
+
+
+def _totals(result: RunResult, wall: float) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
     serial = sum(r.duration or 0.0 for r in result.values())
     line = f"{counts}. wall {wall:.2f} s; one at a time {serial:.2f} s"
@@ -123,18 +192,43 @@ def summary(result: RunResult, stream: TextIO, *, title: str, wall: float) -> No
     if chain:
         shown = chain if len(chain) <= 8 else [*chain[:3], "…", *chain[-3:]]
         line += f"; critical path {cp:.2f} s: {' -> '.join(shown)}"
-    console.print(line, highlight=False, soft_wrap=True)
-    _print_final_outputs(result, console)
+    return line
 
 
-def _print_final_outputs(result: RunResult, console: Console, limit: int = 400) -> None:
-    """What the run was for: the outputs of the nodes nothing else depends on."""
-    deps = result.dependencies()
-    needed = {d for ds in deps.values() for d in ds}
+def final_outputs(result: RunResult) -> Iterator[tuple[str, str]]:
+    """(node id, bounded JSON text) for each succeeded node that nothing depends on.
+
+    Args:
+        result: the run, with every dependency (runtime items' included).
+    """
+    needed = {d for ds in result.dependencies().values() for d in ds}
     for node_id, r in result.items():
         if node_id in needed or f"{node_id}[0]" in needed or r.status is not NodeStatus.SUCCEEDED:
             continue  # (a for_each whose items feed another is not a final output)
-        text = json.dumps(r.output, default=repr, ensure_ascii=False)
-        if len(text) > limit:
-            text = text[:limit] + f"… ({len(text):,} characters; --json has it all)"
-        console.print(Text(f"{node_id}: ", style="bold") + Text(text), soft_wrap=True)
+        yield node_id, preview(r)
+
+
+def preview(r: NodeResult, limit: int = OUTPUT_PREVIEW) -> str:
+    """``r``'s output as JSON, cut at ``limit`` characters; never raises.
+
+    The output is first encoded by ``NodeResult.to_dict`` (which turns cycles,
+    over-deep nesting and unknown objects into a marked repr), then rendered
+    piece by piece, stopping once ``limit`` characters are out.
+    """
+    encoded = r.to_dict()["output"]
+    pieces = json.JSONEncoder(ensure_ascii=False).iterencode(encoded)
+    text = _take(pieces, limit + 1)
+    if len(text) > limit:
+        return text[:limit] + "… (cut; --json has all of it)"
+    return text
+
+
+def _take(pieces: Iterable[str], limit: int) -> str:
+    out: list[str] = []
+    size = 0
+    for piece in pieces:
+        out.append(piece)
+        size += len(piece)
+        if size >= limit:
+            break
+    return "".join(out)

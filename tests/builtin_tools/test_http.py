@@ -2,64 +2,36 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
+import contextlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import anyio
 import pytest
 
 import graphflow as gf
-from graphflow.builtin_tools.http import HTTPStatusError, http_get, http_request
+from graphflow.builtin_tools.http import (
+    HttpPool,
+    HTTPStatusError,
+    current_pool,
+    http_get,
+    http_request,
+)
+
+from .loopback import Server, serve
 
 pytestmark = pytest.mark.anyio
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:  # keep test output clean
-        pass
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        if self.path.startswith("/json"):
-            self._send(
-                200,
-                json.dumps({"path": self.path, "ua": self.headers["X-Test"]}).encode(),
-                "application/json",
-            )
-        elif self.path == "/slow":
-            time.sleep(1.0)
-            self._send(200, b"late", "text/plain")
-        elif self.path == "/missing":
-            self._send(404, b"no such thing", "text/plain")
-        else:
-            self._send(200, b"plain text", "text/plain")
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        payload = json.loads(self.rfile.read(length))
-        self._send(201, json.dumps({"got": payload}).encode(), "application/json")
+@pytest.fixture
+def httpd() -> Iterator[Server]:
+    with serve() as server:
+        yield server
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+def server(httpd: Server) -> str:
+    return httpd.url
 
 
 async def test_get_json_with_params_and_headers(server: str) -> None:
@@ -85,11 +57,13 @@ async def test_non_2xx_fails_unless_check_is_off(server: str) -> None:
     assert (await http_get(f"{server}/missing", check=False))["status"] == 404
 
 
-async def test_timeout(server: str) -> None:
+@pytest.mark.parametrize("pooled", [False, True])
+async def test_timeout(server: str, pooled: bool) -> None:
     import httpx
 
-    with pytest.raises(httpx.TimeoutException):
-        await http_get(f"{server}/slow", timeout=0.2)
+    async with HttpPool() if pooled else contextlib.nullcontext():
+        with pytest.raises(httpx.TimeoutException):
+            await http_get(f"{server}/slow", timeout=0.2)
 
 
 async def test_in_a_workflow_fan_out(server: str) -> None:
@@ -104,3 +78,53 @@ async def test_in_a_workflow_fan_out(server: str) -> None:
     )
     result = await gf.run(wf.graph)
     assert result["paths"].output == {"p": "/json/a", "q": "/json/b"}
+
+
+class TestPool:
+    async def test_calls_inside_a_pool_reuse_one_connection(self, httpd: Server) -> None:
+        async with HttpPool():
+            for _ in range(20):
+                await http_get(f"{httpd.url}/plain")
+        assert (httpd.stats.requests, len(httpd.stats.connections)) == (20, 1)
+
+    async def test_calls_outside_a_pool_each_open_a_connection(self, httpd: Server) -> None:
+        for _ in range(5):
+            await http_get(f"{httpd.url}/plain")
+        assert len(httpd.stats.connections) == 5
+
+    async def test_a_run_inside_a_pool_shares_it_between_nodes(self, httpd: Server) -> None:
+        graph = gf.Graph()
+        for k in range(50):
+            graph.add(f"get{k}", http_get, args={"url": f"{httpd.url}/json/{k}"})
+        async with HttpPool(max_per_host=4):
+            result = await gf.run(graph)
+        assert result.ok
+        assert httpd.stats.requests == 50
+        assert len(httpd.stats.connections) <= 4  # a client per call would open 50
+
+    async def test_max_per_host_caps_requests_in_flight(self, httpd: Server) -> None:
+        httpd.stats.pair_up = True  # each request waits (up to 2 s) for a second one
+        async with HttpPool(max_per_host=2), anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(http_get, f"{httpd.url}/plain")
+        assert httpd.stats.peak == 2
+
+    async def test_calls_share_no_cookies(self, server: str) -> None:
+        async with HttpPool():
+            first = await http_get(f"{server}/cookie")
+            second = await http_get(f"{server}/cookie")
+        assert first["headers"]["set-cookie"].startswith("session=abc")
+        assert second["text"] == ""  # the cookie the first call received was not sent
+
+    async def test_the_pool_belongs_to_its_block(self, server: str) -> None:
+        async with HttpPool() as pool:
+            assert current_pool() is pool
+            with pytest.raises(RuntimeError, match="already in use"):
+                await pool.__aenter__()
+        assert current_pool() is None
+        assert (await http_get(f"{server}/plain"))["status"] == 200  # a client of its own
+
+    @pytest.mark.parametrize("limits", [{"max_connections": 0}, {"max_per_host": True}])
+    def test_limits_are_checked(self, limits: dict[str, Any]) -> None:
+        with pytest.raises(ValueError, match="must be an int >= 1"):
+            HttpPool(**limits)

@@ -12,6 +12,8 @@ import pytest
 
 from graphflow.builtin_tools.shell import CommandFailed, shell
 
+from .processes import gone
+
 pytestmark = pytest.mark.anyio
 PY = sys.executable
 
@@ -49,14 +51,6 @@ async def test_a_shell_string_is_refused() -> None:
         await shell("echo hi; rm -rf /")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "grandchild.pid"
     script = f"sleep 30 & echo $! > {pidfile}; wait"
@@ -64,12 +58,7 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     with pytest.raises(TimeoutError):
         await shell(["sh", "-c", script], timeout=0.5)
     assert time.monotonic() - started < 5
-    grandchild = int(pidfile.read_text())
-    for _ in range(50):
-        if not _alive(grandchild):
-            break
-        await anyio.sleep(0.05)
-    assert not _alive(grandchild)
+    assert gone(int(pidfile.read_text()))
 
 
 async def test_cancellation_kills_the_process() -> None:
@@ -87,3 +76,24 @@ def _child_of_me(pid: int) -> bool:
         return False
     fields = stat.split(")")[-1].split()
     return int(fields[1]) == os.getpid() and fields[0] != "Z"
+
+
+async def test_a_backgrounded_grandchild_does_not_hold_the_node(tmp_path: Path) -> None:
+    # The node ends when its program exits; what it left in its group is killed.
+    pidfile = tmp_path / "grandchild.pid"
+    with anyio.fail_after(20):  # the grandchild would hold the pipe for 120 s
+        result = await shell(["sh", "-c", f"sleep 120 & echo $! > {pidfile}; echo started"])
+    assert result == {"exit_code": 0, "stdout": "started\n", "stderr": ""}
+    assert gone(int(pidfile.read_text()))
+
+
+async def test_output_written_by_the_group_before_the_program_exits_is_kept() -> None:
+    script = "(echo from-child; echo child-err >&2) & wait; echo from-leader"
+    result = await shell(["sh", "-c", script])
+    assert result["stdout"].split() == ["from-child", "from-leader"]
+    assert result["stderr"] == "child-err\n"
+
+
+async def test_a_program_that_does_not_read_its_stdin_still_reports_its_exit() -> None:
+    result = await shell([PY, "-c", "raise SystemExit(4)"], stdin="x" * 1_000_000, check=False)
+    assert result["exit_code"] == 4

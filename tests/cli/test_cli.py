@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -16,16 +13,7 @@ import pytest
 
 from graphflow.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = ROOT / "workflows"
-SCRIPT = shutil.which("graphflow", path=str(Path(sys.executable).parent)) or "graphflow"
-
-
-def gf(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [SCRIPT, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env
-    )
+from .runner import CLI, ENV, gf
 
 
 class TestRun:
@@ -41,8 +29,10 @@ class TestRun:
         assert data["nodes"]["last_year"]["attempts"] == 2
         assert data["nodes"]["lookup"]["output"][1]["sku"] == "B2"
 
-    def test_not_on_a_terminal_each_event_is_one_json_line(self) -> None:
-        proc = gf("run", "workflows/compare_laptops.yaml", "--input", "skus=[A1]")
+    def test_log_json_dash_writes_each_event_as_one_json_line_on_stderr(self) -> None:
+        proc = gf(
+            "run", "workflows/compare_laptops.yaml", "--input", "skus=[A1]", "--log-json", "-"
+        )
         events = [json.loads(line) for line in proc.stderr.splitlines()]
         kinds = [e["event"] for e in events]
         assert kinds[0] == "run.started" and kinds[-1] == "run.finished"
@@ -209,16 +199,17 @@ def test_ctrl_c_cancels_prints_the_summary_and_exits_130(tmp_path: Path) -> None
         )
     )
     proc = subprocess.Popen(
-        [SCRIPT, "run", str(flow), "--json", str(tmp_path / "out.json")],
+        [*CLI, "run", str(flow), "--json", str(tmp_path / "out.json"), "-vv"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
+        env=ENV,
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 20
     for line in proc.stderr:  # wait until 'long' is running
-        if '"node_id": "long"' in line and "node.started" in line:
+        if line.rstrip().endswith("started long"):
             break
         assert time.monotonic() < deadline
     proc.send_signal(signal.SIGINT)
