@@ -65,8 +65,18 @@ def item_record(result: Any) -> dict[str, Any]:
     return record
 
 
-def item_spec(spec: NodeSpec, index: int, value: Any = None, over: str | None = None) -> NodeSpec:
-    """Item ``index`` of map node ``spec``: bound to ``value``, or to ``over[index]``'s output."""
+def item_spec(
+    spec: NodeSpec,
+    index: int,
+    value: Any = None,
+    over: str | None = None,
+    source: str | None = None,
+) -> NodeSpec:
+    """Item ``index`` of map node ``spec``: bound to ``value``, or to ``over[index]``'s output.
+
+    ``source``: the node whose output the items were made from, at run time:
+    an edge, so that who waited for whom (critical path, report) says so.
+    """
     base: Template = spec.template
     node_refs = tuple(r for r in base.refs if r.node_id != ITEM)
     upstream = Ref(item_id(over, index)) if over is not None else None
@@ -87,6 +97,9 @@ def item_spec(spec: NodeSpec, index: int, value: Any = None, over: str | None = 
         spec,
         node_id=item_id(spec.node_id, index),
         template=Template(refs, bind),
+        depends_on=(
+            spec.depends_on if source is None else tuple(dict.fromkeys((*spec.depends_on, source)))
+        ),
         for_each=None,
         max_parallel=None,
         limits=(*spec.limits, *group),

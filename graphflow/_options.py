@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import math
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypedDict, final
@@ -47,6 +48,7 @@ class RunOptionsArgs(TypedDict, total=False):
     executor: Executor | None
     run_id: str | None
     resume_from: Mapping[str, NodeResult] | None
+    resources: Iterable[AbstractAsyncContextManager[object]]
 
 
 @final
@@ -70,6 +72,11 @@ class RunOptions:
         resume_from: earlier results by node id (a ``RunResult`` will do):
             nodes that succeeded there are not run again and their outputs
             feed their dependents; every other node runs.
+        resources: async context managers the run holds open while its nodes
+            run (entered in order before the first node, in the run's own task,
+            so context variables they set reach every node; left in reverse
+            after the last, also after a failure or a cancellation) — e.g. a
+            pooled HTTP client (``graphflow.builtin_tools.http.HttpPool``).
 
     Raises:
         OptionError: an option is invalid (naming it and the value).
@@ -85,6 +92,7 @@ class RunOptions:
     executor: Executor | None
     run_id: str | None
     resume_from: Mapping[str, NodeResult] | None
+    resources: tuple[AbstractAsyncContextManager[object], ...]
 
     def __init__(
         self,
@@ -98,6 +106,7 @@ class RunOptions:
         executor: Executor | None = None,
         run_id: str | None = None,
         resume_from: Mapping[str, NodeResult] | None = None,
+        resources: Iterable[AbstractAsyncContextManager[object]] = (),
     ) -> None:
         put = object.__setattr__  # frozen: each value is checked and normalised once, here
         put(self, "concurrency", _concurrency(concurrency))
@@ -117,6 +126,7 @@ class RunOptions:
         _check_run_id(run_id)
         put(self, "run_id", run_id)
         put(self, "resume_from", _earlier(resume_from))
+        put(self, "resources", _resources(resources))
 
     @classmethod
     def build(cls, options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
@@ -204,6 +214,17 @@ def _earlier(value: object) -> Mapping[str, NodeResult] | None:
                 "expected a NodeResult (NodeResult.from_dict or RunResult.from_dict rebuilds one)",
             )
     return value
+
+
+def _resources(value: object) -> tuple[AbstractAsyncContextManager[object], ...]:
+    try:
+        found: tuple[Any, ...] = tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise OptionError("resources", value, "expected async context managers") from None
+    for resource in found:
+        if not (hasattr(resource, "__aenter__") and hasattr(resource, "__aexit__")):
+            raise OptionError("resources", resource, "expected an async context manager")
+    return found
 
 
 def _check_run_id(value: object) -> None:

@@ -33,8 +33,8 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Final, Unpack
 
 import anyio
@@ -130,7 +130,11 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
     async with anyio.create_task_group() as delivery:
         sinks.start(delivery)
         try:
-            async with _entered(executor), _nodes(state, options.concurrency, executor):
+            async with (
+                _held(options.resources),
+                _entered(executor),
+                _nodes(state, options.concurrency, executor),
+            ):
                 yield state
         except anyio.get_cancelled_exc_class():
             cancelled = True
@@ -163,6 +167,22 @@ def _new_state(plan: Plan, options: RunOptions) -> RunState:
 
 def _threads(concurrency: float) -> int:
     return MAX_THREADS if math.isinf(concurrency) else int(concurrency)
+
+
+@asynccontextmanager
+async def _held(resources: Sequence[AbstractAsyncContextManager[object]]) -> AsyncIterator[None]:
+    """Enter each of the run's resources; leave them in reverse, shielded, whatever happens."""
+    if not resources:
+        yield
+        return
+    stack = AsyncExitStack()
+    try:
+        for resource in resources:
+            await stack.enter_async_context(resource)
+        yield
+    finally:
+        with anyio.CancelScope(shield=True):
+            await stack.aclose()
 
 
 @asynccontextmanager

@@ -433,8 +433,9 @@ class RunState:
             else:
                 continue  # the map it follows failed: the tracker skips this one
             self.map_sizes[m.node_id] = count
+            origin = m.source.node_id if m.over is None else None
             items = [
-                self._add(item_spec(m.spec, k, values[k] if m.over is None else None, m.over))
+                self._add(item_spec(m.spec, k, values[k] if origin else None, m.over, origin))
                 for k in range(count)
             ]
             spec = self.specs[gather] = gather_spec(m.spec, count)

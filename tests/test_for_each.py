@@ -309,3 +309,15 @@ class TestPartial:
     def test_partial_needs_for_each(self) -> None:
         with pytest.raises(gf.SpecError, match="partial"):
             gf.Graph().add("a", value, partial=True)
+
+    async def test_items_made_at_run_time_record_their_source_as_upstream(self) -> None:
+        async def source() -> list[int]:
+            return [1, 2]
+
+        g = gf.Graph()
+        g.add("src", source)
+        g.add("m", double, for_each="${src}", args={"x": "${item}"}, depends_on="src")
+        result = await gf.run(g)
+        deps = result.dependencies()
+        assert deps["m[0]"] == ("src",) and deps["m[1]"] == ("src",)
+        assert deps["m"] == ("m[0]", "m[1]")

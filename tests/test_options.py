@@ -170,3 +170,53 @@ class TestResume:
         assert second.ok and calls == ["a", "b", "b", "b"]
         assert second["a"] == first["a"], "the earlier result is kept as it was"
         assert second["c"].output == "b"
+
+
+class TestResources:
+    async def test_a_resource_is_held_open_while_the_nodes_run(self) -> None:
+        import contextvars
+
+        current: contextvars.ContextVar[str] = contextvars.ContextVar("current", default="none")
+        log: list[str] = []
+
+        class Pool:
+            async def __aenter__(self) -> Pool:
+                log.append("open")
+                self.token = current.set("pooled")
+                return self
+
+            async def __aexit__(self, *exc: object) -> None:
+                current.reset(self.token)
+                log.append("closed")
+
+        async def tool() -> str:
+            log.append("node")
+            return current.get()
+
+        g = gf.Graph()
+        g.add("a", tool)
+        g.add("b", tool, depends_on="a")
+        result = await gf.run(g, resources=[Pool()])
+        assert [r.output for r in result.values()] == ["pooled", "pooled"]
+        assert log == ["open", "node", "node", "closed"]
+
+    async def test_it_is_closed_after_a_cancellation(self) -> None:
+        closed: list[bool] = []
+
+        class Pool:
+            async def __aenter__(self) -> None:
+                return None
+
+            async def __aexit__(self, *exc: object) -> None:
+                await anyio.lowlevel.checkpoint()  # shielded: this still runs
+                closed.append(True)
+
+        g = gf.Graph()
+        g.add("a", anyio.sleep_forever)
+        with anyio.move_on_after(0.05):
+            await gf.run(g, resources=[Pool()])
+        assert closed == [True]
+
+    def test_a_resource_must_be_an_async_context_manager(self) -> None:
+        with pytest.raises(gf.OptionError, match="resources"):
+            gf.RunOptions(resources=[object()])  # type: ignore[list-item]
