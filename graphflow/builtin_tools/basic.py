@@ -23,8 +23,10 @@ async def sleep(seconds: float) -> float:
     return seconds
 
 
-def python(function: str, kwargs: dict[str, Any] | None = None) -> Any:
-    """Call ``package.module:function`` with ``kwargs``.
+def python(
+    function: str, kwargs: dict[str, Any] | None = None, args: list[Any] | None = None
+) -> Any:
+    """Call ``package.module:function`` with ``args`` (positional) and ``kwargs``.
 
     A plain (sync) tool, so the run calls it as it calls every sync tool: in its
     executor's worker thread, where the node's timeout and cancellation apply
@@ -36,6 +38,7 @@ def python(function: str, kwargs: dict[str, Any] | None = None) -> Any:
     Args:
         function: ``"module.path:attribute"`` (the attribute may be dotted).
         kwargs: keyword arguments for the call.
+        args: positional arguments for the call (``args: [3, 4]``).
 
     Returns:
         What the target returned (for an async target: an awaitable of it).
@@ -45,9 +48,12 @@ def python(function: str, kwargs: dict[str, Any] | None = None) -> Any:
         TypeError: the attribute is not callable.
     """
     target = _resolve(function)
+    if args is not None and not isinstance(args, list | tuple):
+        raise TypeError(f"args must be a list, got {type(args).__name__}")
+    positional = tuple(args or ())
     if _is_async(target):
-        return _Deferred(target, kwargs or {})
-    return target(**(kwargs or {}))
+        return _Deferred(target, kwargs or {}, positional)
+    return target(*positional, **(kwargs or {}))
 
 
 def _resolve(function: str) -> Callable[..., Any]:
@@ -73,11 +79,14 @@ class _Deferred:
     thread and then dropped (the node was cancelled meanwhile), it leaves no
     never-awaited coroutine behind."""
 
-    __slots__ = ("_kwargs", "_target")
+    __slots__ = ("_args", "_kwargs", "_target")
 
-    def __init__(self, target: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, target: Callable[..., Any], kwargs: dict[str, Any], args: tuple[Any, ...] = ()
+    ) -> None:
         self._target = target
         self._kwargs = kwargs
+        self._args = args
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return self._target(**self._kwargs).__await__()  # type: ignore[no-any-return]
+        return self._target(*self._args, **self._kwargs).__await__()  # type: ignore[no-any-return]

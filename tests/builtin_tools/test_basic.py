@@ -66,4 +66,16 @@ def test_python_bad_targets(target: str, error: type[Exception]) -> None:
 
 
 def test_builtin_names() -> None:
-    assert sorted(BUILTINS) == ["echo", "http.get", "http.request", "python", "shell", "sleep"]
+    assert sorted(BUILTINS) == [
+        "echo",
+        "http.get",
+        "http.request",
+        "json.dump",
+        "json.parse",
+        "pick",
+        "python",
+        "shell",
+        "sleep",
+        "text.join",
+        "text.lines",
+    ]
