@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._refs import Ref, resolve_path
+from .. import Ref, resolve_path
 
 _NO_DEFAULT: Any = object()
 
