@@ -217,11 +217,8 @@ def _make_spec(
     if args is None:
         args = {}
     if type(args) is not dict and not isinstance(args, Mapping):
-        raise _bad(
-            node_id,
-            f"args must be a mapping of keyword arguments, got {type(args).__name__}",
-            "args",
-        )
+        got = type(args).__name__
+        raise _bad(node_id, f"args must be a mapping of keyword arguments, got {got}", "args")
     deps = (depends_on,) if isinstance(depends_on, str) else tuple(depends_on)
     if deps and not all(type(d) is str for d in deps):
         raise _bad(node_id, "depends_on must be node ids (strings)", "depends_on")
@@ -231,37 +228,33 @@ def _make_spec(
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
     ):
         raise _bad(node_id, f"timeout must be a number of seconds > 0, got {timeout!r}", "timeout")
-    retry = retries
-    if retries is None:
-        pass
-    elif isinstance(retries, int) and not isinstance(retries, bool):
-        if retries < 0:
-            raise _bad(node_id, f"retries must be >= 0, got {retries}", "retries")
-        retry = Retry(retries)
-    if retry is not None and not isinstance(retry, Retry):
-        raise _bad(node_id, f"retries must be an int or a Retry, got {retries!r}", "retries")
-    if trigger == "all_success":  # (a Trigger is a str: this is the common case, cheaply)
-        trig = Trigger.ALL_SUCCESS
-    elif trigger == "all_done":
-        trig = Trigger.ALL_DONE
-    else:
-        choices = ", ".join(repr(str(t)) for t in Trigger)
-        raise _bad(node_id, f"trigger must be one of {choices}, got {trigger!r}", "trigger")
     try:
         template = compile_args(args)
     except ValueError as exc:
         raise _bad(node_id, str(exc), "args") from None
-    return NodeSpec(
-        node_id,
-        tool,
-        args,
-        deps,
-        timeout,
-        retry,
-        trig,
-        template,
-        is_async_callable(tool),
-    )
+    retry = None if retries is None else _retry(node_id, retries)
+    trig = _trigger(node_id, trigger)
+    is_async = is_async_callable(tool)
+    return NodeSpec(node_id, tool, args, deps, timeout, retry, trig, template, is_async)
+
+
+def _retry(node_id: str, retries: object) -> Retry:
+    if isinstance(retries, Retry):
+        return retries
+    if isinstance(retries, int) and not isinstance(retries, bool):
+        if retries < 0:
+            raise _bad(node_id, f"retries must be >= 0, got {retries}", "retries")
+        return Retry(retries)
+    raise _bad(node_id, f"retries must be an int or a Retry, got {retries!r}", "retries")
+
+
+def _trigger(node_id: str, trigger: object) -> Trigger:
+    if trigger == "all_success":  # (a Trigger is a str: this is the common case, cheaply)
+        return Trigger.ALL_SUCCESS
+    if trigger == "all_done":
+        return Trigger.ALL_DONE
+    choices = ", ".join(repr(str(t)) for t in Trigger)
+    raise _bad(node_id, f"trigger must be one of {choices}, got {trigger!r}", "trigger")
 
 
 def _bad(node_id: str, message: str, field_name: str) -> SpecError:
