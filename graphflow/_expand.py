@@ -135,6 +135,7 @@ def gather_spec(spec: NodeSpec, count: int, extra_deps: Sequence[str] = ()) -> N
         # a failed item skips the gather, unless it keeps partial results
         trigger=Trigger.ALL_DONE if spec.partial else Trigger.ALL_SUCCESS,
         condition=None,  # (the items carry the map's condition)
+        executor=None,  # graphflow's own node: always on the loop
         for_each=None,
         max_parallel=None,
         limits=(),

@@ -78,6 +78,7 @@ class Graph:
         writes: Iterable[str] = (),
         reads: Iterable[str] = (),
         when: str | None = None,
+        executor: str | None = None,
     ) -> NodeSpec:
         """Add a node that calls ``tool(**args)``.
 
@@ -106,6 +107,11 @@ class Graph:
             when: a condition (``"${check.ok} and ${check.n} > 3"``, see
                 ``graphflow._condition``): once the upstream nodes are done, the
                 node runs only if it holds, else it is skipped with the reason.
+            executor: where its calls run: ``"thread"``, ``"process"``,
+                ``"async"`` (coroutine functions only), or a name given to
+                ``RunOptions(executors=...)``; default: the tool's own
+                (``@tool(executor=...)``), else coroutines on the loop and plain
+                functions in the run's ``executor`` (threads).
             writes, reads: resource keys, ``str.format`` templates over the
                 arguments (``"customer:{customer_id}"``); a ``Tool``'s are added.
                 Writers of a key never overlap each other or its readers.
@@ -131,6 +137,7 @@ class Graph:
             writes=writes,
             reads=reads,
             when=when,
+            executor=executor,
             pools=self.limits,
         )
         set_for_each(spec, for_each, max_parallel, partial)

@@ -46,6 +46,7 @@ class RunOptionsArgs(TypedDict, total=False):
     seed: int | None
     observers: Iterable[EventSink]
     executor: Executor | None
+    executors: Mapping[str, Executor] | None
     run_id: str | None
     resume_from: Mapping[str, NodeResult] | None
     resources: Iterable[AbstractAsyncContextManager[object]]
@@ -68,6 +69,10 @@ class RunOptions:
         observers: ``EventSink``s given every ``Event`` of the run.
         executor: where plain (sync) functions run (default: a
             ``ThreadExecutor`` with at most ``concurrency`` threads).
+        executors: more executors by name, for nodes that choose one
+            (``Graph.add(executor=...)``, ``@tool(executor=...)``); the names
+            ``"thread"`` (the run's ``executor``) and ``"process"`` (a
+            ``ProcessExecutor``, one worker per CPU) need no entry.
         run_id: the run's id (default: a new random one).
         resume_from: earlier results by node id (a ``RunResult`` will do):
             nodes that succeeded there are not run again and their outputs
@@ -90,6 +95,7 @@ class RunOptions:
     seed: int | None
     observers: tuple[EventSink, ...]
     executor: Executor | None
+    executors: Mapping[str, Executor]
     run_id: str | None
     resume_from: Mapping[str, NodeResult] | None
     resources: tuple[AbstractAsyncContextManager[object], ...]
@@ -104,6 +110,7 @@ class RunOptions:
         seed: int | None = None,
         observers: Iterable[EventSink] = (),
         executor: Executor | None = None,
+        executors: Mapping[str, Executor] | None = None,
         run_id: str | None = None,
         resume_from: Mapping[str, NodeResult] | None = None,
         resources: Iterable[AbstractAsyncContextManager[object]] = (),
@@ -123,6 +130,7 @@ class RunOptions:
         if executor is not None and not callable(getattr(executor, "call", None)):
             raise OptionError("executor", executor, "expected an Executor (with call())")
         put(self, "executor", executor)
+        put(self, "executors", _executors(executors))
         _check_run_id(run_id)
         put(self, "run_id", run_id)
         put(self, "resume_from", _earlier(resume_from))
@@ -225,6 +233,17 @@ def _resources(value: object) -> tuple[AbstractAsyncContextManager[object], ...]
         if not (hasattr(resource, "__aenter__") and hasattr(resource, "__aexit__")):
             raise OptionError("resources", resource, "expected an async context manager")
     return found
+
+
+def _executors(value: object) -> Mapping[str, Executor]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, Mapping):
+        raise OptionError("executors", value, "expected a mapping of name -> Executor")
+    for name, executor in value.items():
+        if not isinstance(name, str) or not callable(getattr(executor, "call", None)):
+            raise OptionError(f"executors[{name!r:.60}]", executor, "expected an Executor")
+    return MappingProxyType(dict(value))
 
 
 def _check_run_id(value: object) -> None:

@@ -48,7 +48,7 @@ from ._options import RunOptions, RunOptionsArgs
 from ._results import RunResult
 from ._state import RunState
 from ._types import Executor, NodeCall
-from .errors import GraphError
+from .errors import GraphError, OptionError
 from .executors.thread import MAX_THREADS, ThreadExecutor
 
 _YIELD_EVERY: Final = 64  # a worker whose tools never suspend still yields this often
@@ -124,7 +124,8 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
     if sinks:
         state.emit = sinks.emit
         sinks.stop = state.stop
-    executor = options.executor or ThreadExecutor(_threads(options.concurrency))
+    executors = _executors(plan, options)
+    state.executor_names = frozenset((*executors, "async"))
     failure: BaseException | None = None
     cancelled = False
     async with anyio.create_task_group() as delivery:
@@ -132,8 +133,8 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
         try:
             async with (
                 _held(options.resources),
-                _entered(executor),
-                _nodes(state, options.concurrency, executor),
+                _entered_all(executors),
+                _nodes(state, options.concurrency, executors),
             ):
                 yield state
         except anyio.get_cancelled_exc_class():
@@ -185,6 +186,39 @@ async def _held(resources: Sequence[AbstractAsyncContextManager[object]]) -> Asy
             await stack.aclose()
 
 
+def _executors(plan: Plan, options: RunOptions) -> dict[str, Executor]:
+    """The run's executors by name: ``thread`` (the default), those given, and built-ins used."""
+    default = options.executor or ThreadExecutor(_threads(options.concurrency))
+    table: dict[str, Executor] = {"thread": default, **options.executors}
+    specs = [*plan.specs, *(m.spec for maps in plan.expansions.values() for m in maps)]
+    for spec in specs:
+        name = spec.executor
+        if name is None or name in table or name == "async":
+            continue
+        if name != "process":
+            raise OptionError(
+                "executors",
+                name,
+                f"node {spec.node_id!r} runs on executor {name!r}, which this run does not "
+                f"have: pass RunOptions(executors={{{name!r}: ...}})",
+                got="none",
+            )
+        from .executors.process import ProcessExecutor  # (spawns nothing until a call)
+
+        table[name] = ProcessExecutor()
+    return table
+
+
+@asynccontextmanager
+async def _entered_all(executors: dict[str, Executor]) -> AsyncIterator[None]:
+    """Enter each distinct executor once; leave them in reverse, shielded."""
+    distinct = list({id(e): e for e in executors.values()}.values())
+    async with AsyncExitStack() as stack:
+        for executor in distinct:
+            await stack.enter_async_context(_entered(executor))
+        yield
+
+
 @asynccontextmanager
 async def _entered(executor: Executor) -> AsyncIterator[None]:
     """``async with executor``, its exit shielded: it waits for what the run left running."""
@@ -200,11 +234,13 @@ async def _entered(executor: Executor) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def _nodes(state: RunState, cap: float, executor: Executor) -> AsyncIterator[None]:
+async def _nodes(
+    state: RunState, cap: float, executors: dict[str, Executor]
+) -> AsyncIterator[None]:
     """The task group the nodes run in; the body's own exception propagates unwrapped."""
     failure: BaseException | None = None
     async with anyio.create_task_group() as tg:
-        driver = _Driver(state, cap, executor, tg)
+        driver = _Driver(state, cap, executors, tg)
         state.on_stop = tg.cancel_scope.cancel
         state.on_wake = driver.wake
         state.start()
@@ -244,6 +280,7 @@ class _Driver:
         "cap",
         "cancelled_exc",
         "executor",
+        "executors",
         "growing",
         "idle",
         "state",
@@ -251,10 +288,13 @@ class _Driver:
         "tool_errors",
     )
 
-    def __init__(self, state: RunState, cap: float, executor: Executor, tg: TaskGroup) -> None:
+    def __init__(
+        self, state: RunState, cap: float, executors: dict[str, Executor], tg: TaskGroup
+    ) -> None:
         self.state = state
         self.cap = cap
-        self.executor = executor
+        self.executor = executors["thread"]  # where plain functions go by default
+        self.executors = executors
         self.tg = tg
         self.active = 0
         self.idle = 0
@@ -330,11 +370,13 @@ class _Driver:
         scope: anyio.CancelScope | None = None
         try:
             kwargs = state.arguments(i)
-            if spec.is_async:
+            where = spec.executor
+            if (where is None and spec.is_async) or where == "async":
                 call = spec.tool(**kwargs)
             else:
                 node = NodeCall(state.run_id, spec.node_id, attempt, spec.tool, kwargs, timeout)
-                call = self.executor.call(node)
+                executor = self.executor if where is None else self.executors[where]
+                call = executor.call(node)
             if timeout is None:
                 output = await call
             else:

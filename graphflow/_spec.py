@@ -91,6 +91,8 @@ class NodeSpec:
     """for_each: the gather keeps each item's record, failed items included"""
     condition: Condition | None = None
     """``when=``: run only if it holds once the upstream nodes are done; else skipped"""
+    executor: str | None = None
+    """where its calls run: a run's executor name (None: async on the loop, sync in threads)"""
     limits: tuple[str, ...] = ()
     """names of the limits (``Plan.limits``) this node takes a slot in while it runs"""
     writes: tuple[str, ...] = ()
@@ -136,6 +138,7 @@ def build_spec(
     writes: Iterable[str] = (),
     reads: Iterable[str] = (),
     when: str | Condition | None = None,
+    executor: str | None = None,
     pools: dict[str, int],
 ) -> NodeSpec:
     """A validated node spec (``Graph.add`` and ``Scheduler.add`` share it).
@@ -146,6 +149,9 @@ def build_spec(
     spec = _make_spec(node_id, tool, args, depends_on, timeout, retries, trigger)
     if when is not None:
         spec.condition = _condition(node_id, when)
+    chosen = executor if executor is not None else getattr(tool, "executor", None)
+    if chosen is not None:
+        spec.executor = _executor_name(node_id, chosen, spec.is_async)
     if type(tool) is FunctionType and not (limits or writes or reads):
         return spec  # a plain function claims nothing: no option to look for
     names = [limits] if isinstance(limits, str) else list(limits)
@@ -175,6 +181,14 @@ def _condition(node_id: str, when: object) -> Condition:
         return parse_condition(when)  # type: ignore[arg-type]
     except ValueError as exc:
         raise SpecError(f"node {node_id!r}: when: {exc}", key=f"{node_id}.when") from None
+
+
+def _executor_name(node_id: str, name: object, is_async: bool) -> str:
+    if not isinstance(name, str) or not name or len(name) > 100:
+        raise _bad(node_id, f"executor must be an executor's name, got {name!r:.100}", "executor")
+    if name == "async" and not is_async:
+        raise _bad(node_id, "executor 'async' runs coroutine functions only", "executor")
+    return name
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:

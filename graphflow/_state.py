@@ -52,7 +52,7 @@ from ._results import (
     RunResult,
 )
 from ._spec import NO_RETRY, NodeSpec, Retry, Trigger
-from .errors import DuplicateNodeError, NodeInputError, UnknownNodeError
+from .errors import DuplicateNodeError, NodeInputError, OptionError, UnknownNodeError
 
 _SUCCEEDED: Final = NodeStatus.SUCCEEDED
 _FAILED: Final = NodeStatus.FAILED
@@ -109,6 +109,7 @@ class RunState:
         self.stop_reason: str | None = None
         self.on_stop: Callable[[], None] | None = None  # the driver cancels running nodes
         self.on_wake: Callable[[], None] | None = None  # the driver starts workers for ready ones
+        self.executor_names: frozenset[str] | None = None  # the driver's (None: not checked)
         self.swept = False  # unstarted nodes were given results after a stop
         self.rng = random.Random(seed)
         self.run_id = run_id or uuid.uuid4().hex[:12]
@@ -238,6 +239,15 @@ class RunState:
         """
         if spec.node_id in self.index:
             raise DuplicateNodeError(spec.node_id)
+        names = self.executor_names
+        if spec.executor is not None and names is not None and spec.executor not in names:
+            raise OptionError(
+                "executors",
+                spec.executor,
+                f"node {spec.node_id!r} runs on executor {spec.executor!r}, which this run "
+                f"does not have ({', '.join(sorted(names))})",
+                got="none",
+            )
         for dep in spec.deps:
             if dep not in self.index:
                 how = "depends on" if dep in spec.depends_on else "references"

@@ -117,6 +117,7 @@ class Scheduler:
         writes: Iterable[str] = (),
         reads: Iterable[str] = (),
         when: str | None = None,
+        executor: str | None = None,
     ) -> NodeSpec:
         """Add a node to the running graph; options as for ``Graph.add``.
 
@@ -140,6 +141,7 @@ class Scheduler:
             writes=writes,
             reads=reads,
             when=when,
+            executor=executor,
             pools=self._pools,
         )
         for name in self._pools.keys() - known:

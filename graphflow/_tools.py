@@ -105,6 +105,9 @@ class Tool:
     """
 
     is_async = False
+    executor: str | None = None
+    """Where calls of this tool run by default (a run's executor name), unless a
+    node says otherwise: ``@tool(executor="process")``."""
 
     def __init__(
         self,
@@ -263,7 +266,7 @@ class Tool:
             "writes": self.writes,
             "reads": self.reads,
         }
-        return _restore, (type(self), self.fn, schema, options)
+        return _restore, (type(self), self.fn, schema, options, self.executor)
 
 
 def _module_attribute(module: str, qualname: str) -> object:
@@ -275,12 +278,19 @@ def _module_attribute(module: str, qualname: str) -> object:
 
 
 def _restore(
-    kind: type[Tool], fn: Callable[..., Any], schema: dict[str, Any] | None, options: dict[str, Any]
+    kind: type[Tool],
+    fn: Callable[..., Any],
+    schema: dict[str, Any] | None,
+    options: dict[str, Any],
+    executor: str | None = None,
 ) -> Tool:
     """Unpickle a tool ``Tool.__reduce__`` took apart."""
     if schema is None:
-        return kind(fn, **options)
-    return kind.from_schema(options.pop("name"), schema, fn, **options)
+        made = kind(fn, **options)
+    else:
+        made = kind.from_schema(options.pop("name"), schema, fn, **options)
+    made.executor = executor
+    return made
 
 
 class AsyncTool(Tool):
@@ -304,6 +314,7 @@ def tool(
     limit: int | str | None = None,
     writes: str | Iterable[str] = (),
     reads: str | Iterable[str] = (),
+    executor: str | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -315,6 +326,7 @@ def tool(
     limit: int | str | None = None,
     writes: str | Iterable[str] = (),
     reads: str | Iterable[str] = (),
+    executor: str | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a function a ``Tool``; use bare (``@tool``) or with options (``@tool(limit=2)``).
 
@@ -325,6 +337,8 @@ def tool(
         limit: at most this many calls at once, or a shared pool's name.
         writes: resource key templates this tool writes (``"doc:{doc_id}"``).
         reads: resource key templates this tool reads.
+        executor: where its calls run by default: ``"thread"``, ``"process"``,
+            ``"async"`` or a name given to ``RunOptions(executors=...)``.
 
     Returns:
         A ``Tool`` (an ``AsyncTool`` for coroutine functions), still callable.
@@ -332,7 +346,9 @@ def tool(
 
     def wrap(f: Callable[..., Any]) -> Tool:
         cls = AsyncTool if is_async_callable(f) else Tool
-        return cls(f, name=name, description=description, limit=limit, writes=writes, reads=reads)
+        made = cls(f, name=name, description=description, limit=limit, writes=writes, reads=reads)
+        made.executor = executor
+        return made
 
     return wrap(fn) if fn is not None else wrap
 

@@ -1,0 +1,185 @@
+"""``ProcessExecutor``: CPU-bound tools in worker processes, one call per worker at a time.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: it cannot stop one task.
+A node that overruns its timeout would keep its worker busy until the
+function returns, and a cancelled run would wait for it. Here each worker is
+one process with a pipe; a call that is cancelled (its timeout, ``fail_fast``,
+Ctrl-C) kills that worker, and the next call starts a fresh one. So a timeout
+frees its worker at once, at the price of that process.
+
+Arguments, the tool and its result travel by pickle: a module-level function
+or ``@graphflow.tool`` will do, a lambda or closure will not (the node fails,
+naming what did not pickle). An exception the tool raises comes back as
+itself when it pickles, else as ``RemoteError`` with its type, message and
+traceback. Workers are started with ``spawn`` (never ``fork``: the run has
+threads), so the tool's module must be importable in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import traceback
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from types import TracebackType
+from typing import Any, final
+
+import anyio
+import anyio.to_thread
+
+from .._types import NodeCall
+
+
+class RemoteError(Exception):
+    """What a tool raised in a worker process, when the exception itself did not pickle."""
+
+
+class WorkerDied(Exception):
+    """The worker process running the call died (killed, out of memory, ``os._exit``)."""
+
+
+def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker process
+    """A worker's loop: receive (tool, arguments), run, send back the outcome."""
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        tool, arguments = job
+        try:
+            outcome: tuple[str, Any] = ("ok", tool(**arguments))
+        except BaseException as exc:  # the tool's failure, reported to the run
+            outcome = ("error", exc)
+        try:
+            conn.send(outcome)
+        except Exception as exc:  # the result or the exception does not pickle
+            kind = "result" if outcome[0] == "ok" else "exception"
+            text = "".join(traceback.format_exception(exc))
+            conn.send(("unpicklable", (kind, f"{type(exc).__name__}: {exc}", text)))
+
+
+class _Worker:
+    __slots__ = ("conn", "process")
+
+    def __init__(self, context: Any) -> None:
+        parent, child = context.Pipe()
+        self.process: BaseProcess = context.Process(target=_serve, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.conn: Connection = parent
+
+    def exchange(self, tool: Any, arguments: Any) -> tuple[str, Any]:
+        """Send one call and wait for its outcome (in a worker thread of the run)."""
+        self.conn.send((tool, arguments))
+        try:
+            return self.conn.recv()  # type: ignore[no-any-return]
+        except (EOFError, OSError):
+            code = self.process.exitcode
+            raise WorkerDied(f"the worker process died (exit code {code})") from None
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.process.join(5)
+        if self.process.is_alive():
+            self.kill()
+        self.conn.close()
+
+
+@final
+class ProcessExecutor:
+    """Run each call in a worker process (``spawn``), at most ``workers`` at once.
+
+    Args:
+        workers: the most worker processes (default: the number of CPUs).
+
+    Entered once per run: leaving stops every worker (those still running a
+    call are killed), so no process outlives the run.
+    """
+
+    __slots__ = ("_context", "_idle", "_limiter", "_running", "_workers")
+
+    def __init__(self, workers: int | None = None) -> None:
+        count = workers if workers is not None else (os.cpu_count() or 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
+        self._workers = count
+        self._context = multiprocessing.get_context("spawn")
+        self._idle: list[_Worker] = []
+        self._running: set[_Worker] = set()
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def __aenter__(self) -> ProcessExecutor:
+        self._limiter = anyio.CapacityLimiter(self._workers)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        workers = [*self._idle, *self._running]
+        self._idle, self._running = [], set()
+        with anyio.CancelScope(shield=True):
+            for worker in workers:
+                await anyio.to_thread.run_sync(worker.stop)
+
+    async def call(self, call: NodeCall) -> Any:
+        """Run ``call.tool(**call.arguments)`` in a worker process."""
+        _check_pickles(call)
+        assert self._limiter is not None, "enter the executor first"
+        async with self._limiter:
+            worker = self._idle.pop() if self._idle else await self._start()
+            self._running.add(worker)
+            try:
+                kind, value = await anyio.to_thread.run_sync(
+                    worker.exchange, call.tool, dict(call.arguments), abandon_on_cancel=True
+                )
+            except BaseException:  # cancelled (a timeout...) or died: this worker is done
+                self._running.discard(worker)
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(worker.kill)
+                raise
+            self._running.discard(worker)
+            self._idle.append(worker)
+        return _outcome(call, kind, value)
+
+    async def _start(self) -> _Worker:
+        return await anyio.to_thread.run_sync(_Worker, self._context)
+
+
+def _check_pickles(call: NodeCall) -> None:
+    for what, value in (("tool", call.tool), ("arguments", dict(call.arguments))):
+        try:
+            pickle.dumps(value)
+        except Exception as exc:
+            raise pickle.PicklingError(
+                f"node {call.node_id!r}: its {what} cannot be sent to a worker process "
+                f"({type(exc).__name__}: {str(exc)[:200]}); use module-level functions and "
+                "picklable values"
+            ) from None
+
+
+def _outcome(call: NodeCall, kind: str, value: Any) -> Any:
+    if kind == "ok":
+        return value
+    if kind == "error":
+        raise value
+    what, message, text = value
+    if what == "result":
+        raise pickle.PicklingError(
+            f"node {call.node_id!r}: its result cannot be sent back from the worker ({message})"
+        )
+    raise RemoteError(f"{message}\n{text}".strip())

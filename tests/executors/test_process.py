@@ -1,0 +1,102 @@
+"""ProcessExecutor: real worker processes, killed on timeout, never outliving a run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import graphflow as gf
+from graphflow.executors import ProcessExecutor
+
+from . import tools
+
+pytestmark = pytest.mark.anyio
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    status = (
+        Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}").exists() else "X"
+    )
+    return status in ("Z", "X")  # a zombie is dead, only not reaped yet
+
+
+class TestProcessExecutor:
+    async def test_nodes_run_in_worker_processes_and_mix_with_the_rest(self) -> None:
+        g = gf.Graph()
+        g.add("here", tools.pid)
+        g.add("there", tools.pid, executor="process")
+        g.add("sq", tools.square, args={"x": 7}, executor="process")
+        g.add("cube", tools.cube, args={"x": "${sq}"})  # @tool(executor="process")
+        result = await gf.run(g, executors={"process": ProcessExecutor(workers=2)})
+        assert result.ok, result.by_status("failed")
+        assert result["there"].output != os.getpid() and result["here"].output == os.getpid()
+        assert result["cube"].output == 49**3
+
+    async def test_a_timeout_kills_the_worker_and_the_pool_goes_on(self, tmp_path: Path) -> None:
+        pid_file = tmp_path / "pid"
+        g = gf.Graph()
+        g.add(
+            "slow",
+            tools.nap,
+            args={"seconds": 60, "pid_file": str(pid_file)},
+            executor="process",
+            timeout=1,
+        )
+        g.add(
+            "after",
+            tools.square,
+            args={"x": 3},
+            executor="process",
+            depends_on="slow",
+            trigger="all_done",
+        )
+        result = await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
+        error = result["slow"].error
+        assert error is not None and error.timed_out == 1
+        assert result["after"].output == 9, "a fresh worker took the next call"
+        assert gone(int(pid_file.read_text())), "the overrunning worker was killed"
+
+    async def test_what_cannot_cross_a_process_fails_that_node_only(self) -> None:
+        g = gf.Graph()
+        g.add("args", tools.square, args={"x": lambda: 1}, executor="process")
+        g.add("result", tools.lambda_back, executor="process")
+        g.add("raises", tools.boom, args={"message": "bad"}, executor="process")
+        g.add("fine", tools.square, args={"x": 2}, executor="process")
+        result = await gf.run(g)
+        errors = {k: r.error for k, r in result.items() if r.error}
+        assert "node 'args'" in errors["args"].message and "arguments" in errors["args"].message
+        assert "result cannot be sent back" in errors["result"].message
+        assert (errors["raises"].type, errors["raises"].message) == ("ValueError", "bad")
+        assert result["fine"].output == 4
+
+    async def test_a_worker_that_dies_fails_its_call_which_a_retry_can_mend(
+        self, tmp_path: Path
+    ) -> None:
+        g = gf.Graph()
+        g.add(
+            "d",
+            tools.die_once,
+            args={"marker": str(tmp_path / "m")},
+            executor="process",
+            retries=gf.Retry(1, backoff=0),
+        )
+        result = await gf.run(g)
+        assert result["d"].output == "second time lucky" and result["d"].attempts == 2
+        first = result["d"].history[0].error
+        assert first is not None and first.type == "WorkerDied"
+
+    async def test_an_unknown_executor_is_refused_before_anything_runs(self) -> None:
+        g = gf.Graph()
+        g.add("a", tools.pid, executor="cluster")
+        with pytest.raises(gf.OptionError, match="'cluster'"):
+            await gf.run(g)
+
+    def test_async_is_for_coroutine_functions(self) -> None:
+        with pytest.raises(gf.SpecError, match="coroutine"):
+            gf.Graph().add("a", tools.pid, executor="async")

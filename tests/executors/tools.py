@@ -1,0 +1,47 @@
+"""Module-level tools for the process executor's tests (a worker process imports this)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import graphflow as gf
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def nap(seconds: float, pid_file: str = "") -> int:
+    if pid_file:
+        Path(pid_file).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def boom(message: str) -> None:
+    raise ValueError(message)
+
+
+def lambda_back() -> Any:
+    return lambda: 1
+
+
+def die_once(marker: str) -> str:
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("died")
+        os._exit(3)
+    return "second time lucky"
+
+
+@gf.tool(executor="process")
+def cube(x: int) -> int:
+    """A tool that runs in a process unless told otherwise."""
+    return x**3
