@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from graphflow import RunResult
+from graphflow import Attempt, NodeResult, NodeStatus, RunResult
 from graphflow.analysis import critical_path
 from graphflow.report import render_report, write_report
 
@@ -79,6 +79,39 @@ class TestRendered:
         assert rows[at : at + 4] == ["m", "m[0]", "m[1]", "m[2]"]
         (toggle,) = [e for e in dom.elements if e.attrs.get("data-toggle")]
         assert dom.payload()["ids"][int(toggle.attrs["data-toggle"])] == "m"
+
+
+def fan_outs(maps: int, items: int) -> RunResult:
+    """``maps`` for_each nodes of ``items`` items each, every map after the one before."""
+    results: dict[str, NodeResult] = {}
+    deps: dict[str, list[str]] = {}
+    for k in range(maps):
+        names = [f"g{k}[{j}]" for j in range(items)]
+        for j, name in enumerate(names):
+            start = float(k) + j / items
+            history = (Attempt(start, start + 0.5),)
+            results[name] = NodeResult(name, NodeStatus.SUCCEEDED, j, None, 1, start, start + 0.5,
+                                       None, history)  # fmt: skip
+            deps[name] = [f"g{k - 1}"] if k else []
+        gather = (Attempt(k + 1.5, k + 1.5),)
+        results[f"g{k}"] = NodeResult(f"g{k}", NodeStatus.SUCCEEDED, [], None, 1, k + 1.5,
+                                      k + 1.5, None, gather)  # fmt: skip
+        deps[f"g{k}"] = names
+    return RunResult("big", results, 0.0, maps + 2.0, deps)
+
+
+class TestLarge:
+    def test_two_thousand_nodes_draw_folded_and_windowed(self, tmp_path: Path) -> None:
+        result = fan_outs(100, 19)
+        assert len(result) == 2_000
+        dom = parse(dump_dom(write_report(result, tmp_path / "big.html")))
+        assert dom.tags("body")[0].attrs.get("data-ready") == "1" and errors(dom) == []
+        rows = [e.attrs["data-id"] for e in dom.find(class_="tl-row")]
+        assert 20 < len(rows) < 100  # only the rows in view (and a margin) are drawn
+        assert rows == [f"g{k}" for k in range(len(rows))]  # items folded under their node
+        graph = dom.find(class_="node")
+        assert [e.attrs["data-id"] for e in graph] == [f"g{k}" for k in range(100)]
+        assert graph[0].text.startswith("g0 \u00d719")
 
 
 class TestHostileText:
