@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
     run.add_argument("--json", metavar="OUT", help="write the full result as JSON ('-': stdout)")
     run.add_argument(
+        "--report", metavar="OUT.html", help="write a self-contained HTML report of the run"
+    )
+    run.add_argument(
         "--live",
         choices=["auto", "on", "off"],
         default="auto",
@@ -80,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", parents=[common], help="show how a workflow would run")
     plan.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
+
+    report = sub.add_parser(
+        "report", help="an HTML report (timeline, graph, critical path) from a --json file"
+    )
+    report.add_argument("results", help="a RESULTS.json written by 'graphflow run --json'")
+    report.add_argument("-o", "--output", default="report.html", metavar="OUT.html")
+    report.add_argument(  # SUPPRESS: do not undo a --debug given before the command
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
     return parser
 
 
@@ -167,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._run import command_run
 
             return command_run(args)
+        if args.command == "report":
+            from ._report import command_report
+
+            return command_report(args)
         from ._inspect import command_plan, command_validate
 
         return command_validate(args) if args.command == "validate" else command_plan(args)

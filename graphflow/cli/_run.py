@@ -35,6 +35,7 @@ from . import EXIT_FAILED, EXIT_OK, UsageError
 from ._fanout import ItemCount, complete, item_parent
 from ._inspect import load
 from ._output import EventLines, json_event_stream, level_of
+from ._report import write_html
 from ._signals import Interrupts, exit_code
 from ._view import LiveView, summary
 
@@ -211,6 +212,8 @@ class RunCommand:
                     )
         if self.args.json:
             _write_json(result, self.args.json)
+        if self.args.report:
+            write_html(result, self.args.report, f"{self.wf.model.name} ({self.wf.path})")
         if received is not None:
             return exit_code(received)
         return EXIT_OK if result.ok else EXIT_FAILED
