@@ -60,7 +60,8 @@ class Condition:
         except ConditionError:
             raise
         except Exception as exc:  # comparing what cannot be compared, a missing key...
-            raise ConditionError(f"condition {self.text!r}: {type(exc).__name__}: {exc}") from None
+            message = f"condition {self.text!r:.200}: {type(exc).__name__}: {exc}"
+            raise ConditionError(message[:400]) from None
 
 
 def parse_condition(text: str) -> Condition:
@@ -84,7 +85,7 @@ def parse_condition(text: str) -> Condition:
         tree = ast.parse(code.strip(), mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise ValueError(f"condition {text!r:.200} is not an expression ({exc})") from None
-    _check(tree, text)
+    _check(tree, text, len(refs))
     return Condition(text, tuple(refs), tree)
 
 
@@ -105,17 +106,31 @@ _ALLOWED: Final = (
 )
 
 
-def _check(tree: ast.expr, text: str) -> None:
+def _check(tree: ast.expr, text: str, refs: int) -> None:
     for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if "__gf_ref_" in node.value:
+                raise ValueError(
+                    f"condition {text!r:.200}: a reference inside quotes is "
+                    "text, not a value: write ${node.path} without quotes"
+                )
+        if isinstance(node, ast.Name) and node.id.startswith("__gf_ref_"):
+            suffix = node.id.removeprefix("__gf_ref_")
+            if not suffix.isdigit() or int(suffix) >= refs:
+                raise ValueError(f"condition {text!r:.200}: unknown name {node.id!r:.50}")
         if not isinstance(node, _ALLOWED):
             what = type(node).__name__
-            raise ValueError(f"condition {text!r:.200}: {what} is not allowed (only literals, "
-                             "${...}, and/or/not and comparisons)")
+            raise ValueError(
+                f"condition {text!r:.200}: {what} is not allowed (only literals, "
+                "${...}, and/or/not and comparisons)"
+            )
         if isinstance(node, ast.Name) and not (
             node.id in _LITERALS or node.id.startswith("__gf_ref_")
         ):
-            raise ValueError(f"condition {text!r:.200}: unknown name {node.id!r:.50} "
-                             "(quote strings; references are written ${node.path})")
+            raise ValueError(
+                f"condition {text!r:.200}: unknown name {node.id!r:.50} "
+                "(quote strings; references are written ${node.path})"
+            )
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             if not isinstance(node.operand, ast.Constant):
                 raise ValueError(f"condition {text!r:.200}: '-' only before a number")

@@ -12,6 +12,7 @@ very object that was passed in, so the common case costs nothing per run.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -86,8 +87,9 @@ def _step(value: Any, key: str, ref: Ref, depth: int) -> Any:
     if isinstance(value, Mapping):
         if key in value:
             return value[key]
-        keys = ", ".join(map(repr, list(value)[:10])) or "none"
-        raise ReferenceResolutionError(str(ref), f"{where} has no key {key!r} (keys: {keys})")
+        keys = ", ".join(repr(k)[:40] for k in list(value)[:10]) or "none"
+        detail = f"{where} has no key {key!r:.60} (keys: {keys})"
+        raise ReferenceResolutionError(str(ref)[:200], detail[:400])
     if isinstance(value, (list, tuple)) and (key.isdigit() or key.startswith("-")):
         try:
             return value[int(key)]
@@ -137,7 +139,7 @@ def compile_args(args: Any) -> Template:
     found: list[Ref] = []
     render = _compile(args, found)
     if render is None:
-        plain = not isinstance(args, Mapping) or all(type(v) not in _MUTABLE for v in args.values())
+        plain = not isinstance(args, Mapping) or not any(map(_may_hold_mutable, args.values()))
         return Template((), lambda _lookup: args, constant=True, shares=not plain)
     return Template(tuple(found), render)
 
@@ -145,16 +147,22 @@ def compile_args(args: Any) -> Template:
 _MUTABLE: Final = (dict, list, set)
 
 
+def _may_hold_mutable(value: object) -> bool:
+    return isinstance(value, dict | list | set | tuple)
+
+
 def copy_plain(value: Any) -> Any:
-    """``value`` with every plain ``dict``, ``list`` and ``set`` in it copied.
+    """``value`` with every ``dict``, ``list`` and ``set`` in it copied.
 
     What one node received can then never change what another node, a retry
-    or the caller sees. Other objects (tuples, strings, a client, a model...)
-    are shared as they are. A loop, not recursion: outputs may be deep;
-    sharing and cycles are kept as they were.
+    or the caller sees. Exact dicts, lists and sets are copied in a loop, not
+    a recursion (outputs may be deep), keeping sharing and cycles as they
+    were; their subclasses (``OrderedDict``, ``defaultdict``) and tuples that
+    hold one are deep-copied. Other objects (strings, numbers, a client, a
+    model instance...) are shared as they are.
     """
     if type(value) not in _MUTABLE:
-        return value
+        return _copy_odd(value) if _may_hold_mutable(value) else value
     copies: dict[int, Any] = {id(value): type(value)()}
     stack = [(value, copies[id(value)])]
     while stack:
@@ -170,11 +178,23 @@ def copy_plain(value: Any) -> Any:
                     copied = copies[id(item)] = type(item)()
                     stack.append((item, copied))
                 item = copied
+            elif _may_hold_mutable(item):
+                item = _copy_odd(item)
             if type(target) is dict:
                 target[key] = item
             else:
                 target.append(item)
     return copies[id(value)]
+
+
+def _copy_odd(value: Any) -> Any:
+    """A dict/list/set subclass, or a tuple holding a container: a deep copy, if it takes one."""
+    if type(value) is tuple and not any(map(_may_hold_mutable, value)):
+        return value  # a tuple of immutable values: nothing anyone could change
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # e.g. it holds a lock or a client: shared, as other objects are
+        return value
 
 
 def _all_scalars(args: dict[Any, Any]) -> bool:

@@ -181,7 +181,11 @@ async def _held(resources: Sequence[AbstractAsyncContextManager[object]]) -> Asy
         for resource in resources:
             await stack.enter_async_context(resource)
         yield
-    finally:
+    except BaseException:  # each resource hears how the run ended (a cancellation, an error)
+        with anyio.CancelScope(shield=True):
+            if not await stack.__aexit__(*sys.exc_info()):
+                raise
+    else:
         with anyio.CancelScope(shield=True):
             await stack.aclose()
 
@@ -384,18 +388,26 @@ class _Driver:
                     output = await call
                 if scope.cancel_called:  # the tool swallowed its cancellation: still too late
                     raise TimeoutError(f"ignored its cancellation after {timeout:g} s")
-        except self.cancelled_exc:
+        except self.cancelled_exc as exc:
+            if anyio.current_effective_deadline() != -math.inf:  # not us: the tool's own
+                self._failed(i, exc, timeout, scope)
+                return
             state.cancelled(i)
             raise
         except self.tool_errors as exc:  # the node's failure, not the run's
-            self.idle += 1
-            timed_out = timeout if scope is not None and scope.cancel_called else None
-            delay = state.failed(i, exc, timed_out)
-            if delay is not None:
-                self.tg.start_soon(self._retry_after, i, delay)
+            self._failed(i, exc, timeout, scope)
             return
         self.idle += 1
         state.succeeded(i, output)
+
+    def _failed(
+        self, i: int, exc: BaseException, timeout: float | None, scope: anyio.CancelScope | None
+    ) -> None:
+        self.idle += 1
+        timed_out = timeout if scope is not None and scope.cancel_called else None
+        delay = self.state.failed(i, exc, timed_out)
+        if delay is not None:
+            self.tg.start_soon(self._retry_after, i, delay)
 
     async def _retry_after(self, i: int, delay: float) -> None:
         try:

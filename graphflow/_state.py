@@ -344,6 +344,8 @@ class RunState:
         return earlier if earlier is not None and earlier.status is _SUCCEEDED else None
 
     def _settle(self, i: int) -> None:
+        if self.results[i] is not None:  # a stop swept it up while it waited here
+            return
         earlier = self._earlier_success(i)
         if earlier is not None:
             self._restore(i, earlier)

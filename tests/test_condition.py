@@ -97,3 +97,26 @@ class TestRuns:
             g.add(f"n{k}", value, args={"x": False}, when=f"${{n{k - 1}}}", trigger="all_done")
         result = await gf.run(g)
         assert result["n2999"].status == S.SKIPPED
+
+
+class TestReviewFindings:
+    def test_a_quoted_reference_is_refused_not_silently_text(self) -> None:
+        with pytest.raises(ValueError, match="inside quotes"):
+            parse_condition('"${a.x}" == "hello"')
+        with pytest.raises(ValueError, match="unknown name"):
+            parse_condition("__gf_ref_7 == 1")
+
+    async def test_a_stop_while_settling_gives_each_node_one_result(self) -> None:
+        async def a() -> dict[str, Any]:
+            return {"x": None}
+
+        g = gf.Graph()
+        g.add("a", a)
+        g.add("b", value, when="${a.x} > 3")
+        g.add("c", value, args={"x": 1})
+        first = await gf.run(g)
+        events: list[gf.Event] = []
+        second = await gf.run(g, resume_from=first, fail_fast=True, observers=[events.append])
+        finished = [e.result.node_id for e in events if e.result is not None]
+        assert sorted(finished) == ["a", "b", "c"], finished
+        assert second["b"].status == S.FAILED

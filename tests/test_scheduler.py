@@ -658,3 +658,49 @@ class TestKeyboardInterrupt:
         error = result["bad"].error
         assert error is not None and error.type == "KeyboardInterrupt"
         assert result["sibling"].ok
+
+
+class TestReviewFindings:
+    @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # (trio has no tool-made Cancelled)
+    async def test_a_tool_s_own_cancelled_error_fails_only_that_node(self) -> None:
+        import asyncio
+
+        async def own_cancel() -> None:
+            task = asyncio.ensure_future(asyncio.sleep(10))
+            task.cancel()
+            await task  # raises CancelledError, though nobody cancelled the run
+
+        g = gf.Graph()
+        g.add("a", own_cancel)
+        g.add("b", value, args={"x": 1})
+        result = await gf.run(g)
+        error = result["a"].error
+        assert result["a"].status == S.FAILED and error is not None
+        assert error.type == "CancelledError" and result["b"].ok
+
+    def test_error_messages_stay_short_whatever_the_output(self) -> None:
+        big = {"k" * 100_000: 1}
+        g = gf.Graph()
+        g.add("up", value, args={"x": big})
+        g.add("down", value, args={"x": "${up.missing}"})
+        g.add("cond", value, when="${up.missing} > 1")
+        result = gf.run_sync(g)
+        for node in ("down", "cond"):
+            error = result[node].error
+            assert error is not None and len(error.message) < 600, node
+
+    async def test_tuples_and_dict_subclasses_are_copied_too(self) -> None:
+        from collections import OrderedDict
+
+        async def produce() -> tuple[list[int], OrderedDict[str, list[int]]]:
+            return [1, 2], OrderedDict(a=[1])
+
+        async def vandal(pair: Any) -> None:
+            pair[0].append(99)
+            pair[1]["a"].append(99)
+
+        g = gf.Graph()
+        g.add("up", produce)
+        g.add("vandal", vandal, args={"pair": "${up}"})
+        result = await gf.run(g)
+        assert result["up"].output == ([1, 2], OrderedDict(a=[1]))

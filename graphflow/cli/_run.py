@@ -174,7 +174,8 @@ class RunCommand:
                 f"; it waits for the threads of {', '.join(threads)} (a sync tool cannot be "
                 f"interrupted): {signum.name} again exits at once"
             )
-        print(message, file=sys.stderr, flush=True)
+        with contextlib.suppress(OSError, ValueError):  # a hung-up terminal is no reason to fail
+            print(message, file=sys.stderr, flush=True)
 
     def _exit_now(self, signum: signal.Signals) -> NoReturn:
         kill_process_groups()
@@ -182,16 +183,18 @@ class RunCommand:
             self.view.live.stop()
         abandoned = dict.fromkeys([*self.collector.abandoned, *self.collector.running_sync()])
         names = ", ".join(abandoned) or "none"
-        print(
-            f"graphflow: {signum.name} again: exiting at once; abandoned threads: {names}",
-            file=sys.stderr,
-        )
+        with contextlib.suppress(OSError, ValueError):
+            print(
+                f"graphflow: {signum.name} again: exiting at once; abandoned threads: {names}",
+                file=sys.stderr,
+            )
         code = exit_code(signum)
         try:
             cause = f"the CLI exited at a second {signum.name}"
             self.report(complete(self.collector.partial(cause), self.wf.graph), signum)
         except UsageError as exc:  # --json unwritable: say so, and still exit now
-            print(f"graphflow: error: {exc}", file=sys.stderr)
+            with contextlib.suppress(OSError, ValueError):
+                print(f"graphflow: error: {exc}", file=sys.stderr)
         for stream in (sys.stdout, sys.stderr, self.log_stream):
             if stream is not None:
                 with contextlib.suppress(OSError, ValueError):

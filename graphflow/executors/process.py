@@ -12,7 +12,10 @@ or ``@graphflow.tool`` will do, a lambda or closure will not (the node fails,
 naming what did not pickle). An exception the tool raises comes back as
 itself when it pickles, else as ``RemoteError`` with its type, message and
 traceback. Workers are started with ``spawn`` (never ``fork``: the run has
-threads), so the tool's module must be importable in a fresh interpreter.
+threads), so the tool's module must be importable in a fresh interpreter; a
+worker is started before it is needed (its start-up never counts against a
+call's timeout), but its first call of a tool imports that tool's module,
+which does.
 """
 
 from __future__ import annotations
@@ -41,14 +44,24 @@ class WorkerDied(Exception):
 
 
 def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker process
-    """A worker's loop: receive (tool, arguments), run, send back the outcome."""
+    """A worker's loop: say it is ready, then receive (tool, arguments), run, send back."""
+    conn.send("ready")
     while True:
         try:
-            job = conn.recv()
+            data = conn.recv_bytes()
         except EOFError:
             return
+        try:
+            job = pickle.loads(data)
+        except BaseException as exc:  # e.g. the tool's module cannot be imported here
+            text = "".join(traceback.format_exception(exc))
+            conn.send(("unpicklable", ("call", f"{type(exc).__name__}: {exc}", text)))
+            continue
         if job is None:
             return
+        if job == "ping":  # are you alive? (asked of a worker that sat idle)
+            conn.send("pong")
+            continue
         tool, arguments = job
         try:
             outcome: tuple[str, Any] = ("ok", tool(**arguments))
@@ -71,6 +84,22 @@ class _Worker:
         self.process.start()
         child.close()
         self.conn: Connection = parent
+        try:  # booted (interpreter, imports) before any call may count it against a timeout
+            ready = parent.recv()
+        except (EOFError, OSError):
+            self.process.join(1)
+            code = self.process.exitcode
+            raise WorkerDied(f"a worker process failed to start (exit code {code})") from None
+        if ready != "ready":
+            raise WorkerDied(f"a worker process said {ready!r:.60} instead of being ready")
+
+    def alive(self) -> bool:
+        """Does the worker still answer? (One sat idle: it may have been killed meanwhile.)"""
+        try:
+            self.conn.send("ping")
+            return bool(self.conn.recv() == "pong")
+        except (EOFError, OSError):
+            return False
 
     def exchange(self, tool: Any, arguments: Any) -> tuple[str, Any]:
         """Send one call and wait for its outcome (in a worker thread of the run)."""
@@ -78,6 +107,7 @@ class _Worker:
         try:
             return self.conn.recv()  # type: ignore[no-any-return]
         except (EOFError, OSError):
+            self.process.join(1)  # (reaped, so that its exit code is known)
             code = self.process.exitcode
             raise WorkerDied(f"the worker process died (exit code {code})") from None
 
@@ -122,6 +152,7 @@ class ProcessExecutor:
 
     async def __aenter__(self) -> ProcessExecutor:
         self._limiter = anyio.CapacityLimiter(self._workers)
+        self._idle.append(await self._start())  # warm: start-up is not a first call's time
         return self
 
     async def __aexit__(
@@ -141,7 +172,7 @@ class ProcessExecutor:
         _check_pickles(call)
         assert self._limiter is not None, "enter the executor first"
         async with self._limiter:
-            worker = self._idle.pop() if self._idle else await self._start()
+            worker = await self._take()
             self._running.add(worker)
             try:
                 kind, value = await anyio.to_thread.run_sync(
@@ -151,10 +182,21 @@ class ProcessExecutor:
                 self._running.discard(worker)
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(worker.kill)
+                    # a fresh one now, so that a retry does not pay the start-up in its timeout
+                    self._idle.append(await self._start())
                 raise
             self._running.discard(worker)
             self._idle.append(worker)
         return _outcome(call, kind, value)
+
+    async def _take(self) -> _Worker:
+        """An idle worker that is still alive (one may have been killed meanwhile), or a new one."""
+        while self._idle:
+            worker = self._idle.pop()
+            if await anyio.to_thread.run_sync(worker.alive):
+                return worker
+            await anyio.to_thread.run_sync(worker.kill)  # (reaps it, closes its pipe)
+        return await self._start()
 
     async def _start(self) -> _Worker:
         return await anyio.to_thread.run_sync(_Worker, self._context)
@@ -182,4 +224,6 @@ def _outcome(call: NodeCall, kind: str, value: Any) -> Any:
         raise pickle.PicklingError(
             f"node {call.node_id!r}: its result cannot be sent back from the worker ({message})"
         )
+    if what == "call":
+        raise RemoteError(f"node {call.node_id!r}: the worker could not load the call: {message}")
     raise RemoteError(f"{message}\n{text}".strip())

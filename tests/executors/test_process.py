@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -100,3 +101,51 @@ class TestProcessExecutor:
     def test_async_is_for_coroutine_functions(self) -> None:
         with pytest.raises(gf.SpecError, match="coroutine"):
             gf.Graph().add("a", tools.pid, executor="async")
+
+
+class TestProcessFailures:
+    async def test_a_tool_the_worker_cannot_import_is_named(self, tmp_path: Path) -> None:
+        import importlib
+        import sys
+
+        (tmp_path / "only_here.py").write_text("def hello() -> str:\n    return 'hi'\n")
+        sys.path.insert(0, str(tmp_path))
+        try:
+            module = importlib.import_module("only_here")
+        finally:
+            sys.path.remove(str(tmp_path))  # a spawned worker will not find it
+        g = gf.Graph()
+        g.add("h", module.hello, executor="process")
+        result = await gf.run(g)
+        error = result["h"].error
+        assert error is not None and error.type == "RemoteError"
+        assert "could not load the call" in error.message and "only_here" in error.message
+
+    async def test_an_idle_worker_that_died_is_replaced(self) -> None:
+        def kill(pid: int) -> None:
+            os.kill(pid, 9)
+
+        g = gf.Graph()
+        g.add("first", tools.pid, executor="process")
+        g.add("kill", kill, args={"pid": "${first}"})
+        g.add("second", tools.pid, executor="process", depends_on="kill")
+        result = await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
+        assert result.ok, result.by_status("failed")
+        assert result["second"].output != result["first"].output
+
+    async def test_a_retry_after_a_timeout_does_not_pay_the_start_up(self) -> None:
+        g = gf.Graph()
+        g.add("slow", tools.nap, args={"seconds": 60}, executor="process", timeout=0.5)
+        # (a stdlib function: a worker's first call imports the tool's module, and that
+        # time, unlike the worker's start-up, is the call's own)
+        g.add(
+            "quick",
+            json.dumps,
+            args={"obj": [1, 2]},
+            executor="process",
+            timeout=0.2,
+            depends_on="slow",
+            trigger="all_done",
+        )
+        result = await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
+        assert result["quick"].output == "[1, 2]", result["quick"].error
