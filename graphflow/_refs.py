@@ -88,19 +88,19 @@ def _step(value: Any, key: str, ref: Ref, depth: int) -> Any:
         if key in value:
             return value[key]
         keys = ", ".join(repr(k)[:40] for k in list(value)[:10]) or "none"
-        detail = f"{where} has no key {key!r:.60} (keys: {keys})"
+        detail = f"{where[:200]} has no key {key!r:.60} (keys: {keys})"
         raise ReferenceResolutionError(str(ref)[:200], detail[:400])
     if isinstance(value, (list, tuple)) and (key.isdigit() or key.startswith("-")):
         try:
             return value[int(key)]
         except (IndexError, ValueError):
             raise ReferenceResolutionError(
-                str(ref), f"{where} has no index {key} (length {len(value)})"
+                str(ref)[:200], f"{where[:200]} has no index {key:.30} (length {len(value)})"
             ) from None
     if not key.startswith("_") and hasattr(value, key):
         return getattr(value, key)
     raise ReferenceResolutionError(
-        str(ref), f"{where} is {type(value).__name__}, which has no {key!r}"
+        str(ref)[:200], f"{where[:200]} is {type(value).__name__}, which has no {key!r:.60}"
     )
 
 
