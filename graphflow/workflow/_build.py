@@ -369,9 +369,10 @@ class _GraphBuilder:
     ) -> None:
         constant: dict[str, Any] = {}
         for key, value in args.items():
-            template = compile_args(value)
-            if not template.refs:
-                constant[key] = template.render(lambda r: r)  # as the tool will get it
+            if not _any_string(value, _has_dollar_brace):
+                constant[key] = value  # the common case: as the tool will get it
+            elif not _any_string(value, tpl.holds_reference):  # only "$${" escapes
+                constant[key] = compile_args(value).render(lambda r: r)  # as the tool gets it
         given = {**args, **constant}
         loc: Loc = ("nodes", node_id, "args" if node.args else "tool")
         for problem in check_arguments(node.tool, tool, given, constant):
@@ -426,6 +427,21 @@ def _field_loc(loc: Loc, exc: Exception) -> Loc:
     key = getattr(exc, "key", None)
     name = key.rsplit(".", 1)[-1] if isinstance(key, str) else ""
     return (*loc, name) if name in NodeModel.model_fields else loc
+
+
+def _any_string(value: Any, test: Callable[[str], bool]) -> bool:
+    """Whether a string anywhere in ``value`` passes ``test``."""
+    if isinstance(value, str):
+        return test(value)
+    if isinstance(value, dict):
+        return any(_any_string(v, test) for v in value.values())
+    if isinstance(value, list):
+        return any(_any_string(v, test) for v in value)
+    return False
+
+
+def _has_dollar_brace(text: str) -> bool:
+    return "${" in text
 
 
 def _find_ref(value: Any, target: str, loc: Loc) -> Loc | None:
