@@ -32,7 +32,7 @@ second: PyYAML's pure-Python scanner and composer took 5 s of the 5.5 s that
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -156,7 +156,15 @@ def load_text(text: str, path: str = "<string>") -> Document:
     if bad is not None:
         raise _bad_character(text, path, bad.start())
     doc = Document(None, path)
-    doc.data = _Builder(doc, _events(text, path)).document()
+    parser = _parser(text)
+    try:
+        doc.data = _Builder(doc, parser.get_event).document()
+    except yaml.MarkedYAMLError as exc:  # only the parser raises these: the builder never does
+        raise _invalid(exc, path) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(one_line(f"invalid YAML: {exc}"), path=path) from None
+    finally:
+        parser.dispose()
     return doc
 
 
@@ -165,24 +173,6 @@ def _parser(text: str) -> Any:
     if LIBYAML:
         return yaml.CSafeLoader(text)
     return yaml.SafeLoader(text)
-
-
-def _events(text: str, path: str) -> Iterator[Event]:
-    """The events of ``text``, each parse error a located ``SpecError``."""
-    parser = _parser(text)
-    try:
-        while True:
-            try:
-                event: Event = parser.get_event()
-            except yaml.MarkedYAMLError as exc:
-                raise _invalid(exc, path) from None
-            except yaml.YAMLError as exc:
-                raise SpecError(one_line(f"invalid YAML: {exc}"), path=path) from None
-            yield event
-            if type(event) is yaml.StreamEndEvent:
-                return
-    finally:
-        parser.dispose()
 
 
 def _invalid(exc: yaml.MarkedYAMLError, path: str) -> SpecError:
@@ -233,9 +223,9 @@ class _Builder:
     appended to the recordings of the anchors still open around it.
     """
 
-    def __init__(self, doc: Document, events: Iterator[Event]) -> None:
+    def __init__(self, doc: Document, events: Callable[[], Event]) -> None:
         self.doc = doc
-        self.pull: Callable[[], Event] = events.__next__
+        self.pull = events  # the parser's own get_event: no Python frame per event
         self.count = 0
         self.anchors: dict[str, list[Event] | None] = {}  # None: still being read
         self.anchor_lines: dict[str, int] = {}
@@ -259,8 +249,9 @@ class _Builder:
 
     def next_event(self) -> Event:
         event = self.pull()
-        for recorded in self.recording:
-            recorded.append(event)
+        if self.recording:
+            for recorded in self.recording:
+                recorded.append(event)
         return event
 
     def value(self, event: Event, loc: Loc, depth: int) -> Any:
