@@ -17,6 +17,7 @@ secret that a tool encodes or cuts is out of reach.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Mapping
 from typing import Any, Final
@@ -70,8 +71,10 @@ def redact(value: Any, secrets: Collection[str], mask: str = MASK) -> Any:
     """``value`` with every occurrence of a secret replaced by ``mask``.
 
     Args:
-        value: text, or JSON-like data (mappings, lists, tuples, scalars) such
-            as ``RunResult.to_dict()``; it is not changed.
+        value: text — a log line, a message, a whole JSON document (a secret
+            is also found as JSON writes it, escapes and all) — or JSON-like
+            data (mappings, lists, tuples, scalars) such as
+            ``RunResult.to_dict()``; it is not changed.
         secrets: the strings to hide (empty ones are ignored).
         mask: what stands in their place.
 
@@ -80,24 +83,52 @@ def redact(value: Any, secrets: Collection[str], mask: str = MASK) -> Any:
         number (a number holding one becomes a string); ``value`` itself
         when there is nothing to hide.
     """
-    words = sorted({s for s in secrets if s}, key=len, reverse=True)  # longest first
-    if not words:
+    forms = {form for s in secrets if s for form in _written(s)}
+    if not forms:
         return value
-    return _redact(value, re.compile("|".join(map(re.escape, words))), mask)
+    pattern = re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True))))
+    return _Redactor(pattern, mask).value(value)
 
 
-def _redact(value: Any, pattern: re.Pattern[str], mask: str) -> Any:
-    if isinstance(value, str):
-        return pattern.sub(mask, value)
-    if isinstance(value, Mapping):
-        return {_redact(k, pattern, mask): _redact(v, pattern, mask) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        items = [_redact(v, pattern, mask) for v in value]
-        return items if isinstance(value, list) else tuple(items)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        text = str(value)
-        return pattern.sub(mask, text) if pattern.search(text) else value
-    return value
+def _written(secret: str) -> tuple[str, str, str]:
+    """``secret`` as it is, and as it reads inside a JSON string (ASCII-only or not)."""
+    return secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]
+
+
+class _Redactor:
+    """Walks JSON-like data; exact types first (``isinstance`` on ``Mapping`` is slow)."""
+
+    def __init__(self, pattern: re.Pattern[str], mask: str) -> None:
+        self.pattern = pattern
+        self.mask = mask
+
+    def value(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.pattern.sub(self.mask, value)
+        if kind is dict:
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if kind is list:
+            return [self.value(v) for v in value]
+        if value is None or kind is bool:
+            return value
+        if kind is int or kind is float:
+            text = str(value)
+            return self.pattern.sub(self.mask, text) if self.pattern.search(text) else value
+        return self.other(value)
+
+    def other(self, value: Any) -> Any:
+        """Subclasses of the types above, other mappings, tuples."""
+        if isinstance(value, str):
+            return self.pattern.sub(self.mask, value)
+        if isinstance(value, Mapping):
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            items = [self.value(v) for v in value]
+            return items if isinstance(value, list) else tuple(items)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return self.value(int(value) if isinstance(value, int) else float(value))
+        return value
 
 
 __all__ = ["MASK", "env_reference", "read_env", "redact"]

@@ -353,6 +353,13 @@ class TestSecrets:
         }
         assert redact("nothing to hide", set()) == "nothing to hide"
 
+    @pytest.mark.parametrize("ascii_only", [True, False])
+    def test_redact_finds_a_secret_in_json_text_as_json_escapes_it(self, ascii_only: bool) -> None:
+        secret = 'p"w\\d é\n'
+        text = json.dumps({"out": f"token={secret}"}, ensure_ascii=ascii_only)
+        assert secret not in json.loads(redact(text, {secret}))["out"]
+        assert json.loads(redact(text, {secret})) == {"out": "token=***"}
+
     def test_a_message_never_quotes_a_secret(self, tmp_path: Path) -> None:
         (tmp_path / "secret_check_tools.py").write_text(
             "import graphflow as gf\n\n@gf.tool\ndef wait(seconds: int) -> int:\n"
