@@ -52,7 +52,10 @@ def check_arguments(
     """
     if isinstance(fn, Tool):
         return _by_model(tool_name, fn, args, constant)
-    return _by_signature(tool_name, fn, args)
+    try:  # names only: the same for every node that calls fn with these names
+        return list(_cached_by_signature(tool_name, fn, tuple(args)))
+    except TypeError:  # an unhashable callable
+        return _by_signature(tool_name, fn, args)
 
 
 def _by_signature(
@@ -72,6 +75,13 @@ def _by_signature(
         if required and p.name not in args and not _typo(p.name, unknown):
             problems.append(_missing(tool_name, p.name))
     return problems
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_by_signature(
+    tool_name: str, fn: Callable[..., Any], names: tuple[str, ...]
+) -> tuple[ArgumentProblem, ...]:
+    return tuple(_by_signature(tool_name, fn, dict.fromkeys(names)))
 
 
 def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter] | None:

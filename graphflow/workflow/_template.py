@@ -32,6 +32,7 @@ STATIC: Final = frozenset({INPUTS, ENV})
 """The reference names a file's loading substitutes (no node may take them)."""
 _PATTERN: Final = re.compile(r"\$(\$?)\{([^{}]*)\}")  # as in graphflow._refs
 _REFERENCE: Final = re.compile(r"\$\{[^{}]*\}")  # what the core would read as one
+_WHOLE: Final = re.compile(r"\$\{[^{}$]*\}")  # a string that is one reference, nothing else
 
 Lookup = Callable[[Ref], Any]
 
@@ -57,6 +58,8 @@ class Piece:
 
 def split(text: str) -> list[Piece]:
     """The pieces of ``text``; ``TemplateError`` if a ``${`` is unclosed or malformed."""
+    if _WHOLE.fullmatch(text):  # the common case, "${node.key}", cheaply
+        return [Piece(text, _parse(text))]
     pieces: list[Piece] = []
     pos = 0
     for match in _PATTERN.finditer(text):
