@@ -11,6 +11,7 @@ reference are only known at run time: their names count, their values do not.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -51,15 +52,17 @@ def check_arguments(
     """
     if isinstance(fn, Tool):
         return _by_model(tool_name, fn, args, constant)
-    return _by_signature(tool_name, fn, args)
+    try:  # names only: the same for every node that calls fn with these names
+        return list(_cached_by_signature(tool_name, fn, tuple(args)))
+    except TypeError:  # an unhashable callable
+        return _by_signature(tool_name, fn, args)
 
 
 def _by_signature(
     tool_name: str, fn: Callable[..., Any], args: Mapping[str, Any]
 ) -> list[ArgumentProblem]:
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):  # no signature to read (a builtin, a C callable)
+    params = _parameters(fn)
+    if params is None:
         return []
     if any(p.kind is p.VAR_KEYWORD for p in params):
         named = None
@@ -72,6 +75,31 @@ def _by_signature(
         if required and p.name not in args and not _typo(p.name, unknown):
             problems.append(_missing(tool_name, p.name))
     return problems
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_by_signature(
+    tool_name: str, fn: Callable[..., Any], names: tuple[str, ...]
+) -> tuple[ArgumentProblem, ...]:
+    return tuple(_by_signature(tool_name, fn, dict.fromkeys(names)))
+
+
+def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter] | None:
+    """``fn``'s parameters (``None``: it has no signature to read), read once per tool."""
+    try:
+        return _cached_parameters(fn)
+    except TypeError:  # an unhashable callable: read each time
+        return _read_parameters(fn)
+
+
+def _read_parameters(fn: Callable[..., Any]) -> list[inspect.Parameter] | None:
+    try:
+        return list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # no signature to read (a builtin, a C callable)
+        return None
+
+
+_cached_parameters = functools.lru_cache(maxsize=1024)(_read_parameters)
 
 
 def _by_model(

@@ -1,42 +1,32 @@
 """From a validated workflow file to a ``Graph``, with every error located.
 
-``${inputs.x}`` is substituted here (inputs are known before the run);
-``${node...}`` and ``${item...}`` stay references for the core. Every mistake
-found is reported, in file order, each naming the file, line and column (see
-``_errors``): schema errors first found by pydantic, then, for the parts that
-validated, tools, references, arguments and finally cycles.
+``${inputs.x}`` and ``${env.NAME}`` are substituted here (both are known
+before the run); ``${node...}`` and ``${item...}`` stay references for the
+core. Every mistake found is reported, in file order, each naming the file,
+line and column (see ``_errors``): schema errors first found by pydantic,
+then, for the parts that validated, inputs, secrets, tools, references,
+arguments and finally cycles (``_nodes``). A message that would quote a
+secret's value quotes ``***`` instead.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graphflow import (
-    CycleError,
-    DuplicateNodeError,
-    Graph,
-    Ref,
-    ReferenceResolutionError,
-    Retry,
-    RunOptions,
-    RunOptionsArgs,
-    SpecError,
-    ToolNotFoundError,
-    compile_args,
-    resolve_path,
-)
+from graphflow import Graph, Retry, RunOptions, RunOptionsArgs, RunResult, SpecError
 
 from . import _template as tpl
-from ._arguments import check_arguments
-from ._errors import Problems, WorkflowCycleError, WorkflowToolNotFoundError
+from ._env import redact
+from ._errors import Problems
 from ._loader import Document, Loc, load_file, load_text
+from ._nodes import GraphBuilder, retry_of
+from ._outputs import Outputs, resolve_outputs
 from ._registry import DuplicateToolError, ToolModuleError, ToolRegistry, import_modules
-from ._spec import NodeModel, RetrySpec, WorkflowModel
+from ._spec import WorkflowModel
 from ._text import quote
 from ._validate import Checked, check_schema
 
@@ -45,7 +35,14 @@ INPUTS = tpl.INPUTS
 
 @dataclass(slots=True)
 class Workflow:
-    """A loaded workflow: its spec, the inputs used, and the graph to run."""
+    """A loaded workflow: its spec, the inputs used, and the graph to run.
+
+    Attributes:
+        secrets: the values of the environment variables the file lists in
+            ``secrets:``, to keep out of anything shown (see ``redact``).
+        declared_outputs: the file's ``outputs:`` as the core reads them
+            (inputs and environment substituted); ``outputs()`` reads them.
+    """
 
     model: WorkflowModel
     graph: Graph
@@ -54,6 +51,40 @@ class Workflow:
     doc: Document = field(repr=False)
     default_timeout: float | None = None
     default_retries: int | Retry | None = None
+    secrets: frozenset[str] = field(default=frozenset(), repr=False)
+    declared_outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def outputs(self, result: RunResult) -> Outputs:
+        """The file's ``outputs:``, read from a run's results.
+
+        A pure function of ``result``: an output that refers to a node that
+        did not succeed (or to a key its output lacks) is ``None``, and
+        ``Outputs.notes`` says why. Secrets are not hidden: pass what is shown
+        through ``redact``.
+
+        Args:
+            result: the run (an interrupted run's partial result will do).
+
+        Returns:
+            ``Outputs`` with ``values`` and ``notes`` by output name, in the
+            file's order; both empty when the file declares no outputs.
+        """
+        return resolve_outputs(self.declared_outputs, result)
+
+    def redact(self, value: Any) -> Any:
+        """``value`` with each of the file's secrets replaced by ``***``.
+
+        Args:
+            value: text — a log line, a message, a whole JSON document (a
+                secret is found as JSON escapes it too; the 5 MB ``--json`` of
+                a 10,000-node run takes milliseconds) — or JSON-like data such
+                as ``RunResult.to_dict()`` (0.2 s for the same run: prefer text).
+
+        Returns:
+            A copy with every occurrence hidden (``value`` itself when the
+            file has no secrets).
+        """
+        return redact(value, self.secrets)
 
     def run_options(self) -> RunOptions:
         """The run options the file sets: concurrency, fail_fast, default timeout and retries.
@@ -76,6 +107,7 @@ def load_workflow(
     path: str | Path,
     inputs: Mapping[str, Any] | None = None,
     tools: tuple[str, ...] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> Workflow:
     """Load, validate and build a workflow file.
 
@@ -83,6 +115,8 @@ def load_workflow(
         path: the YAML file.
         inputs: values for the file's ``inputs`` (others keep their defaults).
         tools: more modules to take tools from (as ``--tools`` does).
+        environ: what ``${env.NAME}`` and ``secrets:`` read (default: ``os.environ``,
+            as it is now).
 
     Returns:
         The ``Workflow``, its graph ready to run.
@@ -94,28 +128,39 @@ def load_workflow(
             ``WorkflowToolNotFoundError`` (also a ``ToolNotFoundError``) or a
             ``WorkflowCycleError`` (also a ``CycleError``).
     """
-    return _build(load_file(path), inputs or {}, tools, Path(path).parent)
+    return _build(load_file(path), inputs or {}, tools, Path(path).parent, environ)
 
 
 def load_workflow_text(
-    text: str, inputs: Mapping[str, Any] | None = None, tools: tuple[str, ...] = ()
+    text: str,
+    inputs: Mapping[str, Any] | None = None,
+    tools: tuple[str, ...] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> Workflow:
     """As ``load_workflow``, from a string (the file name reads ``<string>``)."""
-    return _build(load_text(text), inputs or {}, tools, None)
+    return _build(load_text(text), inputs or {}, tools, None, environ)
 
 
 def _build(
-    doc: Document, inputs: Mapping[str, Any], tools: tuple[str, ...], folder: Path | None
+    doc: Document,
+    inputs: Mapping[str, Any],
+    tools: tuple[str, ...],
+    folder: Path | None,
+    environ: Mapping[str, str] | None,
 ) -> Workflow:
     problems = Problems(doc)
     if not isinstance(doc.data, dict):
         problems.at("a workflow is a mapping with at least 'name' and 'nodes'", ())
         problems.raise_if_any()
+    environ = dict(os.environ if environ is None else environ)  # one reading for the whole file
     checked = check_schema(doc, problems)
     values = _inputs(doc, checked, inputs, problems)
+    secrets = _secrets(checked, environ, problems)
     registry, complete = _registry(doc, checked, tools, folder, problems)
-    graph = _GraphBuilder(doc, checked, values, registry, complete, problems).build()
-    problems.raise_if_any()
+    builder = GraphBuilder(doc, checked, values, environ, registry, complete, problems)
+    graph = builder.build()
+    outputs = builder.outputs()
+    problems.raise_if_any(hide=secrets)
     model = checked.model
     assert model is not None and values is not None  # else a problem was recorded
     return Workflow(
@@ -125,8 +170,24 @@ def _build(
         doc.path,
         doc,
         default_timeout=model.defaults.timeout,
-        default_retries=_retry(model.defaults.retries),
+        default_retries=retry_of(model.defaults.retries),
+        secrets=secrets,
+        declared_outputs=outputs,
     )
+
+
+def _secrets(checked: Checked, environ: Mapping[str, str], problems: Problems) -> frozenset[str]:
+    """The values of the variables ``secrets:`` names; an unset one is a problem."""
+    if checked.model is None:
+        return frozenset()
+    found: set[str] = set()
+    for i, name in enumerate(checked.model.secrets):
+        value = environ.get(name)
+        if value is None:
+            problems.at(f"secret {quote(name)} is not set in the environment", ("secrets", i))
+        elif value:
+            found.add(value)
+    return frozenset(found)
 
 
 def _inputs(
@@ -174,270 +235,3 @@ def _registry(
         except DuplicateToolError as exc:
             problems.at(str(exc), loc, key="tools")
     return registry, complete
-
-
-def _retry(spec: int | RetrySpec | None) -> int | Retry | None:
-    if isinstance(spec, RetrySpec):
-        return Retry(spec.attempts - 1, spec.backoff, spec.max_backoff, spec.jitter)
-    return spec
-
-
-class _GraphBuilder:
-    """Builds the graph node by node, recording every problem instead of stopping."""
-
-    def __init__(
-        self,
-        doc: Document,
-        checked: Checked,
-        inputs: dict[str, Any] | None,
-        registry: ToolRegistry,
-        complete: bool,
-        problems: Problems,
-    ) -> None:
-        self.doc = doc
-        self.node_ids = checked.node_ids
-        self.model = checked.model
-        self.inputs = inputs  # None: the file's inputs are wrong; references to them go unchecked
-        self.registry = registry
-        self.complete = complete
-        self.problems = problems
-
-    def build(self) -> Graph:
-        graph = Graph()
-        if self.model is None:
-            return graph
-        for node_id, node in self.model.nodes.items():
-            self._add(graph, node_id, node)
-        if not self.problems:  # a graph with nodes left out may look cyclic or unknown
-            self._check_whole(graph)
-        return graph
-
-    def _check_whole(self, graph: Graph) -> None:
-        """What the core checks across nodes: cycles, and item ids taken by a node."""
-        try:
-            graph.validate()
-        except CycleError as exc:
-            self.problems.add(self._locate_cycle(exc))
-        except DuplicateNodeError as exc:  # "m[0]" beside a for_each node "m"
-            message = (
-                f"node id {quote(exc.node_id)} is taken by a for_each item "
-                "(a for_each node m runs as m[0], m[1], ...): rename the node"
-            )
-            self.problems.at(message, ("nodes", exc.node_id))
-
-    def _add(self, graph: Graph, node_id: str, node: NodeModel) -> None:
-        loc: Loc = ("nodes", node_id)
-        before = len(self.problems.found)
-        tool = self._tool(node_id, node)
-        args = self._substitute(node.args, (*loc, "args"), node.for_each is not None)
-        for_each = self._for_each(node.for_each, (*loc, "for_each"))
-        self._check_depends(node_id, node)
-        if tool is None:  # reported, or its module failed to import (reported)
-            return
-        if len(self.problems.found) == before:
-            self._check_arguments(node_id, node, tool, args)
-        if len(self.problems.found) > before:
-            return
-        try:
-            graph.add(
-                node_id,
-                tool,
-                args=args,
-                depends_on=_depends(node),
-                timeout=node.timeout,
-                retries=_retry(node.retries),
-                trigger=node.trigger,
-                for_each=for_each,
-                max_parallel=node.max_parallel,
-            )
-        except (SpecError, ValueError) as exc:
-            self.problems.at(getattr(exc, "reason", str(exc)), _field_loc(loc, exc))
-
-    def _tool(self, node_id: str, node: NodeModel) -> Callable[..., Any] | None:
-        try:
-            return self.registry.resolve(node.tool)
-        except ToolNotFoundError as exc:
-            if self.complete:  # else the name may come from a module that failed
-                line, column = self.doc.where(("nodes", node_id, "tool"))
-                self.problems.add(
-                    WorkflowToolNotFoundError(
-                        node.tool, exc.close_matches, path=self.doc.path, line=line, column=column
-                    )
-                )
-        except Exception as exc:  # an installed entry point that fails to load
-            message = f"cannot load tool {quote(node.tool)}: {exc!r}"
-            self.problems.at(message, ("nodes", node_id, "tool"))
-        return None
-
-    def _substitute(self, value: Any, loc: Loc, has_item: bool) -> Any:
-        """``value`` for the core: inputs substituted, every reference checked."""
-        if isinstance(value, str):
-            pieces = self._pieces(value, loc, has_item)
-            if pieces is None or not any(p.is_input for p in pieces) or self.inputs is None:
-                return value  # the core reads it as written (a "$${" escape included)
-            return tpl.for_core(pieces, functools.partial(self._lookup, loc))
-        if isinstance(value, dict):
-            return {k: self._substitute(v, (*loc, k), has_item) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._substitute(v, (*loc, i), has_item) for i, v in enumerate(value)]
-        return value
-
-    def _pieces(self, text: str, loc: Loc, has_item: bool) -> list[tpl.Piece] | None:
-        """The pieces of ``text``, its references checked; ``None`` after a problem."""
-        if "${" not in text:
-            return None
-        try:
-            pieces = tpl.split(text)
-        except tpl.TemplateError as exc:
-            self.problems.at(str(exc), loc)
-            return None
-        before = len(self.problems.found)
-        for r in tpl.refs(pieces):
-            self._check_ref(r, loc, has_item)
-        return pieces if len(self.problems.found) == before else None
-
-    def _for_each(self, value: Any, loc: Loc) -> Any:
-        """A static list (rendered completely: the core reads items as they are) or a reference."""
-        if isinstance(value, list):
-            return [self._item(v, (*loc, i)) for i, v in enumerate(value)]
-        if not isinstance(value, str):
-            return value
-        if "${" not in value:
-            self.problems.at(f"for_each must be a list or one reference, got {quote(value)}", loc)
-            return value
-        pieces = self._pieces(value, loc, False)
-        if pieces is None:
-            return value
-        if len(pieces) != 1 or pieces[0].ref is None:
-            self.problems.at(f"for_each must be a list or one reference, got {quote(value)}", loc)
-            return value
-        if not pieces[0].is_input or self.inputs is None:
-            return value
-        got = tpl.final(pieces, functools.partial(self._lookup, loc))
-        if not isinstance(got, list):
-            self.problems.at(f"for_each: {value} is {type(got).__name__}, not a list", loc)
-        return got
-
-    def _item(self, value: Any, loc: Loc) -> Any:
-        if isinstance(value, dict):
-            return {k: self._item(v, (*loc, k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._item(v, (*loc, i)) for i, v in enumerate(value)]
-        if not isinstance(value, str):
-            return value
-        pieces = self._pieces(value, loc, False)
-        if pieces is None:
-            return value
-        if any(not p.is_input for p in pieces if p.ref is not None):
-            self.problems.at(
-                "a for_each list holds values, not references: write for_each: ${node.path}", loc
-            )
-            return value
-        if self.inputs is None:
-            return value
-        return tpl.final(pieces, functools.partial(self._lookup, loc))
-
-    def _lookup(self, loc: Loc, r: Ref) -> Any:
-        """An input's value now (``r`` names an input: checked before)."""
-        try:
-            return resolve_path(self.inputs, r)
-        except ReferenceResolutionError as exc:
-            self.problems.at(str(exc), loc)
-            return ""
-
-    def _check_ref(self, r: Ref, loc: Loc, has_item: bool) -> None:
-        if r.node_id == INPUTS:
-            if self.inputs is not None and (not r.path or r.path[0] not in self.inputs):
-                known = ", ".join(self.inputs) or "none"
-                name = r.path[0] if r.path else ""
-                self.problems.at(f"{r} names unknown input {quote(name)} (inputs: {known})", loc)
-        elif r.node_id == "item":
-            if not has_item:
-                self.problems.at(f"{r} is only defined in a node with for_each", loc)
-        elif r.node_id not in self.node_ids:
-            self.problems.add(self._unknown(str(loc[1]), r.node_id, loc, "references"))
-
-    def _check_depends(self, node_id: str, node: NodeModel) -> None:
-        listed = isinstance(node.depends_on, list)
-        for k, dep in enumerate(_depends(node)):
-            if dep not in self.node_ids:
-                at: Loc = ("nodes", node_id, "depends_on", *((k,) if listed else ()))
-                self.problems.add(self._unknown(node_id, dep, at, "depends on"))
-
-    def _check_arguments(
-        self, node_id: str, node: NodeModel, tool: Callable[..., Any], args: dict[str, Any]
-    ) -> None:
-        constant: dict[str, Any] = {}
-        for key, value in args.items():
-            template = compile_args(value)
-            if not template.refs:
-                constant[key] = template.render(lambda r: r)  # as the tool will get it
-        given = {**args, **constant}
-        loc: Loc = ("nodes", node_id, "args" if node.args else "tool")
-        for problem in check_arguments(node.tool, tool, given, constant):
-            at = loc if problem.name is None else ("nodes", node_id, "args", problem.name)
-            self.problems.at(problem.message, at)
-
-    def _unknown(self, node_id: str, missing: str, loc: Loc, how: str) -> SpecError:
-        close = difflib.get_close_matches(missing[:100], sorted(self.node_ids), n=1, cutoff=0.6)
-        hint = f" (did you mean {quote(close[0])}?)" if close else ""
-        message = f"node {quote(node_id)} {how} unknown node {quote(missing)}{hint}"
-        return self.doc.error(message, loc)
-
-    def _locate_cycle(self, exc: CycleError) -> WorkflowCycleError:
-        """``exc`` located at its first edge, naming the line of each edge."""
-        edges = [(node, upstream) for upstream, node in zip(exc.cycle, exc.cycle[1:], strict=False)]
-        locs = [self._edge_loc(node, upstream) for node, upstream in edges]
-        detail = "; ".join(
-            f"{quote(node)} needs {quote(upstream)} at line {self.doc.where(loc)[0]}"
-            for (node, upstream), loc in zip(edges, locs, strict=True)
-        )
-        line, column = self.doc.where(locs[0])
-        key = ".".join(map(str, locs[0]))
-        return WorkflowCycleError(
-            exc.cycle, detail, path=self.doc.path, line=line, column=column, key=key
-        )
-
-    def _edge_loc(self, node_id: str, upstream: str) -> Loc:
-        node = self.model.nodes.get(node_id) if self.model is not None else None
-        base: Loc = ("nodes", node_id)
-        if node is None:
-            return base
-        deps = [node.depends_on] if isinstance(node.depends_on, str) else node.depends_on
-        if upstream in deps:
-            return (
-                (*base, "depends_on", deps.index(upstream))
-                if isinstance(node.depends_on, list)
-                else (*base, "depends_on")
-            )
-        for field_name in ("for_each", "args"):
-            found = _find_ref(getattr(node, field_name), upstream, (*base, field_name))
-            if found is not None:
-                return found
-        return base
-
-
-def _depends(node: NodeModel) -> list[str]:
-    return [node.depends_on] if isinstance(node.depends_on, str) else list(node.depends_on)
-
-
-def _field_loc(loc: Loc, exc: Exception) -> Loc:
-    """Where the core's complaint about a node points: the field its ``key`` names."""
-    key = getattr(exc, "key", None)
-    name = key.rsplit(".", 1)[-1] if isinstance(key, str) else ""
-    return (*loc, name) if name in NodeModel.model_fields else loc
-
-
-def _find_ref(value: Any, target: str, loc: Loc) -> Loc | None:
-    if isinstance(value, str) and "${" in value:
-        if any(r.node_id == target for r in compile_args(value).refs):
-            return loc
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            if (found := _find_ref(v, target, (*loc, k))) is not None:
-                return found
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            if (found := _find_ref(v, target, (*loc, i))) is not None:
-                return found
-    return None

@@ -14,12 +14,13 @@ A file with several mistakes raises them together, in file order, as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from graphflow import CycleError, SpecError, ToolNotFoundError
 
+from ._env import redact
 from ._loader import Document, Loc
 from ._text import one_line, quote
 
@@ -106,11 +107,24 @@ class Problems:
         """Record ``message`` located at ``loc`` (bounded to one line)."""
         self.found.append(self.doc.error(message, loc, key))
 
-    def raise_if_any(self) -> None:
-        """Raise the one error found, or ``WorkflowErrors`` for several; else return."""
-        ordered = sorted(self.found, key=lambda e: (e.line or 0, e.column or 0))
+    def raise_if_any(self, hide: Collection[str] = ()) -> None:
+        """Raise the one error found, or ``WorkflowErrors`` for several; else return.
+
+        Args:
+            hide: secrets no message may quote (each becomes ``***``).
+        """
+        found = [_hidden(e, hide) for e in self.found] if hide else self.found
+        ordered = sorted(found, key=lambda e: (e.line or 0, e.column or 0))
         unique = list({str(e): e for e in ordered}.values())
         if len(unique) == 1:
             raise unique[0]
         if unique:
             raise WorkflowErrors(unique)
+
+
+def _hidden(error: SpecError, secrets: Collection[str]) -> SpecError:
+    """``error``, or a plain ``SpecError`` like it whose message quotes no secret."""
+    reason = redact(error.reason, secrets)
+    if reason == error.reason:
+        return error
+    return SpecError(reason, path=error.path, line=error.line, column=error.column, key=error.key)

@@ -1,8 +1,10 @@
 """A safe YAML loader that remembers where every value came from.
 
-PyYAML's SafeLoader parses the text into events and composes them into nodes
-(no Python objects are built from tags); this module then walks the nodes
-itself so that it can:
+PyYAML parses the text into events — with libyaml's C parser when PyYAML was
+built with it (``yaml.__with_libyaml__``), else its pure-Python one, the same
+events either way — and this module builds the values from the events
+itself, never through PyYAML's composer or constructors' object graph, so
+that it can:
   - record the line and column of every key and value, by path;
   - refuse duplicate keys (PyYAML keeps the last one silently);
   - refuse merge keys (``<<``), whose silent overriding hides mistakes;
@@ -12,17 +14,25 @@ itself so that it can:
   - bound the file's size, the nesting depth and the work an alias can cause
     (a "billion laughs" document), each with a clear message.
 
-Depth is checked while the events are read, before PyYAML's composer (which
-recurses once per level) sees a deeper collection: 500 ``[`` cost one event
-each, never 500 Python frames. Problems that leave the rest of the document
-readable (a duplicate key, a bad scalar, a tag) are collected in
-``Document.errors`` so that every one of them is reported; the rest (invalid
-YAML, too deep, too big) stop the reading at once.
+Depth is checked as each collection's first event is read, before the
+builder (which recurses once per level) goes deeper: 500 ``[`` stop at the
+65th, never 500 Python frames. An alias is built by replaying the events its
+anchor recorded, each value counted again and its depth checked where it
+lands; an alias inside its own anchor is infinitely deep and refused.
+Problems that leave the rest of the document readable (a duplicate key, a
+bad scalar, a tag) are collected in ``Document.errors`` so that every one of
+them is reported; the rest (invalid YAML, too deep, too big) stop the reading
+at once.
+
+Reading events with libyaml is what keeps a 10,000-node file well under a
+second: PyYAML's pure-Python scanner and composer took 5 s of the 5.5 s that
+``graphflow validate`` spent on one.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -36,6 +46,8 @@ from ._text import one_line, quote
 MAX_BYTES = 1 << 20  # 1 MiB
 MAX_DEPTH = 64
 MAX_NODES = 100_000  # values built, counting each alias expansion again
+LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
+"""Whether events come from libyaml (PyYAML built with it) rather than PyYAML's own parser."""
 
 Loc = tuple[str | int, ...]
 _YAML: Final = "tag:yaml.org,2002:"
@@ -48,8 +60,19 @@ _SCALAR_TAGS: Final = {
     _YAML + "str": "str",
     _YAML + "timestamp": "timestamp",
 }
+_STR: Final = _YAML + "str"
+_MERGE: Final = _YAML + "merge"
+_SEQUENCE_TAGS: Final = frozenset({None, "!", _YAML + "seq"})
+_MAPPING_TAGS: Final = frozenset({None, "!", _YAML + "map"})
 _OPEN: Final = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSE: Final = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+_NON_PRINTABLE: Final = yaml.reader.Reader.NON_PRINTABLE  # what both parsers refuse
+_IMPLICIT: Final = yaml.resolver.Resolver.yaml_implicit_resolvers
+_MAYBE_NOT_STR: Final = None if None in _IMPLICIT else frozenset(_IMPLICIT)
+"""First characters of the plain scalars that may be something else than a string."""
+Event = Any
+"""A PyYAML event: which attributes it has (``anchor``, ``tag``, ``value``) depends
+on its class, which the builder tests with ``type(event) is ...``."""
 
 
 @dataclass(slots=True)
@@ -129,57 +152,43 @@ def load_text(text: str, path: str = "<string>") -> Document:
     Raises:
         SpecError: the text is not YAML, or is nested or aliased beyond the limits.
     """
-    node, loader = _compose(text, path)
+    bad = _NON_PRINTABLE.search(text)  # one C-speed scan, located in characters
+    if bad is not None:
+        raise _bad_character(text, path, bad.start())
     doc = Document(None, path)
-    if node is not None:
-        doc.data = _Builder(loader, doc).build(node, (), 0)
-    return doc
-
-
-class _DepthLimitedLoader(yaml.SafeLoader):
-    """A SafeLoader whose composer never sees a collection deeper than ``MAX_DEPTH``."""
-
-    def __init__(self, text: str, path: str) -> None:
-        super().__init__(text)
-        self.path = path
-        self.depth = 0
-
-    def get_event(self) -> yaml.Event:
-        event: yaml.Event = super().get_event()  # type: ignore[no-untyped-call]
-        if isinstance(event, _OPEN):
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise _at(f"nesting deeper than {MAX_DEPTH} levels", self.path, event.start_mark)
-        elif isinstance(event, _CLOSE):
-            self.depth -= 1
-        return event
-
-
-def _compose(text: str, path: str) -> tuple[yaml.Node | None, yaml.SafeLoader]:
+    parser = _parser(text)
     try:
-        loader = _DepthLimitedLoader(text, path)
-    except yaml.reader.ReaderError as exc:  # the reader checks every character up front
-        raise _bad_character(text, path, exc) from None
-    try:
-        return loader.get_single_node(), loader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        if exc.context and problem.startswith("but "):  # "..., but found another document"
-            problem = f"{exc.context}, {problem}"
-        raise _at(f"invalid YAML: {problem}", path, mark) from None
+        doc.data = _Builder(doc, parser.get_event).document()
+    except yaml.MarkedYAMLError as exc:  # only the parser raises these: the builder never does
+        raise _invalid(exc, path) from None
     except yaml.YAMLError as exc:
         raise SpecError(one_line(f"invalid YAML: {exc}"), path=path) from None
     finally:
-        loader.dispose()
+        parser.dispose()
+    return doc
 
 
-def _bad_character(text: str, path: str, exc: yaml.reader.ReaderError) -> SpecError:
-    at = exc.position
+def _parser(text: str) -> Any:
+    """libyaml's event parser if PyYAML has it, else PyYAML's own (same events, slower)."""
+    if LIBYAML:
+        return yaml.CSafeLoader(text)
+    return yaml.SafeLoader(text)
+
+
+def _invalid(exc: yaml.MarkedYAMLError, path: str) -> SpecError:
+    """A parse error, worded alike by libyaml and PyYAML ("did not find expected ..." too)."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    problem = problem.removeprefix("did not find ")
+    if exc.context and problem.startswith("but "):  # "..., but found another document"
+        problem = f"{exc.context}, {problem}"
+    return _at(f"invalid YAML: {problem}", path, mark)
+
+
+def _bad_character(text: str, path: str, at: int) -> SpecError:
     line = text.count("\n", 0, at) + 1
     column = at - text.rfind("\n", 0, at)
-    code = exc.character if isinstance(exc.character, int) else 0
-    message = f"invalid YAML: character U+{code:04X} is not allowed (a control character?)"
+    message = f"invalid YAML: character U+{ord(text[at]):04X} is not allowed (a control character?)"
     return SpecError(message, path=path, line=line, column=column)
 
 
@@ -189,80 +198,223 @@ def _at(message: str, path: str, mark: Any) -> SpecError:
     return SpecError(one_line(message), path=path, line=line, column=column)
 
 
+def _position(event: Event) -> tuple[int, int]:
+    mark = event.start_mark
+    return mark.line + 1, mark.column + 1
+
+
 class _Refused(Exception):
     """A value the loader will not build; the message says why."""
 
 
+class _Scalars(yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """PyYAML's own rules for what a plain scalar is (``3``, ``true``, ``2024-01-01``)."""
+
+    def __init__(self) -> None:
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+
 class _Builder:
-    """Walks composed nodes into Python values, recording positions and problems."""
+    """Builds values straight from events, recording positions and problems.
 
-    def __init__(self, loader: yaml.SafeLoader, doc: Document) -> None:
-        self.loader = loader
+    ``pull`` gives the next event: the parser's, or, while an alias is built,
+    its anchor's recorded events. Every event read from the parser is also
+    appended to the recordings of the anchors still open around it.
+    """
+
+    def __init__(self, doc: Document, events: Callable[[], Event]) -> None:
         self.doc = doc
+        self.pull = events  # the parser's own get_event: no Python frame per event
         self.count = 0
+        self.anchors: dict[str, list[Event] | None] = {}  # None: still being read
+        self.anchor_lines: dict[str, int] = {}
+        self.recording: list[list[Event]] = []
+        self.replaying = False
+        self.scalars = _Scalars()
 
-    def build(self, node: yaml.Node, loc: Loc, depth: int) -> Any:
+    def document(self) -> Any:
+        """The one document's value (``None`` for an empty stream)."""
+        self.next_event()  # StreamStart
+        start = self.next_event()
+        if type(start) is yaml.StreamEndEvent:
+            return None
+        data = self.value(self.next_event(), (), 0)
+        self.next_event()  # DocumentEnd
+        after = self.next_event()
+        if type(after) is yaml.DocumentStartEvent:
+            message = "invalid YAML: expected a single document in the stream, but found another"
+            raise _at(f"{message} document", self.doc.path, after.start_mark)
+        return data
+
+    def next_event(self) -> Event:
+        event = self.pull()
+        if self.recording:
+            for recorded in self.recording:
+                recorded.append(event)
+        return event
+
+    def value(self, event: Event, loc: Loc, depth: int) -> Any:
+        """The value that starts with ``event`` (its other events are read here)."""
+        if type(event) is yaml.AliasEvent:
+            return self.alias(event, loc, depth)
         self.count += 1
         if self.count > MAX_NODES:
             message = f"document expands to more than {MAX_NODES:,} values (an alias bomb?)"
-            raise _at(message, self.doc.path, node.start_mark)
-        if depth > MAX_DEPTH:  # aliases can nest what the events never did
-            raise _at(f"nesting deeper than {MAX_DEPTH} levels", self.doc.path, node.start_mark)
-        self.doc.positions.setdefault(loc, _position(node))
+            raise _at(message, self.doc.path, event.start_mark)
+        self.doc.positions.setdefault(loc, _position(event))
+        recorded = self.open_anchor(event)
         try:
-            if isinstance(node, yaml.MappingNode) and node.tag in _PLAIN_TAGS:
-                return self.mapping(node, loc, depth)
-            if isinstance(node, yaml.SequenceNode) and node.tag in _PLAIN_TAGS:
-                return [self.build(v, (*loc, i), depth + 1) for i, v in enumerate(node.value)]
-            return self.scalar(node)
+            return self.checked(event, loc, depth)
+        finally:
+            self.close_anchor(event, recorded)
+
+    def checked(self, event: Event, loc: Loc, depth: int) -> Any:
+        try:
+            if type(event) is yaml.ScalarEvent:
+                return self.scalar(event)
+            self.check_depth(event, depth)
+            kind = type(event)
+            if kind is yaml.MappingStartEvent and event.tag in _MAPPING_TAGS:
+                return self.mapping(loc, depth)
+            if kind is yaml.SequenceStartEvent and event.tag in _SEQUENCE_TAGS:
+                return self.sequence(loc, depth)
+            self.skip_rest(depth)
+            raise _Refused(f"unsupported tag {quote(event.tag)}: only plain YAML is allowed")
         except _Refused as exc:
-            self.refuse(str(exc), node)
+            self.refuse(str(exc), event)
             self.doc.bad.add(loc)  # a placeholder stands there: say nothing more about it
             return None
 
-    def scalar(self, node: yaml.Node) -> Any:
-        kind = _SCALAR_TAGS.get(node.tag)
-        if kind is None or not isinstance(node, yaml.ScalarNode):
-            raise _Refused(f"unsupported tag {quote(node.tag)}: only plain YAML is allowed")
+    def check_depth(self, event: Event, depth: int) -> None:
+        """Refuse a collection at ``depth`` (0: the document's own) past ``MAX_DEPTH``."""
+        if depth >= MAX_DEPTH:
+            raise _at(f"nesting deeper than {MAX_DEPTH} levels", self.doc.path, event.start_mark)
+
+    def sequence(self, loc: Loc, depth: int) -> list[Any]:
+        out: list[Any] = []
+        while type(event := self.next_event()) is not yaml.SequenceEndEvent:
+            out.append(self.value(event, (*loc, len(out)), depth + 1))
+        return out
+
+    def mapping(self, loc: Loc, depth: int) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        while type(key_event := self.next_event()) is not yaml.MappingEndEvent:
+            try:
+                key = self.key(key_event, depth)
+                if key in out:
+                    first = self.doc.positions[(*loc, key)][0]
+                    raise _Refused(f"duplicate key {quote(key)} (first at line {first})")
+            except _Refused as exc:
+                self.refuse(str(exc), key_event)
+                self.skip(self.next_event(), depth + 1)
+                continue
+            self.doc.positions[(*loc, key)] = _position(key_event)
+            out[key] = self.value(self.next_event(), (*loc, key), depth + 1)
+        return out
+
+    def key(self, event: Event, depth: int) -> Any:
+        """A mapping key: a plain scalar (an alias to one will do), never ``<<``."""
+        self.count += 1
+        if type(event) is yaml.AliasEvent:
+            recorded = self.anchors.get(str(event.anchor))
+            if recorded is not None and len(recorded) == 1:
+                event = recorded[0]  # an alias to a scalar
+        if type(event) is not yaml.ScalarEvent:
+            self.skip(event, depth + 1)
+            raise _Refused("mapping keys must be plain scalars")
+        if self.tag(event) == _MERGE:
+            raise _Refused("merge keys (<<) are not supported: write the keys out")
+        return self.scalar(event)
+
+    def tag(self, event: Event) -> str:
+        """A scalar's tag: as written, else by PyYAML's rules for plain scalars."""
+        tag = event.tag
+        if tag is not None and tag != "!":
+            return str(tag)
+        if not event.implicit[0]:
+            return _STR  # quoted, or tagged "!": a string
+        text = event.value
+        if _MAYBE_NOT_STR is not None and text[:1] not in _MAYBE_NOT_STR:
+            return _STR  # most keys and values: no need to try PyYAML's patterns
+        resolved = self.scalars.resolve(  # type: ignore[no-untyped-call]
+            yaml.ScalarNode, text, (True, False)
+        )
+        return str(resolved)
+
+    def scalar(self, event: Event) -> Any:
+        tag = self.tag(event)
+        if tag == _STR:
+            return event.value
+        kind = _SCALAR_TAGS.get(tag)
+        if kind is None:
+            raise _Refused(f"unsupported tag {quote(tag)}: only plain YAML is allowed")
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
         try:
-            return self.loader.construct_object(node, deep=True)
+            return self.scalars.yaml_constructors[tag](self.scalars, node)
         except (yaml.YAMLError, ValueError, LookupError, AttributeError, TypeError) as exc:
             # PyYAML's constructors trust the tag: "!!int abc" reaches int("abc")
             too_long = "digits" in str(exc)  # ValueError: Exceeds the limit (4300 digits)...
             detail = f" (over {sys.get_int_max_str_digits():,} digits)" if too_long else ""
-            raise _Refused(f"{quote(node.value)} is not a valid {kind}{detail}") from None
+            raise _Refused(f"{quote(event.value)} is not a valid {kind}{detail}") from None
 
-    def refuse(self, message: str, node: yaml.Node) -> None:
-        """Record a problem at ``node`` that does not stop the reading."""
-        line, column = _position(node)
+    def refuse(self, message: str, event: Event) -> None:
+        """Record a problem at ``event`` that does not stop the reading."""
+        line, column = _position(event)
         self.doc.errors.append(
             SpecError(one_line(message), path=self.doc.path, line=line, column=column)
         )
 
-    def mapping(self, node: yaml.MappingNode, loc: Loc, depth: int) -> dict[Any, Any]:
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            try:
-                key = self.key(key_node)
-            except _Refused as exc:
-                self.refuse(str(exc), key_node)
-                continue
-            if key in out:
-                first = self.doc.positions[(*loc, key)][0]
-                self.refuse(f"duplicate key {quote(key)} (first at line {first})", key_node)
-                continue
-            self.doc.positions[(*loc, key)] = _position(key_node)
-            out[key] = self.build(value_node, (*loc, key), depth + 1)
-        return out
+    def skip(self, event: Event, depth: int) -> None:
+        """Read past the value starting with ``event``, building nothing (anchors still count)."""
+        if type(event) is yaml.AliasEvent:
+            return
+        recorded = self.open_anchor(event)
+        try:
+            if isinstance(event, _OPEN):
+                self.check_depth(event, depth)
+                self.skip_rest(depth)
+        finally:
+            self.close_anchor(event, recorded)
 
-    def key(self, node: yaml.Node) -> Any:
-        if node.tag == _YAML + "merge":
-            raise _Refused("merge keys (<<) are not supported: write the keys out")
-        if not isinstance(node, yaml.ScalarNode):
-            raise _Refused("mapping keys must be plain scalars")
-        self.count += 1
-        return self.scalar(node)
+    def skip_rest(self, depth: int) -> None:
+        """Read past the rest of a collection whose start was read."""
+        while not isinstance(event := self.next_event(), _CLOSE):
+            self.skip(event, depth + 1)
 
+    def open_anchor(self, event: Event) -> list[Event] | None:
+        """Start recording the events of an anchored value (not while replaying one)."""
+        anchor = event.anchor
+        if anchor is None or self.replaying:
+            return None
+        if anchor in self.anchor_lines:
+            message = f"duplicate anchor &{anchor} (first at line {self.anchor_lines[anchor]})"
+            raise _at(one_line(message), self.doc.path, event.start_mark)
+        self.anchor_lines[anchor] = event.start_mark.line + 1
+        self.anchors[anchor] = None
+        recorded = [event]
+        self.recording.append(recorded)
+        return recorded
 
-def _position(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+    def close_anchor(self, event: Event, recorded: list[Event] | None) -> None:
+        if recorded is not None:
+            innermost = self.recording.pop()  # anchors nest as the values do
+            assert innermost is recorded
+            self.anchors[event.anchor] = recorded
+
+    def alias(self, event: Event, loc: Loc, depth: int) -> Any:
+        """The anchored value again, from its recorded events (counted and depth-checked)."""
+        if event.anchor not in self.anchors:
+            message = f"invalid YAML: found undefined alias {quote(event.anchor)}"
+            raise _at(message, self.doc.path, event.start_mark)
+        recorded = self.anchors[event.anchor]
+        if recorded is None:  # *x inside &x: as deep as one cares to expand it
+            message = f"nesting deeper than {MAX_DEPTH} levels (alias *{event.anchor} is in itself)"
+            raise _at(one_line(message), self.doc.path, event.start_mark)
+        saved = self.pull, self.replaying, self.recording
+        # the open anchors recorded the alias itself, not what it stands for
+        self.pull, self.replaying, self.recording = iter(recorded).__next__, True, []
+        try:
+            return self.value(self.pull(), loc, depth)
+        finally:
+            self.pull, self.replaying, self.recording = saved

@@ -2,6 +2,13 @@
 
 Unknown keys are errors (``extra="forbid"``); the loader turns pydantic's
 error locations into file:line:column with a "did you mean" for typos.
+
+Top-level keys: ``name`` (required), ``description``, ``tools``, ``inputs``,
+``env``, ``secrets``, ``limits``, ``defaults``, ``concurrency``,
+``fail_fast``, ``nodes`` (required) and ``outputs``. Node keys: ``tool``
+(required), ``args``, ``depends_on``, ``if``, ``for_each``, ``max_parallel``,
+``partial``, ``limits``, ``env``, ``timeout``, ``retries``, ``trigger``,
+``description``. What each means is in ``graphflow.workflow``'s docstring.
 """
 
 from __future__ import annotations
@@ -14,6 +21,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ._text import quote
 
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+"""An environment variable's name, as ``env:``, ``secrets:`` and ``${env.NAME}`` write it."""
+POOL = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*", re.ASCII)
+"""A ``limits:`` pool's name (no ``:``: the core names its own pools ``tool:x``...)."""
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 MAX_CONCURRENCY = 1_000_000
@@ -48,6 +59,39 @@ def _seconds(number: float | str) -> float:
     return seconds
 
 
+def env_text(value: Any) -> Any:
+    """An ``env:`` value as the text a process sees: numbers and booleans are written out."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def condition_text(value: Any) -> Any:
+    """``if: true`` / ``if: false`` as the conditions ``true`` / ``false``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _named(pattern: re.Pattern[str], what: str) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            raise ValueError(f"{quote(value, 40)} is not {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _listed(value: Any) -> Any:
+    """``limits: api`` as ``limits: [api]``."""
+    return [value] if isinstance(value, str) else value
+
+
+EnvName = Annotated[str, _named(NAME, "a variable name (letters, digits and _)")]
+EnvValue = Annotated[str, BeforeValidator(env_text)]
+PoolName = Annotated[str, _named(POOL, "a pool name (letters, digits, _ . -)")]
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Backoff = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 
@@ -81,10 +125,15 @@ class Defaults(_Strict):
 
 class NodeModel(_Strict):
     tool: str
-    args: dict[str, Any] = {}
-    depends_on: list[str] | str = []
+    # (factories: pydantic deep-copies a mutable default for every node otherwise)
+    args: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[str] | str = Field(default_factory=list)
+    if_: Annotated[str, BeforeValidator(condition_text)] | None = Field(None, alias="if")
     for_each: list[Any] | str | None = None
     max_parallel: int | None = Field(None, ge=1, le=MAX_CONCURRENCY)
+    partial: bool = False
+    limits: Annotated[list[PoolName], BeforeValidator(_listed)] = Field(default_factory=list)
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
     timeout: Duration | None = None
     retries: Retries | None = None
     trigger: Literal["all_success", "all_done"] = "all_success"
@@ -96,18 +145,27 @@ class WorkflowModel(_Strict):
     description: str = ""
     tools: list[str] = []
     inputs: dict[str, InputSpec] = {}
+    env: dict[EnvName, EnvValue] = {}
+    secrets: list[EnvName] = []
+    limits: dict[PoolName, Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)]] = {}
     defaults: Defaults = Defaults()
     concurrency: int | None = Field(None, ge=1, le=MAX_CONCURRENCY)
     fail_fast: bool = False
     nodes: dict[str, NodeModel] = Field(min_length=1)
+    outputs: dict[str, Any] = {}
+
+
+def _keys(model: type[BaseModel]) -> tuple[str, ...]:
+    """The keys a file writes for ``model`` (``if``, not the attribute ``if_``)."""
+    return tuple(f.alias or name for name, f in model.model_fields.items())
 
 
 FIELDS: dict[str, tuple[str, ...]] = {
-    "workflow": tuple(WorkflowModel.model_fields),
-    "node": tuple(NodeModel.model_fields),
-    "retries": tuple(RetrySpec.model_fields),
-    "defaults": tuple(Defaults.model_fields),
-    "input": tuple(InputSpec.model_fields),
+    "workflow": _keys(WorkflowModel),
+    "node": _keys(NodeModel),
+    "retries": _keys(RetrySpec),
+    "defaults": _keys(Defaults),
+    "input": _keys(InputSpec),
 }
 
 

@@ -173,10 +173,12 @@ def _spec_error(doc: Document, error: _Error) -> SpecError:
         return doc.error(f"unknown key {quote(key)}{hint}", loc)
     if error.type == "missing":
         return doc.error(f"missing required key {quote(str(loc[-1]))}", loc[:-1], key=_dotted(loc))
+    message = error.msg.removeprefix("Value error, ")
     if loc and loc[-1] == "[key]":  # pydantic's name for a mapping key that failed
         written = loc[-2] if len(loc) >= 2 else ""
+        if error.type == "value_error":  # a name that is a string, but not a valid one
+            return doc.error(f"key {message}", loc[:-1])
         return doc.error(f"key {quote(written)} must be a string: quote it", loc[:-1])
-    message = error.msg.removeprefix("Value error, ")
     if _is_type_error(error):
         message += f" (got {quote(error.input, 40)})"
     return doc.error(f"{_dotted(loc) or 'workflow'}: {message}", loc)

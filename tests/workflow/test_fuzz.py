@@ -51,6 +51,8 @@ SNIPPETS = [
     *("${", "$${", "${}", "${inputs.", "${item}", "${item.x}", "${nodes}", "${a.b", "}", "."),
     *("~", "null", "true", "-1", "0", "1e999", ".nan", ".inf", "2024-13-45", "0x1F", "1_000"),
     *("tool: ", "args: ", "for_each: ", "depends_on: ", "retries: ", "timeout: ", "tools: "),
+    *("if: ", "partial: ", "limits: ", "env: ", "secrets: ", "outputs: ", "${env.", ":-"),
+    *("${env.HOME}", "${env.NOPE:-x}", " and ", " or ", "not ", " == ", " > ", "__import__("),
 ]
 CONTROL = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\u2028", "\ufeff"]
 CONTROL += ["\ufffe", "\r", "\ud800", "\u00e9", "\U0001d518", "\u200b"]
@@ -220,7 +222,31 @@ HOSTILE = {
     "escaped reference to no node": NODE % "'$${not_a_ref}'",
     "recursive alias": "name: x\nnodes: &n {a: {tool: echo, args: {v: *n}}}\n",
     "1,000 chained for_each nodes": _chain(1000),
+    "if: a call": "name: x\nnodes:\n  a: {tool: echo, if: \"__import__('os').system('ls')\"}\n",
+    "if: 500 nots": "name: x\nnodes:\n  a: {tool: echo, if: '" + "not " * 500 + "true'}\n",
+    "if: 100,000 parentheses": "name: x\nnodes:\n  a: {tool: echo, if: '"
+    + "(" * 50_000
+    + ")" * 50_000
+    + "'}\n",
+    "if: a huge condition": "name: x\nnodes:\n  a: {tool: echo, if: '" + "1 == " * 20_000 + "1'}\n",
+    "if: a mapping": "name: x\nnodes:\n  a: {tool: echo, if: {x: 1}}\n",
+    "${env} with a huge default": NODE % ("'${env.NOPE:-" + "d" * 100_000 + "}'"),
+    "${env} with a huge name": NODE % ("'${env." + "N" * 100_000 + "}'"),
+    "a secret named 100,000 times": "name: x\nsecrets: ["
+    + ", ".join(["HOME"] * 10_000)
+    + "]\nnodes: {a: {tool: echo}}\n",
+    "limits: a huge pool": "name: x\nlimits: {api: " + "9" * 5000 + "}\nnodes: {a: {tool: echo}}\n",
+    "limits: 10,000 unknown pools": "name: x\nnodes:\n  a: {tool: echo, limits: ["
+    + ", ".join(f"p{i}" for i in range(10_000))
+    + "]}\n",
+    "outputs: a deep reference": "name: x\nnodes: {a: {tool: echo}}\noutputs: {r: '${a."
+    + ".".join(["k"] * 10_000)
+    + "}'}\n",
+    "env: a list of values": "name: x\nenv: {A: [1, [2, [3]]]}\nnodes: {a: {tool: echo}}\n",
+    "partial: a string": "name: x\nnodes: {a: {tool: echo, for_each: [1], partial: 'x' }}\n",
 }
+
+
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_corpus(name: str, short_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = short_dir / "hostile.yaml"

@@ -3,9 +3,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from graphflow import SpecError
+from graphflow.workflow import _loader
 from graphflow.workflow._loader import MAX_DEPTH, load_file, load_text
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "pure-python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every case runs on both event sources: libyaml's, and PyYAML's own when it is absent."""
+    if request.param == "libyaml" and not _loader.LIBYAML:
+        pytest.skip("PyYAML was built without libyaml")
+    monkeypatch.setattr(_loader, "LIBYAML", request.param == "libyaml")
+    return str(request.param)
 
 
 def problems(text: str) -> list[str]:
@@ -151,3 +162,40 @@ class TestLimits:
         with pytest.raises(SpecError) as info:
             load_file(binary)
         assert str(info.value) == f"{binary}:2:8: not UTF-8 text (invalid start byte at byte 15)"
+
+
+class TestAliases:
+    def test_an_alias_is_its_anchor_value_again_with_the_anchor_position(self) -> None:
+        doc = load_text("a: &v {x: [1, 2]}\nb: *v\n")
+        assert doc.data == {"a": {"x": [1, 2]}, "b": {"x": [1, 2]}}
+        assert doc.data["a"] is not doc.data["b"]  # built twice: editing one leaves the other
+        assert doc.positions[("b", "x", 1)] == (1, 15)
+
+    def test_an_anchor_in_a_refused_entry_still_defines_its_alias(self) -> None:
+        doc = load_text("a: 1\na: &v 2\nb: *v\n", "f.yaml")
+        assert doc.data == {"a": 1, "b": 2}
+        assert [str(e) for e in doc.errors] == ["f.yaml:2:1: duplicate key 'a' (first at line 1)"]
+
+    def test_an_alias_to_a_scalar_is_a_key(self) -> None:
+        assert load_text("k: &k name\n*k : x\n").data == {"k": "name", "name": "x"}
+
+    def test_an_undefined_alias(self) -> None:
+        assert fatal("a: *nope\n") == "f.yaml:1:4: invalid YAML: found undefined alias 'nope'"
+
+    def test_a_second_anchor_of_the_same_name(self) -> None:
+        assert fatal("a: &v 1\nb: &v 2\n") == "f.yaml:2:4: duplicate anchor &v (first at line 1)"
+
+
+class TestBothParsers:
+    def test_same_values_and_positions_from_libyaml_and_pure_python(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if not yaml.__with_libyaml__:
+            pytest.skip("PyYAML was built without libyaml")
+        root = Path(__file__).resolve().parents[2] / "workflows"
+        for path in sorted(root.glob("*.yaml")):
+            monkeypatch.setattr(_loader, "LIBYAML", True)
+            fast = load_file(path)
+            monkeypatch.setattr(_loader, "LIBYAML", False)
+            slow = load_file(path)
+            assert (fast.data, fast.positions) == (slow.data, slow.positions), path.name
