@@ -204,6 +204,9 @@ class NodeResult:
     finished_at: float | None = None
     reason: str | None = None
     history: tuple[Attempt, ...] = ()
+    cause: str | None = None
+    """For a skipped or cancelled node: the node at the root of it (itself when
+    its own condition was false, or the run stopped). Test this, not ``reason``."""
 
     @property
     def duration(self) -> float | None:
@@ -238,6 +241,7 @@ class NodeResult:
             "finished_at": self.finished_at,
             "duration": self.duration,
             "reason": self.reason,
+            "cause": self.cause,
             "history": [
                 {
                     "started_at": a.started_at,
@@ -384,6 +388,25 @@ class RunResult(Mapping[str, NodeResult]):
     def ok(self) -> bool:
         """True only when every node succeeded."""
         return all(r.status is NodeStatus.SUCCEEDED for r in self._results.values())
+
+    @property
+    def passed(self) -> bool:
+        """No node failed or was cancelled, and every skip goes back to a false condition.
+
+        What a CI system calls a successful run (GitHub Actions: a job skipped by
+        its ``if:`` does not fail the workflow). ``ok`` is stricter: every node
+        succeeded.
+        """
+        results = self._results
+        for r in results.values():
+            if r.status is NodeStatus.SUCCEEDED:
+                continue
+            if r.status is not NodeStatus.SKIPPED or r.cause is None:
+                return False
+            root = results.get(r.cause)
+            if root is None or root.status is not NodeStatus.SKIPPED or root.cause != root.node_id:
+                return False
+        return True
 
     @property
     def duration(self) -> float:
@@ -566,6 +589,7 @@ def _node_from(data: Mapping[str, Any], where: str) -> NodeResult:
         _field(data, "finished_at", _NUMBER, where, null=True),
         _field(data, "reason", _STRING, where, null=True),
         tuple(_attempt_from(a, f"{where}, history[{i}]") for i, a in enumerate(history)),
+        _field(data, "cause", _STRING, where, null=True, default=None),
     )
 
 

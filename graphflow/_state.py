@@ -107,6 +107,7 @@ class RunState:
         self.ready: deque[int] = deque()
         self.fail_fast = fail_fast
         self.stop_reason: str | None = None
+        self.stop_cause: str | None = None
         self.on_stop: Callable[[], None] | None = None  # the driver cancels running nodes
         self.on_wake: Callable[[], None] | None = None  # the driver starts workers for ready ones
         self.executor_names: frozenset[str] | None = None  # the driver's (None: not checked)
@@ -207,12 +208,18 @@ class RunState:
     def cancelled(self, i: int, reason: str | None = None) -> None:
         """Node ``i`` was cancelled while running or waiting to retry."""
         why = reason or self.stop_reason or "run cancelled"
-        self._record(i, _CANCELLED, error=self.last_error.get(i), reason=why)
+        self._record(
+            i, _CANCELLED, error=self.last_error.get(i), reason=why, cause=self.stop_cause
+        )
 
-    def stop(self, reason: str) -> None:
-        """Start nothing new: running nodes are to be cancelled, the rest skipped."""
+    def stop(self, reason: str, cause: str | None = None) -> None:
+        """Start nothing new: running nodes are to be cancelled, the rest skipped.
+
+        ``cause``: the node at the root of the stop, if one is (fail_fast).
+        """
         if self.stop_reason is None:
             self.stop_reason = reason
+            self.stop_cause = cause
             if self.on_stop is not None:
                 self.on_stop()
 
@@ -271,6 +278,7 @@ class RunState:
         output: Any = None,
         error: NodeError | None = None,
         reason: str | None = None,
+        cause: str | None = None,
     ) -> None:
         if self.results[i] is not None:  # e.g. cancelled twice: the first record stands
             return
@@ -290,12 +298,13 @@ class RunState:
             now,
             reason,
             history,
+            cause,
         )
         self.unfinished -= 1
         if self.emit is not None:
             self._event(FINISHED_EVENT[status], i, attempts, result=result)
         if status is _FAILED and self.fail_fast:
-            self.stop(f"fail_fast: {result.node_id!r} failed")
+            self.stop(f"fail_fast: {result.node_id!r} failed", cause=result.node_id)
 
     def _release(self, i: int, ok: bool) -> None:
         if ok and i in self.expansions:  # before i's dependents are counted down
@@ -306,7 +315,7 @@ class RunState:
             skipped: list[tuple[int, int]] = []
             ready = self.tracker.done(i, False, skipped)
             for node, upstream in skipped:
-                self._record(node, _SKIPPED, reason=self._skip_reason(node, upstream))
+                self._skip(node, upstream)
         if ready:
             self._queue(ready)
         if self.stop_reason is not None and not self.swept:
@@ -361,7 +370,8 @@ class RunState:
         if holds:
             self.ready.append(i)
             return
-        self._record(i, _SKIPPED, reason=f"condition is false: {condition.text[:200]}")
+        reason = f"condition is false: {condition.text[:200]}"
+        self._record(i, _SKIPPED, reason=reason, cause=self.specs[i].node_id)
         self._release(i, False)
 
     def _restore(self, i: int, earlier: NodeResult) -> None:
@@ -371,6 +381,10 @@ class RunState:
         if self.emit is not None:
             self._event(EventKind.NODE_SUCCEEDED, i, earlier.attempts, result=earlier)
         self._release(i, True)
+
+    def _skip(self, node: int, upstream: int) -> None:
+        root = self.specs[self.tracker.cause[node]].node_id
+        self._record(node, _SKIPPED, reason=self._skip_reason(node, upstream), cause=root)
 
     def _skip_reason(self, node: int, upstream: int) -> str:
         root = self.tracker.cause[node]
@@ -394,7 +408,8 @@ class RunState:
         for i, result in enumerate(self.results):
             if result is None and (running_too or not self.attempts[i]):
                 status = _CANCELLED if self.attempts[i] else _SKIPPED
-                self._record(i, status, error=self.last_error.get(i), reason=reason)
+                error = self.last_error.get(i)
+                self._record(i, status, error=error, reason=reason, cause=self.stop_cause)
 
     def _lookup(self, ref: Ref) -> Any:
         result = self.results[self.index[ref.node_id]]
@@ -490,7 +505,7 @@ class RunState:
         return i
 
     def _skip_now(self, i: int, upstream: int) -> None:
-        self._record(i, _SKIPPED, reason=self._skip_reason(i, upstream))
+        self._skip(i, upstream)
         self._release(i, False)
 
 

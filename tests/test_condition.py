@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 import graphflow as gf
@@ -120,3 +121,27 @@ class TestReviewFindings:
         finished = [e.result.node_id for e in events if e.result is not None]
         assert sorted(finished) == ["a", "b", "c"], finished
         assert second["b"].status == S.FAILED
+
+
+class TestCause:
+    async def test_skips_name_their_root_and_a_run_skipped_by_conditions_passes(self) -> None:
+        g = gf.Graph()
+        g.add("check", value, args={"x": {"ok": False}})
+        g.add("deploy", value, args={"x": 1}, when="${check.ok}")
+        g.add("announce", value, args={"x": "${deploy}"})
+        result = await gf.run(g)
+        assert result["deploy"].cause == "deploy" and result["announce"].cause == "deploy"
+        assert result.passed and not result.ok
+        assert gf.RunResult.from_dict(result.to_dict()) == result
+
+    async def test_a_failure_does_not_pass_and_its_skips_name_it(self) -> None:
+        async def boom() -> None:
+            raise ValueError("x")
+
+        g = gf.Graph()
+        g.add("f", boom)
+        g.add("after", value, args={"x": "${f}"})
+        g.add("slow", anyio.sleep, args={"delay": 5})
+        result = await gf.run(g, fail_fast=True)
+        assert result["after"].cause == "f" and result["slow"].cause == "f"
+        assert not result.passed
