@@ -5,6 +5,8 @@ The public face. Everything here is re-exported from private modules; edges
 by path, so ``import graphflow`` never loads yaml, rich or an SDK.
 """
 
+from ._event import Event as Event
+from ._event import EventKind as EventKind
 from ._graph import Graph as Graph
 from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions as RunOptions
@@ -14,8 +16,6 @@ from ._refs import compile_args as compile_args
 from ._refs import ref as ref
 from ._refs import resolve_path as resolve_path
 from ._results import Attempt as Attempt
-from ._results import Event as Event
-from ._results import EventKind as EventKind
 from ._results import NodeError as NodeError
 from ._results import NodeResult as NodeResult
 from ._results import NodeStatus as NodeStatus

@@ -23,8 +23,9 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._event import Event
 from ._log import observer as log_observer
-from ._results import Event, RunResult
+from ._results import RunResult
 from ._spec import is_async_callable
 from ._types import EventSink
 from .errors import EventSinkError

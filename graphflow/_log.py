@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ._results import Event, EventKind
+from ._event import Event, EventKind
 
 _LEVEL = {
     EventKind.RUN_STARTED: "info",

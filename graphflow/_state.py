@@ -35,17 +35,15 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from ._condition import ConditionError
+from ._event import FINISHED_EVENT, Event, EventKind
 from ._expand import ResultRef, gather_spec, item_record, item_spec
 from ._graph import Plan
 from ._limits import NOT_RENDERED, Claims
 from ._ready import READY, SKIP, ReadyTracker
 from ._refs import Ref, copy_plain, resolve_path
 from ._results import (
-    FINISHED_EVENT,
     Attempt,
     DependencyIndex,
-    Event,
-    EventKind,
     NodeError,
     NodeResult,
     NodeStatus,

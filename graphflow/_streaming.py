@@ -30,9 +30,10 @@ from typing import Any, Final, Unpack
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._event import Event
 from ._graph import Plan
 from ._options import RunOptions, RunOptionsArgs
-from ._results import Event, NodeResult, RunResult
+from ._results import NodeResult, RunResult
 from ._scheduler import open_run
 from ._spec import NodeSpec, Retry, Trigger, build_spec
 from ._state import RunState

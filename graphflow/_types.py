@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, final, runtime_checkable
 
 if TYPE_CHECKING:
-    from ._results import Event
+    from ._event import Event
 
 NodeId = str
 ToolFn = Callable[..., Any]
