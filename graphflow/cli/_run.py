@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 import anyio
 
@@ -271,7 +271,7 @@ def _write_json(
     if outputs is not None:
         values = {name: encoded(value) for name, value in outputs.values.items()}
         data["outputs"] = {"values": values, "notes": dict(outputs.notes)}
-    text = hide(json.dumps(data, indent=2))  # the text: far cheaper than walking the data
+    text = hide(json_text(data))  # the text: far cheaper than walking the data
     if target == "-":
         print(text)
         return
@@ -279,3 +279,21 @@ def _write_json(
         Path(target).write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--json {target}: {exc.strerror or exc}") from None
+
+
+def json_text(data: dict[str, Any]) -> str:
+    """``data`` as indented JSON, except that each node's record is one line.
+
+    ``json.dumps`` with ``indent`` runs Python's pure encoder (3x slower: 0.3 s
+    for 10,000 nodes); one compact line per node keeps the C encoder, and the
+    file stays readable and greppable by node.
+    """
+    parts = []
+    for key, value in data.items():
+        if key == "nodes" and value:
+            lines = [f"    {json.dumps(k)}: {json.dumps(v)}" for k, v in value.items()]
+            shown = "{\n" + ",\n".join(lines) + "\n  }"
+        else:
+            shown = json.dumps(value, indent=2).replace("\n", "\n  ")
+        parts.append(f"  {json.dumps(key)}: {shown}")
+    return "{\n" + ",\n".join(parts) + "\n}"

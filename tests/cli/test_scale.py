@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -56,3 +57,12 @@ def test_plan_counts_what_the_networkx_export_holds(name: str) -> None:
     dg = analysis.plan_graph(load_workflow(path).graph)
     first = gf("plan", str(path)).stdout.splitlines()[0]
     assert first.endswith(f": {dg.number_of_nodes()} nodes, {dg.number_of_edges()} edges")
+
+
+def test_json_has_one_line_per_node(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    gf("run", wide(tmp_path), "--json", str(out))
+    text = out.read_text()
+    assert json.loads(text)["nodes"]["broken"]["status"] == "failed"
+    node_lines = [line for line in text.splitlines() if re.match(r'    "(n\d+|broken)": \{', line)]
+    assert len(node_lines) == WIDE + 1
