@@ -3,7 +3,7 @@
 Levels, the longest chain and the critical path are computed in plain Python
 over the plan's integer adjacency lists, in linear time (100,000 nodes in a
 fraction of a second); networkx is only for exporting (``plan_graph``,
-``to_mermaid``, ``to_dot``). ``graphflow.run`` never imports this module.
+``to_mermaid``, ``to_dot``), and imported only there. ``graphflow.run`` never imports this module.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from ._results import NodeResult, NodeStatus, RunResult
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from ._graph import Graph
 
     DiGraph = nx.DiGraph[str]
-else:
-    DiGraph = nx.DiGraph
 
 
 def plan_graph(graph: Graph) -> DiGraph:
@@ -29,6 +27,8 @@ def plan_graph(graph: Graph) -> DiGraph:
     Node attributes: ``tool`` (its name) and ``runtime_for_each`` (True for a
     for_each whose items are only known at run time).
     """
+    import networkx as nx  # here, not above: 0.15 s that only the exports need
+
     plan = graph.plan()
     runtime = {m.node_id: m.spec.tool_name for maps in plan.expansions.values() for m in maps}
     dg: DiGraph = nx.DiGraph()

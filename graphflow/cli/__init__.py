@@ -123,7 +123,10 @@ def _add_output_options(run: argparse.ArgumentParser) -> None:
         help="every event as one JSON line to FILE ('-': stderr, instead of the event lines)",
     )
     run.add_argument(
-        "--all", action="store_true", help="one table row per for_each item (default: per node)"
+        "--all",
+        action="store_true",
+        help="a table row for every node and for_each item (default: one row per for_each; "
+        "beyond 50 rows only the failed and cancelled, the rest counted)",
     )
 
 

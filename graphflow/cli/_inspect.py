@@ -29,14 +29,16 @@ def command_plan(args: argparse.Namespace) -> int:
     if args.format == "dot":
         print(analysis.to_dot(wf.graph))
         return EXIT_OK
-    dg = analysis.plan_graph(wf.graph)
-    print(f"workflow {wf.model.name!r}: {dg.number_of_nodes()} nodes, {dg.number_of_edges()} edges")
+    plan = wf.graph.plan()
+    edges = sum(len(d) for d in plan.deps)  # what plan_graph counts, without networkx
+    print(f"workflow {wf.model.name!r}: {len(plan.specs)} nodes, {edges} edges")
     for depth, level in enumerate(analysis.levels(wf.graph)):
         together = "runs alone" if len(level) == 1 else f"{len(level)} can run together"
         print(f"  level {depth} ({together}): {', '.join(level)}")
-    runtime = [n for n, data in dg.nodes(data=True) if data.get("runtime_for_each")]
+    runtime = {m.node_id for maps in plan.expansions.values() for m in maps}
     if runtime:
-        print(f"  items known only at run time: {', '.join(runtime)}")
+        named = [s.node_id for s in plan.specs if s.node_id in runtime]
+        print(f"  items known only at run time: {', '.join(named)}")
     chain = analysis.longest_chain(wf.graph)
     print(f"  longest chain ({len(chain)} nodes): {' -> '.join(chain)}")
     return EXIT_OK

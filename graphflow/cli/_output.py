@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from graphflow import Event, EventKind, NodeError
 
@@ -49,22 +49,34 @@ def level_of(verbose: int, quiet: bool, explicit: str | None) -> str:
 class EventLines:
     """An ``EventSink`` writing one short line per event at or above ``level``.
 
+    An event below the level costs one set lookup: at the default level a
+    run's starts and successes (all but a few of its events) do no other work.
+
     Args:
         level: a key of ``LEVELS``.
         stream: returns the stream to write to, looked up at each line (a live
             view replaces ``sys.stderr`` while it runs, to print above itself).
+        hide: applied to each line before it is written (the workflow's ``redact``).
     """
 
-    def __init__(self, level: str, stream: Callable[[], TextIO] = lambda: sys.stderr) -> None:
-        self.threshold = LEVELS[level]
+    def __init__(
+        self,
+        level: str,
+        stream: Callable[[], TextIO] = lambda: sys.stderr,
+        hide: Callable[[str], str] = lambda text: text,
+    ) -> None:
+        threshold = LEVELS[level]
+        self.kinds = frozenset(k for k, name in _LEVEL_OF.items() if LEVELS[name] >= threshold)
         self.stream = stream
+        self.hide = hide
         self.started = time.monotonic()
 
     def __call__(self, event: Event) -> None:
-        if LEVELS[_LEVEL_OF[event.kind]] < self.threshold:
+        if event.kind not in self.kinds:
             return
         elapsed = time.monotonic() - self.started
-        print(f"[{elapsed:7.2f} s] {describe(event)}", file=self.stream(), flush=True)
+        line = self.hide(f"[{elapsed:7.2f} s] {describe(event)}")
+        print(line, file=self.stream(), flush=True)
 
 
 def describe(event: Event) -> str:
@@ -101,8 +113,11 @@ def _short(text: str) -> str:
 
 
 @contextlib.contextmanager
-def json_event_stream(target: str | None) -> Iterator[TextIO | None]:
-    """Every event of the run as one JSON line on ``target`` (a file, or ``-``: stderr).
+def json_event_stream(
+    target: str | None, hide: Callable[[str], str] = lambda text: text
+) -> Iterator[TextIO | None]:
+    """Every event of the run as one JSON line on ``target`` (a file, or ``-``: stderr),
+    each line passed through ``hide`` (the workflow's ``redact``) once rendered.
 
     structlog is configured only inside this block and reset after it: the
     library never configures logging, and with none configured it emits nothing.
@@ -122,6 +137,7 @@ def json_event_stream(target: str | None) -> Iterator[TextIO | None]:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.JSONRenderer(default=repr),
+            _after_rendering(hide),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         logger_factory=structlog.PrintLoggerFactory(stream),
@@ -134,6 +150,15 @@ def json_event_stream(target: str | None) -> Iterator[TextIO | None]:
         stream.flush()
         if close:
             stream.close()
+
+
+def _after_rendering(hide: Callable[[str], str]) -> Callable[[Any, str, Any], Any]:
+    """A structlog processor for after the renderer: ``hide`` on the rendered line."""
+
+    def processor(_logger: Any, _method: str, line: Any) -> Any:
+        return hide(line) if isinstance(line, str) else line
+
+    return processor
 
 
 def _open(target: str) -> tuple[TextIO, bool]:

@@ -2,7 +2,10 @@
 
 The summary's table has one row per node, except that a for_each node's items
 are collapsed into its own row (item counts per status, the failed items by
-id) unless ``expand`` is set (``--all``). Final outputs are printed bounded:
+id) unless ``expand`` is set (``--all``); beyond ``MAX_ROWS`` rows only the
+failed and cancelled are listed, the rest counted, unless ``expand``. The
+file's ``outputs:`` are printed after it, else at most ``MAX_OUTPUTS`` guessed
+final outputs (nodes nothing depends on). Either is printed bounded:
 at most ``OUTPUT_PREVIEW`` characters each, encoded without ever walking more
 of the value than that, whatever it holds (cycles, deep nesting, objects).
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -25,6 +29,7 @@ from rich.text import Text
 from graphflow import Event, EventKind, NodeResult, NodeStatus, RunResult
 
 from .. import analysis
+from ..workflow import Outputs
 from ._fanout import group_items, item_counts
 
 STYLE = {
@@ -34,6 +39,10 @@ STYLE = {
     NodeStatus.CANCELLED: "magenta",
 }
 MAX_RUNNING_SHOWN: Final = 10
+MAX_ROWS: Final = 50
+"""Rows of the summary table beyond which only failed and cancelled nodes are listed."""
+MAX_OUTPUTS: Final = 10
+"""Guessed final outputs printed (the rest are counted)."""
 MAX_ITEMS_NAMED: Final = 10
 """Failed items named in a collapsed for_each row (the rest are counted)."""
 OUTPUT_PREVIEW: Final = 400
@@ -119,30 +128,75 @@ class Row:
     detail: str
 
 
-def summary(
-    result: RunResult, stream: TextIO, *, title: str, wall: float, expand: bool = False
-) -> None:
-    """The table of nodes, one line comparing wall time with one-at-a-time, the final outputs.
+def summary(result: RunResult, stream: TextIO, shown: Shown) -> None:
+    """The table of nodes, one line comparing wall time with one-at-a-time, the outputs.
 
     Args:
         result: the run, with every dependency (runtime items' too: see ``_fanout.complete``).
         stream: where to print.
-        title: the table's title.
-        wall: the run's wall time in seconds.
-        expand: one row per for_each item instead of one per for_each node.
+        shown: the title, wall time, row bound, declared outputs and what to hide.
     """
     console = Console(file=stream, width=None if stream.isatty() else 120)
-    table = Table(title=title, title_justify="left")
+    hide = shown.hide
+    table = Table(title=hide(shown.title), title_justify="left")
     for column in ("node", "status", "duration", "attempts", "error / reason"):
         table.add_column(column, overflow="fold")
-    for row in table_rows(result, expand):
+    rows, rest = bounded_rows(result, shown.expand)
+    for row in rows:
         duration = "-" if row.duration is None else f"{row.duration:.2f} s"
         status = Text(str(row.status), style=STYLE[row.status])
-        table.add_row(row.node, status, duration, str(row.attempts), row.detail)
+        table.add_row(hide(row.node), status, duration, str(row.attempts), hide(row.detail))
     console.print(table)
-    console.print(_totals(result, wall), highlight=False, soft_wrap=True)
-    for node_id, text in final_outputs(result):
-        console.print(Text(f"{node_id}: ", style="bold") + Text(text), soft_wrap=True)
+    if rest:
+        console.print(hide(rest), highlight=False, soft_wrap=True)
+    console.print(hide(_totals(result, shown.wall)), highlight=False, soft_wrap=True)
+    outputs = shown.outputs
+    pairs = final_outputs(result) if outputs is None else declared_outputs(outputs)
+    for name, text in pairs:
+        console.print(Text(f"{hide(name)}: ", style="bold") + Text(hide(text)), soft_wrap=True)
+
+
+def _same(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """How the summary is shown.
+
+    Attributes:
+        title: the table's title.
+        wall: the run's wall time in seconds.
+        expand: every node its own row, and one row per for_each item (``--all``).
+        outputs: the file's ``outputs:`` as the run produced them, printed in
+            place of the guessed final outputs; None when the file has none.
+        hide: applied to every text printed (the workflow's ``redact``).
+    """
+
+    title: str
+    wall: float
+    expand: bool = False
+    outputs: Outputs | None = None
+    hide: Callable[[str], str] = _same
+
+
+def bounded_rows(result: RunResult, expand: bool) -> tuple[list[Row], str]:
+    """The table's rows, at most about ``MAX_ROWS`` unless ``expand``, and a line on the rest.
+
+    Within the bound every row is shown in the run's order. Beyond it, only
+    the failed and cancelled rows are listed (at most ``MAX_ROWS``), and the
+    rest counted by status: a 10,000-node table is unreadable and took rich 8 s.
+    """
+    rows = list(table_rows(result, expand))
+    if expand or len(rows) <= MAX_ROWS:
+        return rows, ""
+    urgent = [r for r in rows if r.status in (NodeStatus.FAILED, NodeStatus.CANCELLED)]
+    shown = urgent[:MAX_ROWS]
+    counts = Counter(r.status for r in rows)
+    counts.subtract(r.status for r in shown)
+    listed = ", ".join(f"{counts[s]} {s}" for s in NodeStatus if counts[s])
+    rest = f"{len(rows) - len(shown)} more rows not listed: {listed} (--all to list every node)"
+    return shown, rest
 
 
 def table_rows(result: RunResult, expand: bool) -> Iterator[Row]:
@@ -196,26 +250,50 @@ def _totals(result: RunResult, wall: float) -> str:
 
 
 def final_outputs(result: RunResult) -> Iterator[tuple[str, str]]:
-    """(node id, bounded JSON text) for each succeeded node that nothing depends on.
+    """(node id, bounded JSON text) for the first ``MAX_OUTPUTS`` succeeded nodes
+    that nothing depends on, then ("…", how many more) if there are more.
+
+    Linear in the run's size: one pass over the dependencies, one over the nodes.
 
     Args:
         result: the run, with every dependency (runtime items' included).
     """
     needed = {d for ds in result.dependencies().values() for d in ds}
+    more = 0
     for node_id, r in result.items():
         if node_id in needed or f"{node_id}[0]" in needed or r.status is not NodeStatus.SUCCEEDED:
             continue  # (a for_each whose items feed another is not a final output)
-        yield node_id, preview(r)
+        more += 1
+        if more <= MAX_OUTPUTS:
+            yield node_id, preview(r)
+    if more > MAX_OUTPUTS:
+        yield "…", f"{more - MAX_OUTPUTS} more final outputs (--json has them all)"
+
+
+def declared_outputs(outputs: Outputs) -> Iterator[tuple[str, str]]:
+    """(name, bounded JSON text) for each of the file's ``outputs:``, its note if unread."""
+    for name, value in outputs.values.items():
+        note = outputs.notes.get(name)
+        yield name, f"null ({note})" if note is not None else bounded(encoded(value))
+
+
+def encoded(value: Any) -> Any:
+    """``value`` as ``--json`` writes a node's output: cycles, over-deep nesting and
+    unknown objects turned into a marked repr, so that encoding it never raises."""
+    return NodeResult("output", NodeStatus.SUCCEEDED, output=value).to_dict()["output"]
 
 
 def preview(r: NodeResult, limit: int = OUTPUT_PREVIEW) -> str:
-    """``r``'s output as JSON, cut at ``limit`` characters; never raises.
+    """``r``'s output as JSON, cut at ``limit`` characters; never raises."""
+    return bounded(r.to_dict()["output"], limit)
 
-    The output is first encoded by ``NodeResult.to_dict`` (which turns cycles,
-    over-deep nesting and unknown objects into a marked repr), then rendered
-    piece by piece, stopping once ``limit`` characters are out.
+
+def bounded(encoded: Any, limit: int = OUTPUT_PREVIEW) -> str:
+    """``encoded`` (JSON-safe data) as JSON text, cut at ``limit`` characters.
+
+    Rendered piece by piece, stopping once ``limit`` characters are out, so a
+    huge value costs no more than its first ``limit`` characters.
     """
-    encoded = r.to_dict()["output"]
     pieces = json.JSONEncoder(ensure_ascii=False).iterencode(encoded)
     text = _take(pieces, limit + 1)
     if len(text) > limit:

@@ -124,7 +124,7 @@ def test_env_reaches_shell_nodes_and_env_references_read_the_environment(
     assert data["nodes"]["show"]["output"]["stdout"] == "us-east-2 paid\n"
 
 
-def test_secrets_are_hidden_by_redact(
+def test_secrets_are_hidden_in_the_json_and_by_redact(
     gf_run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GF_TEST_TOKEN", "tok-5ecret")
@@ -137,9 +137,9 @@ def test_secrets_are_hidden_by_redact(
         """
     )
     assert code == 0
-    assert data["nodes"]["call"]["output"] == {"auth": "Bearer tok-5ecret"}  # the CLI's --json
+    assert data["nodes"]["call"]["output"] == {"auth": "Bearer ***"}  # the CLI's --json
     wf = load_workflow(tmp_path / "flow.yaml")
-    shown = json.dumps(wf.redact(data))
+    shown = json.dumps(wf.redact({"auth": "Bearer tok-5ecret"}))
     assert "tok-5ecret" not in shown and "Bearer ***" in shown
 
 
