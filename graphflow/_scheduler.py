@@ -18,6 +18,9 @@ Where a tool runs
   Coroutine functions (and graphflow's own gather nodes) are awaited on the
   loop; plain functions go to the run's ``Executor`` (threads by default) as
   a ``NodeCall``. A timeout wraps one attempt, not the backoff after it.
+  An executor may return a ``RemoteValue`` (an output left on a cluster):
+  from the first one on, the driver fetches such handles for nodes on other
+  executors and, before the run ends, for the results (``_fetch_remote``).
 
 Failure semantics
   A tool's exception is recorded by the state, never raised. A retry backs
@@ -35,7 +38,7 @@ import math
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Final, Unpack
+from typing import Any, Final, Unpack
 
 import anyio
 import anyio.lowlevel
@@ -45,9 +48,9 @@ from ._events import Sinks
 from ._graph import Graph, Plan, reject_unless_graph
 from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions, RunOptionsArgs
-from ._results import RunResult
+from ._results import NodeError, NodeStatus, RunResult
 from ._state import RunState
-from ._types import Executor, NodeCall
+from ._types import Executor, NodeCall, RemoteValue
 from .errors import GraphError, OptionError
 from .executors.thread import MAX_THREADS, ThreadExecutor
 
@@ -254,9 +257,37 @@ async def _nodes(
             tg.cancel_scope.cancel()
     if failure is not None:
         raise failure
+    if driver.remote:  # while the executors are still open
+        await _fetch_results(state)
     # A tool that swallowed a cancellation from outside must not hide it (on trio,
     # the run would otherwise return normally from a cancelled scope).
     await anyio.lowlevel.checkpoint_if_cancelled()
+
+
+async def _fetch_results(state: RunState) -> None:
+    """Give the results the values of outputs left remote (a failed fetch fails that node)."""
+    for result in state.results:
+        if result is None or not isinstance(result.output, RemoteValue):
+            continue
+        try:
+            result.output = await result.output.fetch()
+        except Exception as exc:
+            result.output = None
+            result.status = NodeStatus.FAILED
+            result.error = NodeError.from_exception(exc, f"fetching its output failed: {exc}")
+
+
+async def _fetched(kwargs: Any, owner: object) -> Any:
+    """``kwargs`` with each top-level ``RemoteValue`` not made by ``owner`` fetched."""
+    if type(kwargs) is not dict:
+        return kwargs
+    out = kwargs
+    for name, value in kwargs.items():
+        if isinstance(value, RemoteValue) and value.owner is not owner:
+            if out is kwargs:
+                out = dict(kwargs)
+            out[name] = await value.fetch()
+    return out
 
 
 def _tool_errors(cancelled: type[BaseException]) -> tuple[type[BaseException], ...]:
@@ -283,6 +314,7 @@ class _Driver:
         "executors",
         "growing",
         "idle",
+        "remote",
         "state",
         "tg",
         "tool_errors",
@@ -299,6 +331,7 @@ class _Driver:
         self.active = 0
         self.idle = 0
         self.growing = False  # a _grow task is looking at the pool
+        self.remote = False  # an executor returned a RemoteValue: fetch them from now on
         self.cancelled_exc = anyio.get_cancelled_exc_class()
         self.tool_errors = _tool_errors(self.cancelled_exc)
 
@@ -372,10 +405,14 @@ class _Driver:
             kwargs = state.arguments(i)
             where = spec.executor
             if (where is None and spec.is_async) or where == "async":
+                if self.remote:
+                    kwargs = await _fetched(kwargs, None)
                 call = spec.tool(**kwargs)
             else:
-                node = NodeCall(state.run_id, spec.node_id, attempt, spec.tool, kwargs, timeout)
                 executor = self.executor if where is None else self.executors[where]
+                if self.remote:
+                    kwargs = await _fetched(kwargs, executor)
+                node = NodeCall(state.run_id, spec.node_id, attempt, spec.tool, kwargs, timeout)
                 call = executor.call(node)
             if timeout is None:
                 output = await call
@@ -395,6 +432,8 @@ class _Driver:
                 self.tg.start_soon(self._retry_after, i, delay)
             return
         self.idle += 1
+        if isinstance(output, RemoteValue):
+            self.remote = True
         state.succeeded(i, output)
 
     async def _retry_after(self, i: int, delay: float) -> None:
