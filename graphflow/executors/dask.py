@@ -15,7 +15,13 @@ after that ``await`` raises ``KilledWorker``, which fails the attempt like
 any tool error (graphflow's ``retries`` then apply). Either way, no hang.
 
 Arguments, the tool and its result travel by cloudpickle; a value that does
-not pickle fails that node only, naming it.
+not pickle fails that node only, naming it. Functions travel by name: their
+module must import on the workers. A tool of a module the driver imported
+from a folder not on ``sys.path`` (a workflow's ``tools:``) is sent as
+(folder, module, name) and imported from that folder on the worker, which
+works on one machine or a shared file system; elsewhere install the tools on
+the workers (an unimportable tool in a pickle makes distributed's worker die
+rather than fail the task: it ends ``KilledWorker`` after ``allowed-failures``).
 
 Resources: ``resources={"train": {"GPU": 1}}`` sends ``resources=`` with that
 node's tasks, so they only run on workers that declare them
@@ -34,7 +40,11 @@ entering the executor raises ``RuntimeError`` saying so.
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import os
 import pickle
+import sys
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, final
@@ -201,9 +211,13 @@ class DaskExecutor:
         key = f"graphflow-{call.run_id}-{call.node_id}-{call.attempt}"
         resources = self._resources.get(call.node_id)
         try:
-            future = client.submit(
-                _apply, call.tool, arguments, key=key, pure=False, resources=resources
-            )
+            folder = _folder_of(call.tool)
+            if folder is None:
+                task: tuple[Any, ...] = (_apply, call.tool, arguments)
+            else:
+                name, qualname = call.tool.__module__, call.tool.__qualname__
+                task = (_apply_from, folder, name, qualname, arguments)
+            future = client.submit(*task, key=key, pure=False, resources=resources)
         except Exception as exc:  # serialising the task failed
             raise _unpicklable(call, exc) from None
         try:
@@ -226,6 +240,43 @@ class DaskExecutor:
             if type(value) is DaskValue and value.owner is self:
                 out[name] = value.future
         return out
+
+
+_FOLDERS: dict[str, str | None] = {}  # module name -> folder its tools are imported from
+
+
+def _folder_of(tool: ToolFn) -> str | None:
+    """The folder of ``tool``'s module if it is not on ``sys.path`` (else None).
+
+    Such a module (a workflow's ``tools:``, imported from the workflow's
+    folder) is imported on the worker from that folder: pickle sends a
+    module-level function by name, and the worker could not import it.
+    """
+    name = getattr(tool, "__module__", None) or "__main__"
+    if name in _FOLDERS:
+        return _FOLDERS[name]
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    top = name.partition(".")[0]
+    folder = None
+    if path and "." not in name and importlib.machinery.PathFinder.find_spec(top) is None:
+        folder = os.path.dirname(path)
+    _FOLDERS[name] = folder
+    return folder
+
+
+def _apply_from(folder: str, module: str, qualname: str, arguments: dict[str, Any]) -> Any:
+    """``_apply`` for a tool named by its module, imported from ``folder`` on the worker."""
+    if module not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module, os.path.join(folder, module + ".py"))
+        if spec is None or spec.loader is None:
+            raise ModuleNotFoundError(f"no module {module!r} in {folder}", name=module)
+        loaded = sys.modules[module] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
+    tool: Any = sys.modules[module]
+    for part in qualname.split("."):
+        tool = getattr(tool, part)
+    return tool(**arguments)
 
 
 def _unpicklable(call: NodeCall, exc: BaseException) -> pickle.PicklingError:
