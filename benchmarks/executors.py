@@ -18,15 +18,17 @@ import argparse
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import distributed
 
 import graphflow as gf
 from graphflow.executors import DaskExecutor, ProcessExecutor, ThreadExecutor
 
 from ._common import table
+
+if TYPE_CHECKING:
+    import distributed
 
 WORKERS = 2
 
@@ -161,6 +163,8 @@ async def bench_chain(
 
 
 async def main(quick: bool) -> None:
+    import distributed  # (here: a worker process importing this module's tools skips it)
+
     repeat = 1 if quick else 3
     async with (
         distributed.LocalCluster(  # type: ignore[no-untyped-call]
@@ -185,6 +189,10 @@ async def main(quick: bool) -> None:
 
 
 if __name__ == "__main__":
+    # The tools by their importable name, not as __main__'s: workers import
+    # this module by name (cheaply, without dask) instead of re-running it.
+    from benchmarks.executors import burn, make_blob, noop, size, touch
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat")
     anyio.run(main, parser.parse_args().quick)

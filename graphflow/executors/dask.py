@@ -6,8 +6,11 @@ it. Its key is unique per run, node and attempt (``graphflow-<run>-<node>-<n>``)
 and ``pure=False``: a retry is a new task, never a cached result.
 
 Timeouts and cancellation: when an attempt is cancelled (its timeout,
-``fail_fast``, Ctrl-C) the task is cancelled on the cluster too (shielded),
-so a timed-out node does not keep computing there.
+``fail_fast``, Ctrl-C) its task is cancelled on the cluster too (shielded):
+a task still waiting never starts, and the scheduler forgets the key. One
+already running finishes in its worker thread (distributed cannot interrupt
+a thread; unlike ``ProcessExecutor`` nothing is killed) and its result is
+dropped, so that thread stays busy until the function returns.
 
 A worker that dies mid-task: the scheduler reschedules the task on another
 worker, up to ``distributed.scheduler.allowed-failures`` times (default 3);
