@@ -115,7 +115,9 @@ class DaskExecutor:
         cluster_kwargs: keyword arguments of the ``LocalCluster`` started
             (e.g. ``{"n_workers": 4, "threads_per_worker": 1}``).
         resources: worker resources each node's tasks need, by node id
-            (``{"train": {"GPU": 1}}``).
+            (``{"train": {"GPU": 1}}``; a ``for_each`` node's items share its
+            entry). A ``NodeCall`` that carries ``resources`` of its own (the
+            planned ``Graph.add(resources=...)``) takes precedence.
         keep_on_cluster: return ``DaskValue`` handles instead of values, so
             that outputs passed between Dask nodes stay on the cluster.
 
@@ -212,7 +214,7 @@ class DaskExecutor:
         client = self.client
         arguments = self._local(call.arguments)
         key = f"graphflow-{call.run_id}-{call.node_id}-{call.attempt}"
-        resources = self._resources.get(call.node_id)
+        resources = self._resources_of(call)
         try:
             folder = _folder_of(call.tool)
             if folder is None:
@@ -235,6 +237,20 @@ class DaskExecutor:
                     reason=f"graphflow: node {call.node_id!r} stopped"
                 )
             raise
+
+    def _resources_of(self, call: NodeCall) -> dict[str, float] | None:
+        """The node's worker resources: its own (a future ``NodeCall.resources``), else
+        this executor's table by node id, a ``for_each`` item (``id[3]``) taking its node's."""
+        own: Mapping[str, float] | None = getattr(call, "resources", None)
+        if own:
+            return dict(own)
+        if not self._resources:
+            return None
+        node_id = call.node_id
+        found = self._resources.get(node_id)
+        if found is None and node_id.endswith("]"):
+            found = self._resources.get(node_id.partition("[")[0])
+        return found
 
     def _local(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """The arguments, with this executor's ``DaskValue`` handles as their futures."""

@@ -55,6 +55,10 @@ def gpus_free() -> float:
     return float(distributed.get_worker().state.available_resources["GPU"])
 
 
+def gpus_free_for(item: int) -> float:
+    return gpus_free()
+
+
 def stall_once(marker: str) -> str:
     """First run: write this worker's pid and hang; a run after that returns at once."""
     path = Path(marker)
@@ -71,6 +75,11 @@ def size(data: bytes) -> int:
 
 def blob(n: int) -> bytes:
     return b"x" * n
+
+
+async def async_size(data: bytes) -> int:
+    assert isinstance(data, bytes)
+    return len(data)
 
 
 async def async_add(a: int, b: int) -> int:
@@ -122,13 +131,15 @@ class TestDaskExecutor:
                     here.error.message,
                 )
 
-    async def test_resources_go_with_the_node(self, address: str) -> None:
+    async def test_resources_go_with_the_node_and_its_items(self, address: str) -> None:
         g = gf.Graph()
         g.add("gpu", gpus_free, executor="dask")
         g.add("cpu", gpus_free, executor="dask")
-        executor = DaskExecutor(address, resources={"gpu": {"GPU": 1}})
+        g.add("each", gpus_free_for, for_each=[1, 2], args={"item": "${item}"}, executor="dask")
+        executor = DaskExecutor(address, resources={"gpu": {"GPU": 1}, "each": {"GPU": 1}})
         result = await gf.run(g, executors={"dask": executor})
         assert (result["gpu"].output, result["cpu"].output) == (0, 1)
+        assert result["each"].output == [0, 0]
 
     async def test_a_timeout_cancels_the_task_on_the_cluster(self, address: str) -> None:
         g = gf.Graph()
@@ -181,10 +192,15 @@ class TestDaskExecutor:
         g.add("big", blob, args={"n": 1000}, executor="dask")
         g.add("on_dask", size, args={"data": "${big}"}, executor="dask")
         g.add("on_thread", size, args={"data": "${big}"})
+        g.add("on_loop", async_size, args={"data": "${big}"})
+        g.add("fails", tools.boom, args={"message": "no"}, executor="dask")
         executor = DaskExecutor(address, keep_on_cluster=True)
         result = await gf.run(g, executors={"dask": executor})
         assert result["big"].output == b"x" * 1000, "the result holds the value"
-        assert result["on_dask"].output == result["on_thread"].output == 1000
+        sizes = {result[k].output for k in ("on_dask", "on_thread", "on_loop")}
+        assert sizes == {1000}
+        error = result["fails"].error
+        assert error is not None and (error.type, error.message) == ("ValueError", "no")
 
     async def test_a_cluster_of_its_own_is_started_and_closed(self) -> None:
         g = gf.Graph()
