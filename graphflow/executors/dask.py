@@ -231,6 +231,8 @@ class DaskExecutor:
                 if future.status == "finished":
                     return DaskValue(future, self)
             return await future
+        except TypeError as exc:
+            raise _result_error(call, exc) from None
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await future.cancel(  # type: ignore[no-untyped-call]
@@ -296,6 +298,22 @@ def _apply_from(folder: str, module: str, qualname: str, arguments: dict[str, An
     for part in qualname.split("."):
         tool = getattr(tool, part)
     return tool(**arguments)
+
+
+_NOT_SERIALIZED = "Could not serialize object of type"  # distributed's own words
+
+
+def _result_error(call: NodeCall, exc: TypeError) -> TypeError | pickle.PicklingError:
+    """A result the worker could not send back, told as ``ProcessExecutor`` tells it;
+    any other ``TypeError`` (the tool's own) as it is."""
+    text = str(exc)
+    if not text.startswith(_NOT_SERIALIZED):
+        return exc
+    cause = text.strip().splitlines()[-1]  # e.g. "TypeError: cannot pickle '_thread.lock'..."
+    return pickle.PicklingError(
+        f"node {call.node_id!r}: its result cannot be sent back from the Dask worker "
+        f"({cause[:200]})"
+    )
 
 
 def _unpicklable(call: NodeCall, exc: BaseException) -> pickle.PicklingError:

@@ -69,6 +69,10 @@ def stall_once(marker: str) -> str:
     return "never"
 
 
+def lock_back() -> Any:
+    return threading.Lock()
+
+
 def size(data: bytes) -> int:
     return len(data)
 
@@ -180,11 +184,15 @@ class TestDaskExecutor:
     async def test_what_does_not_pickle_fails_that_node_only(self, address: str) -> None:
         g = gf.Graph()
         g.add("lock", tools.square, args={"x": threading.Lock()}, executor="dask")
+        g.add("lock_back", lock_back, executor="dask")
         g.add("fine", tools.square, args={"x": 5}, executor="dask")
         result = await gf.run(g, executors={"dask": DaskExecutor(address)})
         error = result["lock"].error
         assert error is not None and error.type == "PicklingError"
         assert "node 'lock'" in error.message and "_thread.lock" in error.message
+        error = result["lock_back"].error
+        assert error is not None and error.type == "PicklingError", error
+        assert "result cannot be sent back" in error.message and "_thread.lock" in error.message
         assert result["fine"].output == 25
 
     async def test_outputs_kept_on_the_cluster_reach_others_as_values(self, address: str) -> None:
