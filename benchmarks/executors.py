@@ -58,6 +58,10 @@ def size(data: bytes) -> int:
     return len(data)
 
 
+async def _await(future: Any) -> None:
+    await future
+
+
 def calibrate(seconds: float) -> int:
     """Loops of ``burn`` that take about ``seconds`` here."""
     loops = 100_000
@@ -118,6 +122,12 @@ async def bench_overhead(client: distributed.Client, n: int, repeat: int) -> lis
         futures = [client.submit(noop, i, pure=False) for i in range(n)]
         await client.gather(futures)  # type: ignore[no-untyped-call]
 
+    async def raw_each() -> None:  # each future awaited on its own, as a node does
+        futures = [client.submit(noop, i, pure=False) for i in range(n)]
+        async with anyio.create_task_group() as tg:
+            for future in futures:
+                tg.start_soon(_await, future)
+
     def graph() -> gf.Graph:
         g = gf.Graph()
         for i in range(n):
@@ -129,9 +139,11 @@ async def bench_overhead(client: distributed.Client, n: int, repeat: int) -> lis
 
     await raw()  # warm the workers (imports, connections)
     base = await wall(raw, repeat)
+    each = await wall(raw_each, repeat)
     ours = await wall(via_graphflow, repeat)
     return [
-        ["raw client.submit + gather", f"{base / n * 1e6:.0f}", "1.00"],
+        ["raw client.submit + one gather", f"{base / n * 1e6:.0f}", "1.00"],
+        ["raw client.submit + await each future", f"{each / n * 1e6:.0f}", f"{each / base:.2f}"],
         ["graphflow, executor='dask'", f"{ours / n * 1e6:.0f}", f"{ours / base:.2f}"],
     ]
 

@@ -48,7 +48,7 @@ from ._events import Sinks
 from ._graph import Graph, Plan, reject_unless_graph
 from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions, RunOptionsArgs
-from ._results import NodeError, NodeStatus, RunResult
+from ._results import NodeError, NodeResult, NodeStatus, RunResult
 from ._state import RunState
 from ._types import Executor, NodeCall, RemoteValue
 from .errors import GraphError, OptionError
@@ -265,16 +265,21 @@ async def _nodes(
 
 
 async def _fetch_results(state: RunState) -> None:
-    """Give the results the values of outputs left remote (a failed fetch fails that node)."""
-    for result in state.results:
-        if result is None or not isinstance(result.output, RemoteValue):
-            continue
-        try:
-            result.output = await result.output.fetch()
-        except Exception as exc:
-            result.output = None
-            result.status = NodeStatus.FAILED
-            result.error = NodeError.from_exception(exc, f"fetching its output failed: {exc}")
+    """Give the results the values of outputs left remote, all fetched at once."""
+    async with anyio.create_task_group() as tg:
+        for result in state.results:
+            if result is not None and isinstance(result.output, RemoteValue):
+                tg.start_soon(_fetch_into, result, result.output)
+
+
+async def _fetch_into(result: NodeResult, remote: RemoteValue) -> None:
+    """``result.output = await remote.fetch()``; a failed fetch fails the node."""
+    try:
+        result.output = await remote.fetch()
+    except Exception as exc:
+        result.output = None
+        result.status = NodeStatus.FAILED
+        result.error = NodeError.from_exception(exc, f"fetching its output failed: {exc}")
 
 
 async def _fetched(kwargs: Any, owner: object) -> Any:

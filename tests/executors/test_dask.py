@@ -16,7 +16,8 @@ import anyio
 import pytest
 
 import graphflow as gf
-from graphflow.executors import DaskExecutor, ProcessExecutor
+from graphflow import NodeCall
+from graphflow.executors import DaskExecutor, ProcessExecutor, RemoteValue
 
 from . import tools
 
@@ -218,6 +219,51 @@ class TestDaskExecutor:
         assert result["sq"].output == 16
         with pytest.raises(RuntimeError, match="enter the DaskExecutor"):
             executor.client  # noqa: B018 - closed after the run
+
+
+class Kept(RemoteValue):
+    """A value "left remote" in the driver's own memory, for the core hook's test."""
+
+    __slots__ = ("owner", "value")
+
+    def __init__(self, value: Any, owner: object) -> None:
+        self.value, self.owner = value, owner
+
+    async def fetch(self) -> Any:
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
+class Keeper:
+    """An executor that keeps every output "remote" and shows what it received."""
+
+    async def __aenter__(self) -> Keeper:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def call(self, call: NodeCall) -> Any:
+        handles = {k: type(v).__name__ for k, v in call.arguments.items() if type(v) is Kept}
+        return Kept(handles or call.tool(**call.arguments), self)
+
+
+class TestRemoteValueHook:
+    async def test_handles_stay_on_their_executor_and_become_values_elsewhere(self) -> None:
+        g = gf.Graph()
+        g.add("a", tools.square, args={"x": 3}, executor="keep")
+        g.add("same", size, args={"data": "${a}"}, executor="keep")
+        g.add("thread", add, args={"a": "${a}", "b": 1})
+        g.add("loop", async_add, args={"a": "${a}", "b": 1})
+        g.add("lost", Kept, args={"value": OSError("gone"), "owner": None})
+        result = await gf.run(g, executors={"keep": Keeper()})
+        assert result["a"].output == 9, "the result holds the value"
+        assert result["same"].output == {"data": "Kept"}, "its own executor got the handle"
+        assert result["thread"].output == result["loop"].output == 10
+        lost = result["lost"]
+        assert lost.status == "failed" and lost.error is not None
+        assert lost.error.message == "fetching its output failed: gone"
 
 
 def test_trio_is_refused_with_a_clear_error() -> None:
