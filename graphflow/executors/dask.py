@@ -307,9 +307,12 @@ def _result_error(call: NodeCall, exc: TypeError) -> TypeError | pickle.Pickling
     """A result the worker could not send back, told as ``ProcessExecutor`` tells it;
     any other ``TypeError`` (the tool's own) as it is."""
     text = str(exc)
-    if not text.startswith(_NOT_SERIALIZED):
+    if _NOT_SERIALIZED not in text[:80]:  # (as text, or first of the args' tuple)
         return exc
-    cause = text.strip().splitlines()[-1]  # e.g. "TypeError: cannot pickle '_thread.lock'..."
+    if len(exc.args) == 1:  # the worker's text: the traceback's last line says why
+        cause = text.strip().splitlines()[-1]  # "TypeError: cannot pickle '_thread.lock'..."
+    else:  # (message, repr of the object)
+        cause = "; ".join(str(arg)[:100] for arg in exc.args)
     return pickle.PicklingError(
         f"node {call.node_id!r}: its result cannot be sent back from the Dask worker "
         f"({cause[:200]})"
