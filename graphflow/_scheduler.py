@@ -20,7 +20,8 @@ Where a tool runs
   a ``NodeCall``. A timeout wraps one attempt, not the backoff after it.
   An executor may return a ``RemoteValue`` (an output left on a cluster):
   from the first one on, the driver fetches such handles for nodes on other
-  executors and, before the run ends, for the results (``_fetch_remote``).
+  executors, inside their attempt's timeout (``_Driver._start_fetched``), and
+  before the run ends for the results (``_fetch_results``).
 
 Failure semantics
   A tool's exception is recorded by the state, never raised. A retry backs
@@ -36,7 +37,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Final, Unpack
 
@@ -49,6 +50,7 @@ from ._graph import Graph, Plan, reject_unless_graph
 from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions, RunOptionsArgs
 from ._results import NodeError, NodeResult, NodeStatus, RunResult
+from ._spec import NodeSpec
 from ._state import RunState
 from ._types import Executor, NodeCall, RemoteValue
 from .errors import GraphError, OptionError
@@ -408,17 +410,11 @@ class _Driver:
         scope: anyio.CancelScope | None = None
         try:
             kwargs = state.arguments(i)
-            where = spec.executor
-            if (where is None and spec.is_async) or where == "async":
-                if self.remote:
-                    kwargs = await _fetched(kwargs, None)
-                call = spec.tool(**kwargs)
+            call: Awaitable[Any]
+            if self.remote:
+                call = self._start_fetched(spec, kwargs, attempt, timeout)
             else:
-                executor = self.executor if where is None else self.executors[where]
-                if self.remote:
-                    kwargs = await _fetched(kwargs, executor)
-                node = NodeCall(state.run_id, spec.node_id, attempt, spec.tool, kwargs, timeout)
-                call = executor.call(node)
+                call = self._start(spec, kwargs, attempt, timeout)
             if timeout is None:
                 output = await call
             else:
@@ -440,6 +436,31 @@ class _Driver:
         if isinstance(output, RemoteValue):
             self.remote = True
         state.succeeded(i, output)
+
+    def _start(
+        self, spec: NodeSpec, kwargs: Any, attempt: int, timeout: float | None
+    ) -> Awaitable[Any]:
+        """The attempt's awaitable: a coroutine function's call, or its executor's ``call``."""
+        where = spec.executor
+        if (where is None and spec.is_async) or where == "async":
+            return spec.tool(**kwargs)  # type: ignore[no-any-return]
+        executor = self.executor if where is None else self.executors[where]
+        node = NodeCall(self.state.run_id, spec.node_id, attempt, spec.tool, kwargs, timeout)
+        return executor.call(node)
+
+    async def _start_fetched(
+        self,
+        spec: NodeSpec,
+        kwargs: Any,
+        attempt: int,
+        timeout: float | None,  # noqa: ASYNC109 - handed on in the NodeCall; enforced by the caller
+    ) -> Any:
+        """``_start`` once the ``RemoteValue`` arguments its executor cannot take are fetched."""
+        where = spec.executor
+        owner: object = None  # (the loop: nothing stays remote for it)
+        if not ((where is None and spec.is_async) or where == "async"):
+            owner = self.executor if where is None else self.executors[where]
+        return await self._start(spec, await _fetched(kwargs, owner), attempt, timeout)
 
     async def _retry_after(self, i: int, delay: float) -> None:
         try:
