@@ -18,6 +18,10 @@ Where a tool runs
   Coroutine functions (and graphflow's own gather nodes) are awaited on the
   loop; plain functions go to the run's ``Executor`` (threads by default) as
   a ``NodeCall``. A timeout wraps one attempt, not the backoff after it.
+  An executor may return a ``RemoteValue`` (an output left on a cluster):
+  from the first one on, the driver fetches such handles for nodes on other
+  executors, inside their attempt's timeout (``_Driver._start_fetched``), and
+  before the run ends for the results (``_fetch_results``).
 
 Failure semantics
   A tool's exception is recorded by the state, never raised. A retry backs
@@ -33,9 +37,9 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Final, Unpack
+from typing import Any, Final, Unpack
 
 import anyio
 import anyio.lowlevel
@@ -45,9 +49,10 @@ from ._events import Sinks
 from ._graph import Graph, Plan, reject_unless_graph
 from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions, RunOptionsArgs
-from ._results import RunResult
+from ._results import NodeError, NodeResult, NodeStatus, RunResult
+from ._spec import NodeSpec
 from ._state import RunState
-from ._types import Executor, NodeCall
+from ._types import Executor, NodeCall, RemoteValue
 from .errors import GraphError, OptionError
 from .executors.thread import MAX_THREADS, ThreadExecutor
 
@@ -258,9 +263,42 @@ async def _nodes(
             tg.cancel_scope.cancel()
     if failure is not None:
         raise failure
+    if driver.remote:  # while the executors are still open
+        await _fetch_results(state)
     # A tool that swallowed a cancellation from outside must not hide it (on trio,
     # the run would otherwise return normally from a cancelled scope).
     await anyio.lowlevel.checkpoint_if_cancelled()
+
+
+async def _fetch_results(state: RunState) -> None:
+    """Give the results the values of outputs left remote, all fetched at once."""
+    async with anyio.create_task_group() as tg:
+        for result in state.results:
+            if result is not None and isinstance(result.output, RemoteValue):
+                tg.start_soon(_fetch_into, result, result.output)
+
+
+async def _fetch_into(result: NodeResult, remote: RemoteValue) -> None:
+    """``result.output = await remote.fetch()``; a failed fetch fails the node."""
+    try:
+        result.output = await remote.fetch()
+    except Exception as exc:
+        result.output = None
+        result.status = NodeStatus.FAILED
+        result.error = NodeError.from_exception(exc, f"fetching its output failed: {exc}")
+
+
+async def _fetched(kwargs: Any, owner: object) -> Any:
+    """``kwargs`` with each top-level ``RemoteValue`` not made by ``owner`` fetched."""
+    if type(kwargs) is not dict:
+        return kwargs
+    out = kwargs
+    for name, value in kwargs.items():
+        if isinstance(value, RemoteValue) and value.owner is not owner:
+            if out is kwargs:
+                out = dict(kwargs)
+            out[name] = await value.fetch()
+    return out
 
 
 def _tool_errors(cancelled: type[BaseException]) -> tuple[type[BaseException], ...]:
@@ -287,6 +325,7 @@ class _Driver:
         "executors",
         "growing",
         "idle",
+        "remote",
         "state",
         "tg",
         "tool_errors",
@@ -303,6 +342,7 @@ class _Driver:
         self.active = 0
         self.idle = 0
         self.growing = False  # a _grow task is looking at the pool
+        self.remote = False  # an executor returned a RemoteValue: fetch them from now on
         self.cancelled_exc = anyio.get_cancelled_exc_class()
         self.tool_errors = _tool_errors(self.cancelled_exc)
 
@@ -374,13 +414,11 @@ class _Driver:
         scope: anyio.CancelScope | None = None
         try:
             kwargs = state.arguments(i)
-            where = spec.executor
-            if (where is None and spec.is_async) or where == "async":
-                call = spec.tool(**kwargs)
+            call: Awaitable[Any]
+            if self.remote:
+                call = self._start_fetched(spec, kwargs, attempt, timeout)
             else:
-                node = NodeCall(state.run_id, spec.node_id, attempt, spec.tool, kwargs, timeout)
-                executor = self.executor if where is None else self.executors[where]
-                call = executor.call(node)
+                call = self._start(spec, kwargs, attempt, timeout)
             if timeout is None:
                 output = await call
             else:
@@ -398,6 +436,8 @@ class _Driver:
             self._failed(i, exc, timeout, scope)
             return
         self.idle += 1
+        if isinstance(output, RemoteValue):
+            self.remote = True
         state.succeeded(i, output)
 
     def _failed(
@@ -408,6 +448,31 @@ class _Driver:
         delay = self.state.failed(i, exc, timed_out)
         if delay is not None:
             self.tg.start_soon(self._retry_after, i, delay)
+
+    def _start(
+        self, spec: NodeSpec, kwargs: Any, attempt: int, timeout: float | None
+    ) -> Awaitable[Any]:
+        """The attempt's awaitable: a coroutine function's call, or its executor's ``call``."""
+        where = spec.executor
+        if (where is None and spec.is_async) or where == "async":
+            return spec.tool(**kwargs)  # type: ignore[no-any-return]
+        executor = self.executor if where is None else self.executors[where]
+        node = NodeCall(self.state.run_id, spec.node_id, attempt, spec.tool, kwargs, timeout)
+        return executor.call(node)
+
+    async def _start_fetched(
+        self,
+        spec: NodeSpec,
+        kwargs: Any,
+        attempt: int,
+        timeout: float | None,  # noqa: ASYNC109 - handed on in the NodeCall; enforced by the caller
+    ) -> Any:
+        """``_start`` once the ``RemoteValue`` arguments its executor cannot take are fetched."""
+        where = spec.executor
+        owner: object = None  # (the loop: nothing stays remote for it)
+        if not ((where is None and spec.is_async) or where == "async"):
+            owner = self.executor if where is None else self.executors[where]
+        return await self._start(spec, await _fetched(kwargs, owner), attempt, timeout)
 
     async def _retry_after(self, i: int, delay: float) -> None:
         try:

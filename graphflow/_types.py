@@ -1,8 +1,10 @@
 """Shared type aliases and the protocols of graphflow's pluggable parts.
 
-Two seams, both public:
+Seams, all public:
   ``Executor``   where a node's tool runs (threads by default; processes and
                  clusters plug in here). It gets one ``NodeCall`` per attempt.
+  ``RemoteValue`` an output an executor keeps where it was made (a cluster's
+                 memory); the driver fetches it for whoever else needs it.
   ``EventSink``  what hears about a run: every ``Event``, in order (a log, a
                  live view, a run store, a tracer).
 """
@@ -69,6 +71,30 @@ class Executor(Protocol):
     async def call(self, call: NodeCall) -> Any:
         """Run ``call.tool(**call.arguments)``; return its result or raise what it raised."""
         ...
+
+
+class RemoteValue:
+    """A node's output left where it was computed, as an executor may return it.
+
+    The hook for data that should not travel through the driver (a large
+    array between two nodes on the same cluster). The driver passes the handle
+    as it is to nodes on the executor that made it (``owner``), and replaces it
+    with ``await fetch()`` for a node anywhere else (a failed fetch fails that
+    node) and, just before the run finishes, in every result still holding
+    one. Only whole outputs: a reference into one (``${big.key}``), a
+    condition, or an event sink sees the handle, not the value. A plain base
+    class rather than a protocol, so that the driver's check after each node
+    is one cheap ``isinstance``; nothing is checked before the first one.
+    """
+
+    __slots__ = ()
+
+    owner: object
+    """The executor that made it, which takes it as an argument as it is."""
+
+    async def fetch(self) -> Any:
+        """The value, brought to the driver."""
+        raise NotImplementedError
 
 
 class EventSink(Protocol):

@@ -34,6 +34,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._dask import add_dask_options  # (after UsageError: it imports it)
+
     parser = _Parser(
         prog="graphflow",
         description="Run tool calls as a dependency graph, each the moment its inputs are ready.",
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(run)
     _add_http_options(run)
+    add_dask_options(run)
 
     sub.add_parser("validate", parents=[common], help="check a workflow without running it")
 

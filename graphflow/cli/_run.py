@@ -33,6 +33,7 @@ from ..builtin_tools.http import HttpPool
 from ..builtin_tools.shell import kill_process_groups
 from ..workflow import Outputs, Workflow
 from . import EXIT_FAILED, EXIT_OK, UsageError
+from ._dask import dask_executors
 from ._fanout import ItemCount, complete, item_parent
 from ._inspect import load
 from ._output import EventLines, json_event_stream, level_of
@@ -241,7 +242,8 @@ def _http_pool(args: argparse.Namespace, wf: Workflow) -> HttpPool:
 
 
 def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOptions:
-    """The workflow file's ``options`` with ``--sequential``, ``--concurrency``, ``--fail-fast``."""
+    """The workflow file's ``options`` with ``--sequential``, ``--concurrency``, ``--fail-fast``
+    and ``--dask``."""
     if args.sequential:
         options = options.replace(concurrency=1)
     elif args.concurrency is not None:
@@ -250,6 +252,9 @@ def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOp
         options = options.replace(concurrency=args.concurrency)
     if args.fail_fast:
         options = options.replace(fail_fast=True)
+    dask = dask_executors(args)
+    if dask:
+        options = options.replace(executors={**options.executors, **dask})
     return options
 
 

@@ -1,0 +1,328 @@
+"""``DaskExecutor``: run nodes on a Dask distributed cluster (``executor="dask"``).
+
+Each attempt is one Dask task, submitted through an *asynchronous*
+``distributed.Client`` and awaited on the run's loop, so no thread waits on
+it. Its key is unique per run, node and attempt (``graphflow-<run>-<node>-<n>``)
+and ``pure=False``: a retry is a new task, never a cached result.
+
+Timeouts and cancellation: when an attempt is cancelled (its timeout,
+``fail_fast``, Ctrl-C) its task is cancelled on the cluster too (shielded):
+a task still waiting never starts, and the scheduler forgets the key. One
+already running finishes in its worker thread (distributed cannot interrupt
+a thread; unlike ``ProcessExecutor`` nothing is killed) and its result is
+dropped, so that thread stays busy until the function returns.
+
+A worker that dies mid-task: the scheduler reschedules the task on another
+worker, up to ``distributed.scheduler.allowed-failures`` times (default 3);
+after that ``await`` raises ``KilledWorker``, which fails the attempt like
+any tool error (graphflow's ``retries`` then apply). Either way, no hang.
+
+Arguments, the tool and its result travel by cloudpickle; a value that does
+not pickle fails that node only, naming it. Functions travel by name: their
+module must import on the workers. A tool of a module the driver imported
+from a folder not on ``sys.path`` (a workflow's ``tools:``) is sent as
+(folder, module, name) and imported from that folder on the worker, which
+works on one machine or a shared file system; elsewhere install the tools on
+the workers (an unimportable tool in a pickle makes distributed's worker die
+rather than fail the task: it ends ``KilledWorker`` after ``allowed-failures``).
+
+Resources: ``resources={"train": {"GPU": 1}}`` sends ``resources=`` with that
+node's tasks, so they only run on workers that declare them
+(``dask worker ... --resources "GPU=1"``).
+
+Remote values: with ``keep_on_cluster=True`` an attempt returns a
+``DaskValue`` (its Dask future) instead of the value. Another node on this
+executor receives the future as an argument, which Dask resolves on the
+worker, so a large output never travels through the driver; any other
+consumer, and the run's result, get the value (the driver fetches it; see
+``graphflow.executors.RemoteValue``).
+
+asyncio only: distributed's client runs on asyncio (tornado). On trio,
+entering the executor raises ``RuntimeError`` saying so.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import pickle
+import sys
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, final
+
+import anyio
+
+from .._types import NodeCall, NodeId, RemoteValue, ToolFn
+
+try:
+    import distributed
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "the dask executor needs dask.distributed: pip install 'graphflow[dask]'"
+    ) from exc
+
+
+_LOCAL_CLUSTER: dict[str, Any] = {
+    "processes": True,
+    "dashboard_address": None,
+    # No dashboard, but the scheduler's HTTP server (health, metrics) still
+    # starts: on a free port, not 8787 (taken by any other cluster, with a warning).
+    "scheduler_kwargs": {"dashboard_address": ":0"},
+}
+"""``LocalCluster`` defaults; dask's own pick the workers: one process per
+core (at most), threads sharing the cores."""
+
+
+def _apply(tool: ToolFn, arguments: dict[str, Any]) -> Any:
+    """What a Dask worker runs: ``tool(**arguments)``.
+
+    One positional dict, not ``**arguments`` to ``submit``: a tool argument
+    called ``key``, ``pure`` or ``resources`` would be taken by ``submit``.
+    """
+    return tool(**arguments)
+
+
+@final
+class DaskValue(RemoteValue):
+    """A node's output kept on the cluster: its Dask future, fetched on demand."""
+
+    __slots__ = ("future", "owner")
+
+    def __init__(self, future: distributed.Future[Any], owner: DaskExecutor) -> None:
+        self.future = future
+        self.owner = owner
+
+    async def fetch(self) -> Any:
+        return await self.future
+
+    def __repr__(self) -> str:
+        return f"DaskValue({self.future.key!r})"
+
+
+@final
+class DaskExecutor:
+    """Run each call as a task on a Dask cluster.
+
+    Args:
+        address: a running scheduler (``"tcp://host:8786"``). With neither
+            ``address`` nor ``client``, entering starts a ``LocalCluster``
+            (``cluster_kwargs``; processes, no dashboard by default) and
+            leaving shuts it down.
+        client: an asynchronous ``distributed.Client`` already connected; it
+            is used as it is and left open.
+        cluster_kwargs: keyword arguments of the ``LocalCluster`` started
+            (e.g. ``{"n_workers": 4, "threads_per_worker": 1}``).
+        resources: worker resources each node's tasks need, by node id
+            (``{"train": {"GPU": 1}}``; a ``for_each`` node's items share its
+            entry). A ``NodeCall`` that carries ``resources`` of its own (the
+            planned ``Graph.add(resources=...)``) takes precedence.
+        keep_on_cluster: return ``DaskValue`` handles instead of values, so
+            that outputs passed between Dask nodes stay on the cluster.
+
+    Raises:
+        ImportError: (at import) dask.distributed is not installed.
+    """
+
+    __slots__ = (
+        "_address",
+        "_client",
+        "_cluster",
+        "_cluster_kwargs",
+        "_given",
+        "_keep",
+        "_resources",
+    )
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        client: distributed.Client | None = None,
+        cluster_kwargs: Mapping[str, Any] | None = None,
+        resources: Mapping[NodeId, Mapping[str, float]] | None = None,
+        keep_on_cluster: bool = False,
+    ) -> None:
+        if address is not None and client is not None:
+            raise ValueError("give an address or a client, not both")
+        if client is not None and not client.asynchronous:
+            raise ValueError("the client must be asynchronous (Client(..., asynchronous=True))")
+        self._address = address
+        self._given = client
+        self._client: distributed.Client | None = client
+        self._cluster: distributed.LocalCluster | None = None
+        self._cluster_kwargs = dict(cluster_kwargs or {})
+        self._resources = {k: dict(v) for k, v in (resources or {}).items()}
+        self._keep = keep_on_cluster
+
+    @property
+    def client(self) -> distributed.Client:
+        """The connected client (inside ``async with``)."""
+        if self._client is None:
+            raise RuntimeError("enter the DaskExecutor first (async with)")
+        return self._client
+
+    async def __aenter__(self) -> DaskExecutor:
+        if not anyio.get_cancelled_exc_class().__module__.startswith("asyncio"):
+            raise RuntimeError(
+                "the dask executor runs on asyncio only (distributed's client is "
+                "asyncio-based): run with async_backend='asyncio'"
+            )
+        if self._given is not None:
+            self._client = self._given
+            return self
+        address: Any = self._address
+        if address is None:
+            kwargs = {**_LOCAL_CLUSTER, **self._cluster_kwargs}
+            self._cluster = await distributed.LocalCluster(  # type: ignore[no-untyped-call]
+                asynchronous=True, **kwargs
+            )
+            address = self._cluster
+        try:
+            self._client = await distributed.Client(  # type: ignore[no-untyped-call]
+                address, asynchronous=True
+            )
+        except BaseException:
+            await self._close_cluster()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._given is not None:
+            return
+        client, self._client = self._client, None
+        with anyio.CancelScope(shield=True):
+            try:
+                if client is not None:
+                    await client.close()  # type: ignore[no-untyped-call]
+            finally:
+                await self._close_cluster()
+
+    async def _close_cluster(self) -> None:
+        cluster, self._cluster = self._cluster, None
+        if cluster is not None:
+            await cluster.close()  # type: ignore[misc]
+
+    async def call(self, call: NodeCall) -> Any:
+        """Submit ``call.tool(**call.arguments)`` to the cluster and await it."""
+        client = self.client
+        arguments = self._local(call.arguments)
+        key = f"graphflow-{call.run_id}-{call.node_id}-{call.attempt}"
+        resources = self._resources_of(call)
+        try:
+            folder = _folder_of(call.tool)
+            if folder is None:
+                task: tuple[Any, ...] = (_apply, call.tool, arguments)
+            else:
+                name, qualname = call.tool.__module__, call.tool.__qualname__
+                task = (_apply_from, folder, name, qualname, arguments)
+            future = client.submit(*task, key=key, pure=False, resources=resources)
+        except Exception as exc:  # serialising the task failed
+            raise _unpicklable(call, exc) from None
+        try:
+            if self._keep:
+                await distributed.wait(future)  # type: ignore[no-untyped-call]
+                if future.status == "finished":
+                    return DaskValue(future, self)
+            return await future
+        except TypeError as exc:
+            raise _result_error(call, exc) from None
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await future.cancel(  # type: ignore[no-untyped-call]
+                    reason=f"graphflow: node {call.node_id!r} stopped"
+                )
+            raise
+
+    def _resources_of(self, call: NodeCall) -> dict[str, float] | None:
+        """The node's worker resources: its own (a future ``NodeCall.resources``), else
+        this executor's table by node id, a ``for_each`` item (``id[3]``) taking its node's."""
+        own: Mapping[str, float] | None = getattr(call, "resources", None)
+        if own:
+            return dict(own)
+        if not self._resources:
+            return None
+        node_id = call.node_id
+        found = self._resources.get(node_id)
+        if found is None and node_id.endswith("]"):
+            found = self._resources.get(node_id.partition("[")[0])
+        return found
+
+    def _local(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments, with this executor's ``DaskValue`` handles as their futures."""
+        out = dict(arguments)
+        for name, value in out.items():
+            if type(value) is DaskValue and value.owner is self:
+                out[name] = value.future
+        return out
+
+
+_FOLDERS: dict[str, str | None] = {}  # module name -> folder its tools are imported from
+
+
+def _folder_of(tool: ToolFn) -> str | None:
+    """The folder of ``tool``'s module if it is not on ``sys.path`` (else None).
+
+    Such a module (a workflow's ``tools:``, imported from the workflow's
+    folder) is imported on the worker from that folder: pickle sends a
+    module-level function by name, and the worker could not import it.
+    """
+    name = getattr(tool, "__module__", None) or "__main__"
+    if name in _FOLDERS:
+        return _FOLDERS[name]
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    top = name.partition(".")[0]
+    folder = None
+    if path and "." not in name and importlib.machinery.PathFinder.find_spec(top) is None:
+        folder = os.path.dirname(path)
+    _FOLDERS[name] = folder
+    return folder
+
+
+def _apply_from(folder: str, module: str, qualname: str, arguments: dict[str, Any]) -> Any:
+    """``_apply`` for a tool named by its module, imported from ``folder`` on the worker."""
+    if module not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module, os.path.join(folder, module + ".py"))
+        if spec is None or spec.loader is None:
+            raise ModuleNotFoundError(f"no module {module!r} in {folder}", name=module)
+        loaded = sys.modules[module] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
+    tool: Any = sys.modules[module]
+    for part in qualname.split("."):
+        tool = getattr(tool, part)
+    return tool(**arguments)
+
+
+_NOT_SERIALIZED = "Could not serialize object of type"  # distributed's own words
+
+
+def _result_error(call: NodeCall, exc: TypeError) -> TypeError | pickle.PicklingError:
+    """A result the worker could not send back, told as ``ProcessExecutor`` tells it;
+    any other ``TypeError`` (the tool's own) as it is."""
+    text = str(exc)
+    if _NOT_SERIALIZED not in text[:80]:  # (as text, or first of the args' tuple)
+        return exc
+    if len(exc.args) == 1:  # the worker's text: the traceback's last line says why
+        cause = text.strip().splitlines()[-1]  # "TypeError: cannot pickle '_thread.lock'..."
+    else:  # (message, repr of the object)
+        cause = "; ".join(str(arg)[:100] for arg in exc.args)
+    return pickle.PicklingError(
+        f"node {call.node_id!r}: its result cannot be sent back from the Dask worker "
+        f"({cause[:200]})"
+    )
+
+
+def _unpicklable(call: NodeCall, exc: BaseException) -> pickle.PicklingError:
+    while exc.__cause__ is not None or exc.__context__ is not None:  # the root cause
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return pickle.PicklingError(
+        f"node {call.node_id!r}: its tool or arguments cannot be sent to the Dask cluster "
+        f"({type(exc).__name__}: {str(exc)[:200]})"
+    )

@@ -1,0 +1,287 @@
+"""DaskExecutor on a real LocalCluster (2 worker processes, one cluster per module)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import graphflow as gf
+from graphflow import NodeCall
+from graphflow.executors import DaskExecutor, ProcessExecutor, RemoteValue
+
+from . import tools
+
+distributed = pytest.importorskip("distributed")
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """distributed's client is asyncio-based (trio is refused: see the last test)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def address() -> Iterator[str]:
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=2,
+        processes=True,
+        dashboard_address=None,
+        resources={"GPU": 1},
+        scheduler_kwargs={"dashboard_address": ":0"},
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+# Tools (module level: the workers import them by reference).
+
+
+def gpus_free() -> float:
+    """The worker's free GPU count while this task runs."""
+    return float(distributed.get_worker().state.available_resources["GPU"])
+
+
+def gpus_free_for(item: int) -> float:
+    return gpus_free()
+
+
+def stall_once(marker: str) -> str:
+    """First run: write this worker's pid and hang; a run after that returns at once."""
+    path = Path(marker)
+    if path.exists():
+        return "ran again"
+    path.write_text(str(os.getpid()))
+    time.sleep(60)
+    return "never"
+
+
+def lock_back() -> Any:
+    return threading.Lock()
+
+
+def size(data: bytes) -> int:
+    return len(data)
+
+
+def blob(n: int) -> bytes:
+    return b"x" * n
+
+
+async def async_size(data: bytes) -> int:
+    assert isinstance(data, bytes)
+    return len(data)
+
+
+async def async_add(a: int, b: int) -> int:
+    return a + b
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def mixed_graph(on: str) -> gf.Graph:
+    """The same graph, its middle on executor ``on``, failures included."""
+    g = gf.Graph()
+    g.add("sq", tools.square, args={"x": 3}, executor=on)
+    g.add("proc", tools.square, args={"x": "${sq}"}, executor="process")
+    g.add("thr", add, args={"a": "${sq}", "b": "${proc}"})
+    g.add("asy", async_add, args={"a": "${thr}", "b": 1})
+    g.add("back", add, args={"a": "${asy}", "b": "${proc}"}, executor=on)
+    g.add("bad", tools.boom, args={"message": "bad input 'x'"}, executor=on)
+    g.add("after_bad", add, args={"a": "${bad}", "b": 1})
+    return g
+
+
+async def scheduler_keys(address: str, prefix: str) -> list[str]:
+    def keys(dask_scheduler: Any) -> list[str]:
+        return [str(k) for k in dask_scheduler.tasks]
+
+    async with distributed.Client(address, asynchronous=True) as client:
+        found = await client.run_on_scheduler(keys)
+    return [k for k in found if k.startswith(prefix)]
+
+
+class TestDaskExecutor:
+    async def test_a_mixed_graph_runs_as_it_does_locally(self, address: str) -> None:
+        process = ProcessExecutor(workers=1)
+        local = await gf.run(mixed_graph("thread"), executors={"process": process})
+        remote = await gf.run(
+            mixed_graph("dask"),
+            executors={"dask": DaskExecutor(address), "process": ProcessExecutor(workers=1)},
+        )
+        assert remote["back"].output == 9 + 81 + 1 + 81
+        for node_id, here in local.items():
+            there = remote[node_id]
+            assert (there.status, there.output) == (here.status, here.output), node_id
+            if here.error is not None:
+                assert there.error is not None
+                assert (there.error.type, there.error.message) == (
+                    here.error.type,
+                    here.error.message,
+                )
+
+    async def test_resources_go_with_the_node_and_its_items(self, address: str) -> None:
+        g = gf.Graph()
+        g.add("gpu", gpus_free, executor="dask")
+        g.add("cpu", gpus_free, executor="dask")
+        g.add("each", gpus_free_for, for_each=[1, 2], args={"item": "${item}"}, executor="dask")
+        executor = DaskExecutor(address, resources={"gpu": {"GPU": 1}, "each": {"GPU": 1}})
+        result = await gf.run(g, executors={"dask": executor})
+        assert (result["gpu"].output, result["cpu"].output) == (0, 1)
+        assert result["each"].output == [0, 0]
+
+    async def test_a_timeout_cancels_the_task_on_the_cluster(self, address: str) -> None:
+        g = gf.Graph()
+        g.add("slow", tools.nap, args={"seconds": 3}, executor="dask", timeout=0.5)
+        result = await gf.run(g, executors={"dask": DaskExecutor(address)})
+        error = result["slow"].error
+        assert error is not None and error.timed_out == 0.5
+        assert await scheduler_keys(address, f"graphflow-{result.run_id}") == []
+
+    async def test_a_worker_killed_mid_task_ends_in_a_retry_not_a_hang(
+        self, address: str, tmp_path: Path
+    ) -> None:
+        marker = tmp_path / "pid"
+        g = gf.Graph()
+        g.add(
+            "victim",
+            stall_once,
+            args={"marker": str(marker)},
+            executor="dask",
+            retries=gf.Retry(1, backoff=0),
+        )
+        with anyio.fail_after(45):
+            async with anyio.create_task_group() as tg:
+
+                async def killer() -> None:
+                    while True:  # the worker writes its pid when the task starts
+                        if marker.exists() and marker.read_text():
+                            break
+                        await anyio.sleep(0.05)
+                    os.kill(int(marker.read_text()), signal.SIGKILL)
+
+                tg.start_soon(killer)
+                result = await gf.run(g, executors={"dask": DaskExecutor(address)})
+        # distributed reschedules the task on a live worker; had it given up
+        # (KilledWorker), graphflow's retry would have run it again.
+        assert result["victim"].output == "ran again", result["victim"].error
+
+    async def test_what_does_not_pickle_fails_that_node_only(self, address: str) -> None:
+        g = gf.Graph()
+        g.add("lock", tools.square, args={"x": threading.Lock()}, executor="dask")
+        g.add("lock_back", lock_back, executor="dask")
+        g.add("fine", tools.square, args={"x": 5}, executor="dask")
+        result = await gf.run(g, executors={"dask": DaskExecutor(address)})
+        error = result["lock"].error
+        assert error is not None and error.type == "PicklingError"
+        assert "node 'lock'" in error.message and "_thread.lock" in error.message
+        error = result["lock_back"].error
+        assert error is not None and error.type == "PicklingError", error
+        assert "result cannot be sent back" in error.message and "_thread.lock" in error.message
+        assert result["fine"].output == 25
+
+    async def test_outputs_kept_on_the_cluster_reach_others_as_values(self, address: str) -> None:
+        g = gf.Graph()
+        g.add("big", blob, args={"n": 1000}, executor="dask")
+        g.add("on_dask", size, args={"data": "${big}"}, executor="dask")
+        g.add("on_thread", size, args={"data": "${big}"})
+        g.add("on_loop", async_size, args={"data": "${big}"})
+        g.add("fails", tools.boom, args={"message": "no"}, executor="dask")
+        executor = DaskExecutor(address, keep_on_cluster=True)
+        result = await gf.run(g, executors={"dask": executor})
+        assert result["big"].output == b"x" * 1000, "the result holds the value"
+        sizes = {result[k].output for k in ("on_dask", "on_thread", "on_loop")}
+        assert sizes == {1000}
+        error = result["fails"].error
+        assert error is not None and (error.type, error.message) == ("ValueError", "no")
+
+    async def test_a_cluster_of_its_own_is_started_and_closed(self) -> None:
+        g = gf.Graph()
+        g.add("sq", tools.square, args={"x": 4}, executor="dask")
+        executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "processes": False})
+        result = await gf.run(g, executors={"dask": executor})
+        assert result["sq"].output == 16
+        with pytest.raises(RuntimeError, match="enter the DaskExecutor"):
+            executor.client  # noqa: B018 - closed after the run
+
+
+class Kept(RemoteValue):
+    """A value "left remote" in the driver's own memory, for the core hook's test."""
+
+    __slots__ = ("owner", "value")
+
+    def __init__(self, value: Any, owner: object) -> None:
+        self.value, self.owner = value, owner
+
+    async def fetch(self) -> Any:
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
+class Keeper:
+    """An executor that keeps every output "remote" and shows what it received."""
+
+    async def __aenter__(self) -> Keeper:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def call(self, call: NodeCall) -> Any:
+        handles = {k: type(v).__name__ for k, v in call.arguments.items() if type(v) is Kept}
+        return Kept(handles or call.tool(**call.arguments), self)
+
+
+class TestRemoteValueHook:
+    async def test_handles_stay_on_their_executor_and_become_values_elsewhere(self) -> None:
+        g = gf.Graph()
+        g.add("a", tools.square, args={"x": 3}, executor="keep")
+        g.add("same", size, args={"data": "${a}"}, executor="keep")
+        g.add("thread", add, args={"a": "${a}", "b": 1})
+        g.add("loop", async_add, args={"a": "${a}", "b": 1})
+        g.add("lost", Kept, args={"value": OSError("gone"), "owner": None})
+        result = await gf.run(g, executors={"keep": Keeper()})
+        assert result["a"].output == 9, "the result holds the value"
+        assert result["same"].output == {"data": "Kept"}, "its own executor got the handle"
+        assert result["thread"].output == result["loop"].output == 10
+        lost = result["lost"]
+        assert lost.status == "failed" and lost.error is not None
+        assert lost.error.message == "fetching its output failed: gone"
+
+
+def test_trio_is_refused_with_a_clear_error() -> None:
+    g = gf.Graph()
+    g.add("sq", tools.square, args={"x": 4}, executor="dask")
+    with pytest.raises(RuntimeError, match="asyncio only"):
+        gf.run_sync(
+            g, executors={"dask": DaskExecutor("tcp://127.0.0.1:1")}, async_backend="trio"
+        )
+
+
+def test_importing_graphflow_does_not_import_dask() -> None:
+    code = (
+        "import sys, graphflow, graphflow.executors; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "[]"
