@@ -225,7 +225,7 @@ class RunCommand:
             write_html(result, self.args.report, title, redact=self.wf.secrets)
         if received is not None:
             return exit_code(received)
-        return EXIT_OK if result.ok else EXIT_FAILED
+        return EXIT_OK if result.passed else EXIT_FAILED  # (skips by a false if: are fine)
 
 
 def _name(signum: signal.Signals | None) -> str:
