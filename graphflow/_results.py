@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple, final
+from typing import Any, Final, NamedTuple, final
 
 from ._json import encode_json as encode_json
 
@@ -210,26 +210,31 @@ class NodeResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; the output is encoded by the module's rule (``encode_json``)."""
-        return {
+        output = self.output  # (scalars, the common case, skip the encoder's call)
+        started, finished, error = self.started_at, self.finished_at, self.error
+        entry = {
             "node_id": self.node_id,
-            "status": str(self.status),
-            "output": encode_json(self.output),
-            "error": None if self.error is None else self.error.to_dict(),
+            "status": self.status.value,
+            "output": output if type(output) in _PLAIN else encode_json(output),
+            "error": None if error is None else error.to_dict(),
             "attempts": self.attempts,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "duration": self.duration,
+            "started_at": started,
+            "finished_at": finished,
+            "duration": None if started is None or finished is None else finished - started,
             "reason": self.reason,
             "cause": self.cause,
-            "history": [
-                {
-                    "started_at": a.started_at,
-                    "finished_at": a.finished_at,
-                    "error": None if a.error is None else a.error.to_dict(),
-                }
-                for a in self.history
-            ],
         }
+        history = self.history
+        if len(history) != 1 or history[0] != (started, finished, error):
+            # (one attempt is the node's own start, end and error: not written twice)
+            entry["history"] = [
+                {"started_at": s, "finished_at": f, "error": None if e is None else e.to_dict()}
+                for s, f, e in history
+            ]
+        return entry
+
+
+_PLAIN: Final = frozenset({str, float, bool, type(None)})  # (ints may be too long for json)
 
 
 @contextmanager
@@ -538,17 +543,27 @@ def _status(text: str, where: str) -> NodeStatus:
 def _node_from(data: Mapping[str, Any], where: str) -> NodeResult:
     _require_object(data, where)
     error = _field(data, "error", _OBJECT, where, null=True)
-    history = _field(data, "history", _LIST, where, default=[])
+    history = _field(data, "history", _LIST, where, default=None)
+    attempts = _field(data, "attempts", _INTEGER, where)
+    started = _field(data, "started_at", _NUMBER, where, null=True)
+    finished = _field(data, "finished_at", _NUMBER, where, null=True)
+    node_error = None if error is None else _error_from(error, f"{where}, error")
+    if history is not None:
+        tried = tuple(_attempt_from(a, f"{where}, history[{i}]") for i, a in enumerate(history))
+    elif attempts == 1 and started is not None and finished is not None:
+        tried = (Attempt(started, finished, node_error),)  # written once, as the node's own
+    else:
+        tried = ()
     return NodeResult(
         _field(data, "node_id", _STRING, where),
         _status(_field(data, "status", _STRING, where), where),
         _field(data, "output", _ANY, where),
-        None if error is None else _error_from(error, f"{where}, error"),
-        _field(data, "attempts", _INTEGER, where),
-        _field(data, "started_at", _NUMBER, where, null=True),
-        _field(data, "finished_at", _NUMBER, where, null=True),
+        node_error,
+        attempts,
+        started,
+        finished,
         _field(data, "reason", _STRING, where, null=True),
-        tuple(_attempt_from(a, f"{where}, history[{i}]") for i, a in enumerate(history)),
+        tried,
         _field(data, "cause", _STRING, where, null=True, default=None),
     )
 
