@@ -22,6 +22,7 @@ from graphflow import (
     Event,
     EventKind,
     EventSink,
+    Graph,
     NodeResult,
     NodeStatus,
     RunOptions,
@@ -112,6 +113,7 @@ class RunCommand:
         self.args = args
         self.wf = wf
         self.options = command_line_options(args, wf.run_options())
+        check_executors(wf.graph, self.options)
         self.pool = _http_pool(args, wf)
         self.out = sys.stderr if args.json == "-" else sys.stdout
         self.collector = Collector(wf)
@@ -256,6 +258,19 @@ def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOp
     if dask:
         options = options.replace(executors={**options.executors, **dask})
     return options
+
+
+def check_executors(graph: Graph, options: RunOptions) -> None:
+    """A node on ``executor: dask`` needs ``--dask``: say so before anything runs."""
+    if "dask" in options.executors:
+        return
+    plan = graph.plan()
+    specs = [*plan.specs, *(m.spec for maps in plan.expansions.values() for m in maps)]
+    needing = next((s.node_id for s in specs if s.executor == "dask"), None)
+    if needing is not None:
+        raise UsageError(
+            f"node {needing!r:.100} runs on executor 'dask': pass --dask local or --dask ADDRESS"
+        )
 
 
 def _write_json(

@@ -148,6 +148,7 @@ class GraphBuilder:
                 partial=node.partial,
                 limits=limits,
                 when=when,
+                executor=node.executor,
             )
         except (SpecError, ValueError) as exc:
             self.problems.at(getattr(exc, "reason", str(exc)), _field_loc(loc, exc))

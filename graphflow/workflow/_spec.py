@@ -7,7 +7,7 @@ Top-level keys: ``name`` (required), ``description``, ``tools``, ``inputs``,
 ``env``, ``secrets``, ``limits``, ``defaults``, ``concurrency``,
 ``fail_fast``, ``nodes`` (required) and ``outputs``. Node keys: ``tool``
 (required), ``args``, ``depends_on``, ``if``, ``for_each``, ``max_parallel``,
-``partial``, ``limits``, ``env``, ``timeout``, ``retries``, ``trigger``,
+``partial``, ``limits``, ``env``, ``timeout``, ``retries``, ``trigger``, ``executor``,
 ``description``. What each means is in ``graphflow.workflow``'s docstring.
 """
 
@@ -137,6 +137,7 @@ class NodeModel(_Strict):
     timeout: Duration | None = None
     retries: Retries | None = None
     trigger: Literal["all_success", "all_done"] = "all_success"
+    executor: Literal["async", "thread", "process", "dask"] | None = None
     description: str = ""
 
 
