@@ -15,6 +15,7 @@ from ._refs import Ref as Ref
 from ._refs import compile_args as compile_args
 from ._refs import ref as ref
 from ._refs import resolve_path as resolve_path
+from ._refs import to_text as to_text
 from ._results import Attempt as Attempt
 from ._results import NodeError as NodeError
 from ._results import NodeResult as NodeResult
@@ -83,5 +84,6 @@ __all__ = [
     "resolve_path",
     "run",
     "run_sync",
+    "to_text",
     "tool",
 ]

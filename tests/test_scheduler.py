@@ -506,6 +506,15 @@ def test_run_sync_on_both_backends() -> None:
         assert gf.run_sync(g, async_backend=backend)["b"].output == 2
 
 
+async def stubborn() -> str:
+    """A tool that catches its cancellation and returns anyway."""
+    try:
+        await anyio.sleep(5)
+    except anyio.get_cancelled_exc_class():
+        pass
+    return "ignored the cancel"
+
+
 class TestHostileTools:
     @pytest.mark.parametrize("kind", [SystemExit, GeneratorExit])
     async def test_a_base_exception_fails_that_node_only(self, kind: type[BaseException]) -> None:
@@ -548,13 +557,6 @@ class TestHostileTools:
         assert policy.delay(1, 0.0) == 0.5
 
     async def test_a_tool_that_swallows_its_timeout_still_fails_at_it(self) -> None:
-        async def stubborn() -> str:
-            try:
-                await anyio.sleep(5)
-            except anyio.get_cancelled_exc_class():
-                pass
-            return "ignored the cancel"
-
         g = gf.Graph()
         g.add("s", stubborn, timeout=0.05)
         result = await gf.run(g)
@@ -563,13 +565,6 @@ class TestHostileTools:
         assert error.timed_out == 0.05 and error.type == "TimeoutError"
 
     async def test_a_tool_that_swallows_an_outer_cancel_cannot_hide_it(self) -> None:
-        async def stubborn() -> str:
-            try:
-                await anyio.sleep(5)
-            except anyio.get_cancelled_exc_class():
-                pass
-            return "ignored the cancel"
-
         g = gf.Graph()
         g.add("s", stubborn)
         returned = False

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from graphflow import Ref
+from graphflow import to_text as to_text  # the core's rule, so the two never differ
 
 from ._text import QUOTE_LIMIT, one_line, quote
 
@@ -174,13 +175,3 @@ def escape_deep(value: Any) -> Any:
     return value
 
 
-def to_text(value: Any) -> str:
-    """How a value reads inside a longer string (as the core writes a reference's)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    try:
-        return json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        return str(value)
