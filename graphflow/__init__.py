@@ -34,6 +34,9 @@ from ._tools import tool as tool
 from ._types import EventSink as EventSink
 from ._types import Executor as Executor
 from ._types import NodeCall as NodeCall
+from ._types import RunInfo as RunInfo
+from ._types import RunJournal as RunJournal
+from ._types import RunStore as RunStore
 from .errors import CycleError as CycleError
 from .errors import DuplicateNodeError as DuplicateNodeError
 from .errors import EventSinkError as EventSinkError
@@ -67,9 +70,12 @@ __all__ = [
     "Ref",
     "ReferenceResolutionError",
     "Retry",
+    "RunInfo",
+    "RunJournal",
     "RunOptions",
     "RunOptionsArgs",
     "RunResult",
+    "RunStore",
     "Scheduler",
     "SpecError",
     "Tool",

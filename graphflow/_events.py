@@ -128,6 +128,10 @@ class Sinks:
             except Exception as exc:
                 self._failed(sink, exc)
 
+    def failed(self, sink: EventSink, exc: BaseException) -> None:
+        """``sink`` failed outside its delivery (a run journal's commit): as if it had raised."""
+        self._failed(sink, exc)
+
     def _failed(self, sink: EventSink, exc: BaseException) -> None:
         if not _is_essential(sink):
             warnings.warn(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from ._spec import Retry
 from .errors import OptionError
 
 if TYPE_CHECKING:
-    from ._types import EventSink, Executor
+    from ._types import EventSink, Executor, RunStore
 
 DEFAULT_CONCURRENCY: Final[float] = math.inf
 """No global cap unless told otherwise: every node starts the moment it is
@@ -50,6 +51,11 @@ class RunOptionsArgs(TypedDict, total=False):
     run_id: str | None
     resume_from: Mapping[str, NodeResult] | None
     resources: Iterable[AbstractAsyncContextManager[object]]
+    store: RunStore | str | os.PathLike[str] | None
+    resume: str | None
+    force: bool
+    workflow: str | None
+    labels: Mapping[str, str] | None
 
 
 @final
@@ -82,6 +88,18 @@ class RunOptions:
             so context variables they set reach every node; left in reverse
             after the last, also after a failure or a cancellation) — e.g. a
             pooled HTTP client (``graphflow.builtin_tools.http.HttpPool``).
+        store: a ``RunStore``, or the path of a SQLite file
+            (``graphflow.store.SQLiteStore``): every transition is recorded and a
+            node's success is committed before its dependents start, so a run that
+            dies can be resumed (default: none).
+        resume: with a ``store``: the id of a stored run to resume (``"last"``:
+            the latest run of this ``workflow``), keeping its id; its succeeded
+            nodes are not run again. Refused if the graph or ``labels`` changed.
+        force: resume even though nodes or labels changed.
+        workflow: what the run is of (a file path, a name), recorded by the
+            store and matched by ``resume="last"``.
+        labels: more that defines the run (e.g. a hash of its inputs), recorded
+            and compared on resume.
 
     Raises:
         OptionError: an option is invalid (naming it and the value).
@@ -99,6 +117,11 @@ class RunOptions:
     run_id: str | None
     resume_from: Mapping[str, NodeResult] | None
     resources: tuple[AbstractAsyncContextManager[object], ...]
+    store: RunStore | None
+    resume: str | None
+    force: bool
+    workflow: str | None
+    labels: Mapping[str, str]
 
     def __init__(
         self,
@@ -114,6 +137,11 @@ class RunOptions:
         run_id: str | None = None,
         resume_from: Mapping[str, NodeResult] | None = None,
         resources: Iterable[AbstractAsyncContextManager[object]] = (),
+        store: RunStore | str | os.PathLike[str] | None = None,
+        resume: str | None = None,
+        force: bool = False,
+        workflow: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         put = object.__setattr__  # frozen: each value is checked and normalised once, here
         put(self, "concurrency", _concurrency(concurrency))
@@ -135,6 +163,16 @@ class RunOptions:
         put(self, "run_id", run_id)
         put(self, "resume_from", _earlier(resume_from))
         put(self, "resources", _resources(resources))
+        put(self, "store", _store(store))
+        _check_resume(resume, self)
+        put(self, "resume", resume)
+        if not isinstance(force, bool):
+            raise OptionError("force", force, "expected True or False")
+        put(self, "force", force)
+        if workflow is not None and not isinstance(workflow, str):
+            raise OptionError("workflow", workflow, "expected a string or None")
+        put(self, "workflow", workflow)
+        put(self, "labels", _labels(labels))
 
     @classmethod
     def build(cls, options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
@@ -243,6 +281,43 @@ def _executors(value: object) -> Mapping[str, Executor]:
     for name, executor in value.items():
         if not isinstance(name, str) or not callable(getattr(executor, "call", None)):
             raise OptionError(f"executors[{name!r:.60}]", executor, "expected an Executor")
+    return MappingProxyType(dict(value))
+
+
+def _store(value: object) -> RunStore | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)):
+        # A path names the SQLite store. Imported here, lazily: the core does not
+        # depend on the store edge, and ``import graphflow`` stays free of sqlite3.
+        from .store import SQLiteStore
+
+        return SQLiteStore(value)
+    if not callable(getattr(value, "open_run", None)):
+        raise OptionError("store", value, "expected a RunStore or the path of a SQLite file")
+    return value  # type: ignore[return-value]
+
+
+def _check_resume(value: object, options: RunOptions) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_RUN_ID:
+        raise OptionError("resume", value, "expected a run id or 'last'")
+    if options.store is None:
+        raise OptionError("resume", value, "needs a store to resume from (store=...)")
+    if options.resume_from is not None:
+        raise OptionError("resume", value, "give resume or resume_from, not both")
+    if options.run_id is not None and options.run_id != value:
+        raise OptionError("resume", value, f"the run keeps its id, not run_id={options.run_id!r}")
+
+
+def _labels(value: object) -> Mapping[str, str]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise OptionError("labels", value, "expected a mapping of str -> str")
     return MappingProxyType(dict(value))
 
 

@@ -37,7 +37,8 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from collections.abc import AsyncIterator, Awaitable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Final, Unpack
 
@@ -50,9 +51,9 @@ from ._graph import Graph, Plan, reject_unless_graph
 from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions, RunOptionsArgs
 from ._results import NodeError, NodeResult, NodeStatus, RunResult
-from ._spec import NodeSpec
+from ._spec import NodeSpec, fingerprint
 from ._state import RunState
-from ._types import Executor, NodeCall, RemoteValue
+from ._types import Executor, NodeCall, RemoteValue, RunInfo, RunJournal
 from .errors import GraphError, OptionError
 from .executors.thread import MAX_THREADS, ThreadExecutor
 
@@ -124,12 +125,15 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
     the executor is left, every node gets a result, ``run.finished`` is
     emitted and the sinks are closed — also after a cancellation.
     """
-    state = _new_state(plan, options)
-    sinks = Sinks(options.observers, state.run_id)
+    executors = _executors(plan, options)
+    journal = None if options.store is None else await _open_journal(plan, options)
+    state = _new_state(plan, options, journal)
+    sinks = Sinks(
+        options.observers if journal is None else (*options.observers, journal), state.run_id
+    )
     if sinks:
         state.emit = sinks.emit
         sinks.stop = state.stop
-    executors = _executors(plan, options)
     state.executor_names = frozenset((*executors, "async"))
     failure: BaseException | None = None
     cancelled = False
@@ -139,7 +143,7 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
             async with (
                 _held(options.resources),
                 _entered_all(executors),
-                _nodes(state, options.concurrency, executors),
+                _nodes(state, options.concurrency, executors, journal, sinks),
             ):
                 yield state
         except anyio.get_cancelled_exc_class():
@@ -158,16 +162,54 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
         sinks.raise_failure(state.result())
 
 
-def _new_state(plan: Plan, options: RunOptions) -> RunState:
+async def _open_journal(plan: Plan, options: RunOptions) -> RunJournal:
+    """The run's record in its store: a new run, or the one to resume."""
+    assert options.store is not None
+    info = RunInfo(
+        run_id=options.resume or options.run_id or uuid.uuid4().hex[:12],
+        workflow=options.workflow,
+        nodes=_fingerprints(plan),
+        labels=options.labels,
+        resume=options.resume is not None,
+        force=options.force,
+    )
+    return await options.store.open_run(info)
+
+
+def _fingerprints(plan: Plan) -> dict[str, str]:
+    """Each node's ``fingerprint``, upstream nodes' first (an iterative walk)."""
+    specs, deps = plan.specs, plan.deps
+    found: list[str | None] = [None] * len(specs)
+    for root in range(len(specs)):
+        stack = [root]
+        while stack:
+            i = stack[-1]
+            if found[i] is not None:
+                stack.pop()
+                continue
+            waiting = [j for j in deps[i] if found[j] is None]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            found[i] = fingerprint(specs[i], [found[j] for j in deps[i]])  # type: ignore[misc]
+            stack.pop()
+    return {spec.node_id: f for spec, f in zip(specs, found, strict=True) if f is not None}
+
+
+def _new_state(plan: Plan, options: RunOptions, journal: RunJournal | None) -> RunState:
+    if journal is None:
+        run_id, earlier = options.run_id, options.resume_from
+    else:
+        run_id, earlier = journal.run_id, journal.earlier or options.resume_from
     return RunState(
         plan,
-        run_id=options.run_id,
+        run_id=run_id,
         fail_fast=options.fail_fast,
         default_timeout=options.default_timeout,
         default_retry=options.default_retries,
         limits=options.limits,
         seed=options.seed,
-        resume_from=options.resume_from,
+        resume_from=earlier,
     )
 
 
@@ -244,12 +286,19 @@ async def _entered(executor: Executor) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def _nodes(
-    state: RunState, cap: float, executors: dict[str, Executor]
+    state: RunState,
+    cap: float,
+    executors: dict[str, Executor],
+    journal: RunJournal | None,
+    sinks: Sinks,
 ) -> AsyncIterator[None]:
     """The task group the nodes run in; the body's own exception propagates unwrapped."""
     failure: BaseException | None = None
     async with anyio.create_task_group() as tg:
         driver = _Driver(state, cap, executors, tg)
+        if journal is not None:
+            driver.journal = journal
+            driver.journal_failed = functools.partial(sinks.failed, journal)
         state.on_stop = tg.cancel_scope.cancel
         state.on_wake = driver.wake
         state.start()
@@ -301,6 +350,10 @@ async def _fetched(kwargs: Any, owner: object) -> Any:
     return out
 
 
+def _ignore(exc: BaseException) -> None:
+    """(The default of ``_Driver.journal_failed``: there is no journal.)"""
+
+
 def _tool_errors(cancelled: type[BaseException]) -> tuple[type[BaseException], ...]:
     """What a tool may raise that fails its node rather than the run.
 
@@ -325,7 +378,11 @@ class _Driver:
         "executors",
         "growing",
         "idle",
+        "committing",
+        "journal",
+        "journal_failed",
         "remote",
+        "uncommitted",
         "state",
         "tg",
         "tool_errors",
@@ -343,6 +400,10 @@ class _Driver:
         self.idle = 0
         self.growing = False  # a _grow task is looking at the pool
         self.remote = False  # an executor returned a RemoteValue: fetch them from now on
+        self.journal: RunJournal | None = None  # the run store's: successes are committed
+        self.journal_failed: Callable[[BaseException], None] = _ignore
+        self.uncommitted: list[int] = []  # succeeded, held until committed (then released)
+        self.committing = False  # a _commit task is draining ``uncommitted``
         self.cancelled_exc = anyio.get_cancelled_exc_class()
         self.tool_errors = _tool_errors(self.cancelled_exc)
 
@@ -435,10 +496,46 @@ class _Driver:
         except self.tool_errors as exc:  # the node's failure, not the run's
             self._failed(i, exc, timeout, scope)
             return
+        if self.journal is not None:
+            self._succeeded_held(i, output)
+            return
         self.idle += 1
         if isinstance(output, RemoteValue):
             self.remote = True
         state.succeeded(i, output)
+
+    def _succeeded_held(self, i: int, output: Any) -> None:
+        """With a run store: record the success, release its dependents once committed."""
+        assert self.journal is not None
+        try:
+            self.journal.check_output(self.state.specs[i].node_id, output)
+        except Exception as exc:  # cannot be stored faithfully: the node fails (no retry)
+            self._failed(i, exc, None, None)
+            return
+        self.idle += 1
+        self.state.succeeded(i, output, hold=True)
+        self.uncommitted.append(i)
+        if not self.committing:
+            self.committing = True
+            self.tg.start_soon(self._commit)
+
+    async def _commit(self) -> None:
+        """Commit held successes in batches — all that arrived while the last commit
+        ran go in the next — and release each batch's dependents once it is durable."""
+        assert self.journal is not None
+        state = self.state
+        try:
+            while self.uncommitted:
+                batch, self.uncommitted = self.uncommitted, []
+                try:
+                    await self.journal.commit([state.results[i] for i in batch])  # type: ignore[misc]
+                except Exception as exc:  # the run stops (an essential sink failed)
+                    self.journal_failed(exc)
+                for i in batch:
+                    state.release(i)
+                self.wake()
+        finally:
+            self.committing = False
 
     def _failed(
         self, i: int, exc: BaseException, timeout: float | None, scope: anyio.CancelScope | None

@@ -8,7 +8,9 @@ when a graph is planned (``_graph``).
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -312,3 +314,22 @@ def set_for_each(
     spec.for_each = list(for_each) if isinstance(for_each, tuple) else for_each
     spec.max_parallel = max_parallel
     spec.partial = partial
+
+
+_ADDRESS: Final = re.compile(r" at 0x[0-9a-fA-F]+")  # a repr's memory address: new every run
+
+
+def fingerprint(spec: NodeSpec, upstream: Iterable[str] = ()) -> str:
+    """What the node does, as a short hash: its tool, arguments, condition,
+    ``for_each`` and its ``upstream`` nodes' fingerprints (not its timeout,
+    retries or limits, which may change without changing what a stored output
+    means). A resumed run compares them to say which nodes changed; a change
+    upstream changes every node below it."""
+    tool = spec.tool
+    name = getattr(tool, "name", None)
+    if not isinstance(name, str):
+        module = getattr(tool, "__module__", None) or type(tool).__module__
+        name = f"{module}.{getattr(tool, '__qualname__', None) or type(tool).__qualname__}"
+    condition = None if spec.condition is None else spec.condition.text
+    text = repr((name, spec.args, spec.deps, condition, spec.for_each, tuple(upstream)))
+    return hashlib.blake2b(_ADDRESS.sub("", text).encode(), digest_size=8).hexdigest()

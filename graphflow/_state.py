@@ -163,11 +163,20 @@ class RunState:
         rendered = spec.args if template.constant else template.render(self._lookup)
         return copy_plain(rendered)
 
-    def succeeded(self, i: int, output: Any) -> None:
-        """Node ``i``'s attempt returned ``output``: record it, release its dependents."""
+    def succeeded(self, i: int, output: Any, hold: bool = False) -> None:
+        """Node ``i``'s attempt returned ``output``: record it, release its dependents.
+
+        ``hold``: record it but leave its dependents waiting until ``release(i)``
+        (a run store commits the success first: durable before visible).
+        """
         self._record(i, _SUCCEEDED, output=output)
         if self.claiming:
             self._release_claims(i, done=True)
+        if not hold:
+            self._release(i, True)
+
+    def release(self, i: int) -> None:
+        """Node ``i``, recorded succeeded with ``hold``, may now feed its dependents."""
         self._release(i, True)
 
     def failed(self, i: int, exc: BaseException, timed_out: float | None = None) -> float | None:
@@ -206,9 +215,7 @@ class RunState:
     def cancelled(self, i: int, reason: str | None = None) -> None:
         """Node ``i`` was cancelled while running or waiting to retry."""
         why = reason or self.stop_reason or "run cancelled"
-        self._record(
-            i, _CANCELLED, error=self.last_error.get(i), reason=why, cause=self.stop_cause
-        )
+        self._record(i, _CANCELLED, error=self.last_error.get(i), reason=why, cause=self.stop_cause)
 
     def stop(self, reason: str, cause: str | None = None) -> None:
         """Start nothing new: running nodes are to be cancelled, the rest skipped.

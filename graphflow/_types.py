@@ -7,17 +7,20 @@ Seams, all public:
                  memory); the driver fetches it for whoever else needs it.
   ``EventSink``  what hears about a run: every ``Event``, in order (a log, a
                  live view, a run store, a tracer).
+  ``RunStore``   an event sink that also makes each success durable before
+                 the nodes that depend on it start; it resumes runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, final, runtime_checkable
 
 if TYPE_CHECKING:
     from ._event import Event
+    from ._results import NodeResult
 
 NodeId = str
 ToolFn = Callable[..., Any]
@@ -117,3 +120,80 @@ class EventSink(Protocol):
 
 Observer = EventSink
 """The first name of ``EventSink``, kept for existing code."""
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What a ``RunStore`` is told when a run opens.
+
+    Attributes:
+        run_id: the run (when resuming, the id of the run being resumed).
+        workflow: what the run is of (``RunOptions.workflow``: a file, a name), or None.
+        nodes: node id -> fingerprint of what the node does (its tool, arguments,
+            upstream nodes, condition, ``for_each``): a changed node has a new one.
+        labels: more that makes the run what it is (e.g. a hash of the inputs);
+            a resume with different labels is refused like a changed node.
+        resume: resume ``run_id`` (its succeeded nodes are not run again) rather
+            than start a new run; ``"last"`` as ``run_id``: the latest run of ``workflow``.
+        force: resume even if nodes or labels changed.
+    """
+
+    run_id: str
+    workflow: str | None
+    nodes: Mapping[str, str]
+    labels: Mapping[str, str]
+    resume: bool = False
+    force: bool = False
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """Where runs are made durable (``RunOptions(store=...)``); ``graphflow.store``
+    has the SQLite one. One store serves many runs, one ``RunJournal`` each."""
+
+    async def open_run(self, info: RunInfo) -> RunJournal:
+        """Record a new run, or find the one to resume, and return its journal.
+
+        Raises:
+            GraphError: the store cannot be opened, or a resume was refused
+                (an unknown run; changed nodes or labels), naming what and why.
+        """
+        ...
+
+
+@runtime_checkable
+class RunJournal(Protocol):
+    """One run's record in a ``RunStore``; an essential ``EventSink`` too.
+
+    It hears every transition. Its one extra duty is ``commit``: a node's
+    success is handed to it and the node's dependents start only once
+    ``commit`` has returned (durable before visible). The driver groups
+    successes: all those that arrive while one commit is in flight go in the
+    next, so a wide fan-out costs a few commits, not one per node.
+
+    Attributes:
+        run_id: the run's id (when resuming, the resumed run's).
+        earlier: when resuming, the stored results of its succeeded nodes
+            (they are not run again); else empty.
+        essential: True (a journal that fails stops the run: ``EventSinkError``).
+    """
+
+    run_id: str
+    earlier: Mapping[str, NodeResult]
+    essential: bool
+
+    def __call__(self, event: Event, /) -> object: ...
+
+    def check_output(self, node_id: str, output: Any) -> None:
+        """Raise a ``NodeInputError`` (never retried) if ``output`` cannot be stored
+        faithfully; called before the node is recorded succeeded."""
+        ...
+
+    async def commit(self, results: Sequence[NodeResult]) -> None:
+        """Make these successes durable; return once they are (raise if they cannot be)."""
+        ...
+
+    async def aclose(self) -> None:
+        """After the run's last event: write what is pending and close."""
+        ...

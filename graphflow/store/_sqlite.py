@@ -1,0 +1,572 @@
+"""``SQLiteStore``: runs, node transitions and successes in one SQLite file.
+
+Layout (``_SCHEMA``)
+  ``runs``   one row per run: id, workflow, labels, each node's fingerprint,
+             status (``running`` until it ends), times, and the process that
+             ran it last (so a run whose process died reads ``interrupted``).
+  ``nodes``  one row per node of a run: its latest state — ``running`` or
+             ``retrying`` while it runs, then its ``NodeResult`` as
+             ``to_dict()`` JSON (the output by the foundations' encoding rule,
+             or pickled, if the store allows it).
+
+Writing
+  A run's ``_Journal`` is an inline event sink: each transition only replaces
+  the node's pending row in a dict (no I/O on the loop). Rows are written in
+  one transaction per ``commit`` — the driver hands over every success that
+  arrived since the last commit, and holds their dependents until it returns —
+  on a thread (``anyio.to_thread``), and once more when the run ends. So a
+  crash loses at most transitions of nodes that had not succeeded: they run
+  again, which the at-least-once contract allows. WAL mode and
+  ``synchronous=NORMAL`` survive a killed process; ``synchronous="FULL"``
+  also survives a power cut, at an fsync per commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import socket
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, final
+
+import anyio
+import anyio.to_thread
+
+from graphflow import Event, EventKind, GraphError, NodeResult, NodeStatus, RunInfo, RunResult
+from graphflow.errors import NodeInputError
+
+from ._resume import refusal
+
+DEFAULT_STORE: Final = ".graphflow/runs.db"
+"""Where the CLI keeps runs, relative to the workflow file's folder."""
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL UNIQUE,
+    workflow TEXT,
+    labels TEXT NOT NULL,
+    nodes TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    resumed INTEGER NOT NULL DEFAULT 0,
+    host TEXT,
+    pid INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_workflow ON runs (workflow, seq);
+CREATE TABLE IF NOT EXISTS nodes (
+    run_id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT NOT NULL,
+    output_pickle BLOB,
+    PRIMARY KEY (run_id, node_id)
+) WITHOUT ROWID;
+"""
+_LIVE: Final = ("running",)
+_MAX_DETAIL: Final = 300
+
+
+class StoreError(GraphError):
+    """The run store cannot be used: one line naming the file and what went wrong."""
+
+    def __init__(self, path: str | os.PathLike[str], detail: str) -> None:
+        self.path = str(path)
+        detail = " ".join(str(detail).split())
+        if len(detail) > _MAX_DETAIL:
+            detail = detail[: _MAX_DETAIL - 1] + "…"
+        super().__init__(f"run store {self.path}: {detail}")
+
+
+class UnstorableOutputError(NodeInputError, TypeError):
+    """A node's output cannot be stored faithfully as JSON (the node fails, unretried)."""
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One stored run, as ``SQLiteStore.runs`` lists it.
+
+    ``status``: ``running``, ``interrupted`` (its process is gone: resume it),
+    ``succeeded``, ``failed`` or ``cancelled``. ``counts``: nodes by status.
+    """
+
+    run_id: str
+    workflow: str | None
+    status: str
+    started_at: float
+    finished_at: float | None
+    resumed: int
+    labels: Mapping[str, str]
+    counts: Mapping[str, int]
+
+
+@final
+class SQLiteStore:
+    """Runs recorded in one SQLite file; a ``RunStore`` for ``RunOptions(store=...)``.
+
+    Args:
+        path: the file (created, with its folder, if missing).
+        pickle: store outputs JSON cannot hold faithfully (tuples excepted,
+            which become lists) as pickles. Loading a pickle runs code: only
+            resume from store files you trust. Default: such an output fails its node.
+        synchronous: SQLite's ``synchronous`` pragma: ``"NORMAL"`` (the
+            default) survives a killed process; ``"FULL"`` a power cut too.
+        timeout: seconds to wait for another process's write lock.
+    """
+
+    __slots__ = ("path", "pickle", "synchronous", "timeout")
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        pickle: bool = False,
+        synchronous: str = "NORMAL",
+        timeout: float = 10.0,
+    ) -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous must be NORMAL, FULL, EXTRA or OFF, not {synchronous!r}")
+        self.path = Path(path)
+        self.pickle = pickle
+        self.synchronous = synchronous.upper()
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    async def open_run(self, info: RunInfo) -> _Journal:
+        """Record a new run, or find the one to resume (``RunStore``)."""
+        return await anyio.to_thread.run_sync(self._open_run, info)
+
+    # -- reading (blocking: for the CLI and for scripts) -------------------------
+
+    def runs(self, workflow: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Stored runs, newest first (only ``workflow``'s, if given)."""
+        with self._reading() as db:
+            where, args = ("WHERE workflow = ?", [workflow]) if workflow is not None else ("", [])
+            rows = db.execute(
+                f"SELECT run_id, workflow, status, started_at, finished_at, resumed, labels, host,"
+                f" pid FROM runs {where} ORDER BY seq DESC LIMIT ?",
+                [*args, -1 if limit is None else limit],
+            ).fetchall()
+            counts: dict[str, dict[str, int]] = {}
+            for run_id, status, count in db.execute(
+                "SELECT run_id, status, count(*) FROM nodes GROUP BY run_id, status"
+            ):
+                counts.setdefault(run_id, {})[status] = count
+        return [_record(row, counts.get(row[0], {})) for row in rows]
+
+    def result(self, run_id: str) -> RunResult:
+        """The stored results of ``run_id`` (nodes still ``running`` left out).
+
+        Raises:
+            StoreError: no such run, or the file cannot be read.
+        """
+        with self._reading() as db:
+            run = db.execute(
+                "SELECT started_at, finished_at FROM runs WHERE run_id = ?", [run_id]
+            ).fetchone()
+            if run is None:
+                raise StoreError(self.path, f"no run {run_id!r}")
+            rows = db.execute(
+                "SELECT result, output_pickle FROM nodes WHERE run_id = ? AND status NOT IN"
+                " ('running', 'retrying')",
+                [run_id],
+            ).fetchall()
+        results = {}
+        for text, blob in rows:
+            node = _node_result(text, blob, self.path)
+            results[node.node_id] = node
+        return RunResult(run_id, results, run[0], run[1] or time.time())
+
+    def nodes(self, run_id: str) -> list[dict[str, Any]]:
+        """Every node row of ``run_id`` as JSON data (``running`` ones included), by start."""
+        with self._reading() as db:
+            rows = db.execute("SELECT result FROM nodes WHERE run_id = ?", [run_id]).fetchall()
+        found = [json.loads(text) for (text,) in rows]
+        found.sort(key=lambda n: (n.get("started_at") is None, n.get("started_at") or 0))
+        return found
+
+    def latest(self, workflow: str | None) -> str | None:
+        """The id of the latest run of ``workflow`` (of any, if None), or None."""
+        with self._reading() as db:
+            return _latest(db, workflow)
+
+    def gc(self, keep: int = 20, older_than: float | None = None) -> int:
+        """Delete old finished runs: all but the newest ``keep`` (per workflow), and
+        any older than ``older_than`` seconds; running ones stay. Returns how many."""
+        cutoff = time.time() - older_than if older_than is not None else None
+        with self._writing() as db:
+            doomed = [
+                run_id
+                for run_id, rank, started in db.execute(
+                    "SELECT run_id, row_number() OVER (PARTITION BY workflow ORDER BY seq DESC),"
+                    " started_at FROM runs WHERE status != 'running'"
+                )
+                if rank > keep or (cutoff is not None and started < cutoff)
+            ]
+            for run_id in doomed:
+                db.execute("DELETE FROM nodes WHERE run_id = ?", [run_id])
+                db.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+        return len(doomed)
+
+    # -- inside -----------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(self.path, f"cannot open: {exc}") from exc
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self.synchronous}")
+            db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            db.close()
+            raise StoreError(self.path, _what(exc)) from exc
+        return db
+
+    def _reading(self) -> _Connection:
+        return _Connection(self, write=False)
+
+    def _writing(self) -> _Connection:
+        return _Connection(self, write=True)
+
+    def _open_run(self, info: RunInfo) -> _Journal:
+        db = self._connect()
+        try:
+            run_id, earlier = self._begin(db, info)
+        except BaseException:
+            db.close()
+            raise
+        return _Journal(self, db, run_id, earlier)
+
+    def _begin(self, db: sqlite3.Connection, info: RunInfo) -> tuple[str, dict[str, NodeResult]]:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                found = self._find(db, info) if info.resume else None
+                run_id, earlier = found or (info.run_id, {})
+                if found is None:
+                    self._insert(db, info)
+                else:
+                    db.execute(
+                        "UPDATE runs SET status = 'running', finished_at = NULL, nodes = ?,"
+                        " resumed = resumed + 1, host = ?, pid = ? WHERE run_id = ?",
+                        [json.dumps(dict(info.nodes)), socket.gethostname(), os.getpid(), run_id],
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(self.path, _what(exc)) from exc
+        return run_id, earlier
+
+    def _insert(self, db: sqlite3.Connection, info: RunInfo) -> None:
+        if db.execute("SELECT 1 FROM runs WHERE run_id = ?", [info.run_id]).fetchone():
+            raise StoreError(
+                self.path, f"run {info.run_id!r} exists already: resume it, or choose another id"
+            )
+        db.execute(
+            "INSERT INTO runs (run_id, workflow, labels, nodes, status, started_at, host, pid)"
+            " VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+            [
+                info.run_id,
+                info.workflow,
+                json.dumps(dict(info.labels)),
+                json.dumps(dict(info.nodes)),
+                time.time(),
+                socket.gethostname(),
+                os.getpid(),
+            ],
+        )
+
+    def _find(self, db: sqlite3.Connection, info: RunInfo) -> tuple[str, dict[str, NodeResult]]:
+        """The run to resume and its succeeded nodes' results (those still the same)."""
+        run_id = info.run_id
+        if run_id == "last":
+            latest = _latest(db, info.workflow)
+            if latest is None:
+                of = f" of {info.workflow!r}" if info.workflow is not None else ""
+                raise StoreError(self.path, f"no earlier run{of} to resume")
+            run_id = latest
+        row = db.execute(
+            "SELECT nodes, labels, status, host, pid FROM runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+        if row is None:
+            raise StoreError(self.path, f"no run {run_id!r} to resume")
+        nodes, labels = json.loads(row[0]), json.loads(row[1])
+        if row[2] == "running" and _alive(row[3], row[4]):
+            raise StoreError(self.path, f"run {run_id!r} is still running (process {row[4]})")
+        why = refusal(nodes, info.nodes, labels, info.labels)
+        if why is not None and not info.force:
+            raise StoreError(self.path, f"cannot resume {run_id!r}: {why} (force to resume anyway)")
+        earlier: dict[str, NodeResult] = {}
+        for node_id, text, blob in db.execute(
+            "SELECT node_id, result, output_pickle FROM nodes"
+            " WHERE run_id = ? AND status = 'succeeded'",
+            [run_id],
+        ):
+            if nodes.get(node_id) == info.nodes.get(node_id):  # a changed node runs again
+                earlier[node_id] = _node_result(text, blob, self.path)
+        return run_id, earlier
+
+
+class _Connection:
+    """``with``: a connection to the store, closed after; a write is one transaction.
+    Every ``sqlite3.Error`` becomes a one-line ``StoreError``."""
+
+    def __init__(self, store: SQLiteStore, write: bool) -> None:
+        self.store = store
+        self.write = write
+        self.db: sqlite3.Connection | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.write and not self.store.path.exists():
+            raise StoreError(self.store.path, "no such file (no run was stored there yet)")
+        self.db = self.store._connect()
+        if self.write:
+            self._run("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        assert self.db is not None
+        try:
+            if self.write:
+                self._run("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self.db.close()
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(self.store.path, _what(exc)) from exc
+
+    def _run(self, sql: str) -> None:
+        assert self.db is not None
+        try:
+            self.db.execute(sql)
+        except sqlite3.Error as exc:
+            raise StoreError(self.store.path, _what(exc)) from exc
+
+
+@final
+class _Journal:
+    """One run's record (``RunJournal``): an inline event sink plus ``commit``."""
+
+    essential = True
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        db: sqlite3.Connection,
+        run_id: str,
+        earlier: dict[str, NodeResult],
+    ) -> None:
+        self.store = store
+        self.db: sqlite3.Connection | None = db
+        self.run_id = run_id
+        self.earlier: Mapping[str, NodeResult] = earlier
+        self.pending: dict[str, NodeResult | tuple[str, int, float]] = {}
+        self.finished_at: float | None = None
+        self.broken = False  # a write failed: the run stops; nothing more is tried
+
+    def __repr__(self) -> str:
+        return f"<run {self.run_id!r} in {self.store!r}>"
+
+    def __call__(self, event: Event) -> None:
+        kind = event.kind
+        node_id = event.node_id
+        if node_id is None:
+            if kind is EventKind.RUN_FINISHED:
+                self.finished_at = event.time
+            return
+        if event.result is not None:
+            if kind is not EventKind.NODE_SUCCEEDED:  # (successes arrive through commit)
+                self.pending[node_id] = event.result
+        elif kind is EventKind.NODE_STARTED or kind is EventKind.NODE_RETRYING:
+            status = "running" if kind is EventKind.NODE_STARTED else "retrying"
+            self.pending[node_id] = (status, event.attempt, event.time)
+
+    def check_output(self, node_id: str, output: Any) -> None:
+        """Raise ``UnstorableOutputError`` unless JSON holds ``output`` faithfully."""
+        if self.store.pickle:
+            return
+        where = _unfaithful(output, "output", 0)
+        if where is not None:
+            raise UnstorableOutputError(
+                f"output of {node_id[:100]!r} cannot be stored faithfully as JSON: {where}"
+                " (return dicts with str keys, lists, str, int, float, bool or None;"
+                " or open the store with pickle=True)"
+            )
+
+    async def commit(self, results: Sequence[NodeResult]) -> None:
+        for result in results:
+            self.pending[result.node_id] = result
+        await self._flush()
+
+    async def aclose(self) -> None:
+        try:
+            if not self.broken:
+                await self._flush(final=True)
+        finally:
+            db, self.db = self.db, None
+            if db is not None:
+                db.close()
+
+    async def _flush(self, final: bool = False) -> None:
+        rows, self.pending = self.pending, {}
+        if self.broken:
+            raise StoreError(self.store.path, "an earlier write failed")
+        try:
+            await anyio.to_thread.run_sync(self._write, rows, final)
+        except BaseException:
+            self.broken = True
+            raise
+
+    def _write(self, rows: Mapping[str, NodeResult | tuple[str, int, float]], final: bool) -> None:
+        db = self.db
+        assert db is not None
+        run_id = self.run_id
+        encoded = [self._row(run_id, node_id, row) for node_id, row in rows.items()]
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT OR REPLACE INTO nodes (run_id, node_id, status, result, output_pickle)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    encoded,
+                )
+                if final:
+                    db.execute(
+                        "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                        [_run_status(db, run_id), self.finished_at or time.time(), run_id],
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(self.store.path, _what(exc)) from exc
+
+    def _row(
+        self, run_id: str, node_id: str, row: NodeResult | tuple[str, int, float]
+    ) -> tuple[str, str, str, str, bytes | None]:
+        if isinstance(row, tuple):
+            status, attempt, at = row
+            data = {"node_id": node_id, "status": status, "attempts": attempt, "started_at": at}
+            return run_id, node_id, status, json.dumps(data), None
+        blob = None
+        data = row.to_dict()
+        if self.store.pickle and _unfaithful(row.output, "output", 0) is not None:
+            blob = pickle.dumps(row.output)
+            data["output"] = None
+        return run_id, node_id, row.status.value, json.dumps(data, separators=(",", ":")), blob
+
+
+# -- helpers ---------------------------------------------------------------------
+
+_SCALARS: Final = frozenset((str, int, float, bool, type(None)))
+
+
+def _unfaithful(value: Any, path: str, depth: int) -> str | None:
+    """Where ``value`` stops being JSON that reads back equal (None: nowhere).
+    Tuples are allowed: they read back as lists, as they do in every JSON tool."""
+    kind = type(value)
+    if kind in _SCALARS:
+        if kind is int and not -(10**600) < value < 10**600:
+            return f"{path} is an int of more than 600 digits"
+        return None
+    if depth >= 100:
+        return f"{path} is nested more than 100 levels deep"
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return f"{path} has a key of type {type(key).__name__}"
+            where = _unfaithful(item, f"{path}[{key[:40]!r}]", depth + 1)
+            if where is not None:
+                return where
+        return None
+    if kind is list or kind is tuple:
+        for i, item in enumerate(value):
+            where = _unfaithful(item, f"{path}[{i}]", depth + 1)
+            if where is not None:
+                return where
+        return None
+    return f"{path} is a {kind.__module__}.{kind.__qualname__}"[:200]
+
+
+def _node_result(text: str, blob: bytes | None, path: Path) -> NodeResult:
+    try:
+        result = NodeResult.from_dict(json.loads(text))
+        if blob is not None:
+            result.output = pickle.loads(blob)  # the store's owner opted in (pickle=True)
+    except Exception as exc:
+        raise StoreError(path, f"a stored result cannot be read: {exc}") from exc
+    return result
+
+
+def _latest(db: sqlite3.Connection, workflow: str | None) -> str | None:
+    if workflow is None:
+        row = db.execute("SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
+    else:
+        row = db.execute(
+            "SELECT run_id FROM runs WHERE workflow = ? ORDER BY seq DESC LIMIT 1", [workflow]
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _run_status(db: sqlite3.Connection, run_id: str) -> str:
+    found = dict(
+        db.execute(
+            "SELECT status, count(*) FROM nodes WHERE run_id = ? GROUP BY status", [run_id]
+        ).fetchall()
+    )
+    if found.get(NodeStatus.CANCELLED.value):
+        return "cancelled"
+    if found.get(NodeStatus.FAILED.value) or found.get("running") or found.get("retrying"):
+        return "failed"
+    return "succeeded"
+
+
+def _record(row: tuple[Any, ...], counts: dict[str, int]) -> RunRecord:
+    run_id, workflow, status, started, finished, resumed, labels, host, pid = row
+    if status in _LIVE and not _alive(host, pid):
+        status = "interrupted"
+    return RunRecord(
+        run_id, workflow, status, started, finished, resumed, json.loads(labels), counts
+    )
+
+
+def _alive(host: str | None, pid: int | None) -> bool:
+    """Whether the process that last ran a run may still be running it."""
+    if host != socket.gethostname() or pid is None:
+        return host is not None  # another machine's: assume so
+    if pid == os.getpid():
+        return False  # this process: the run is not in progress here (it would be open)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _what(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return f"{text} (the file is not a graphflow run store, or it is corrupt)"
+    if "readonly" in text:
+        return f"{text} (the file or its folder is read-only)"
+    if "locked" in text or "busy" in text:
+        return f"{text} (another process holds it)"
+    return text
