@@ -280,3 +280,76 @@ def test_for_each_chains_item_level_edges_and_one_result_each(
         else:
             assert gather.status == S.SKIPPED
     assert result["after"].ok  # all_done runs whatever happened
+
+
+class RecordingStore:
+    """A real ``SQLiteStore`` whose journal marks, on the recorder's clock, when
+    each success's commit returned (the moment it became durable)."""
+
+    def __init__(self, path: Any, rec: Recorder) -> None:
+        from graphflow.store import SQLiteStore
+
+        self.inner = SQLiteStore(path)
+        self.rec = rec
+        self.committed: dict[str, int] = {}
+
+    async def open_run(self, info: gf.RunInfo) -> gf.RunJournal:
+        journal = await self.inner.open_run(info)
+        commit = journal.commit
+
+        async def marked(results: Any) -> None:
+            await commit(results)
+            with self.rec.lock:
+                mark = next(self.rec.clock)
+            for r in results:
+                self.committed[r.node_id] = mark
+
+        journal.commit = marked  # type: ignore[method-assign]
+        return journal
+
+
+DURABLE = settings(SETTINGS, max_examples=20)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+class TestDurableRuns:
+    @DURABLE
+    @given(dag=dags(), cap=st.sampled_from([1, 3, None]))
+    def test_a_success_is_committed_before_any_dependent_starts(
+        self, backend: str, dag: Dag, cap: int | None, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        rec = Recorder()
+        store = RecordingStore(tmp_path_factory.mktemp("s") / "runs.db", rec)
+        result = gf.run_sync(build(dag, rec), async_backend=backend, concurrency=cap, store=store)
+        for i, started in rec.start.items():
+            for d in dag.deps[i]:
+                assert store.committed[f"n{d}"] < started
+        # the store holds exactly what the run returned
+        stored = store.inner.result(result.run_id)
+        assert {k: (r.status, r.output) for k, r in stored.items()} == {
+            k: (r.status, r.output) for k, r in result.items()
+        }
+        skipped = doomed(dag)
+        assert {k for k, r in result.items() if r.status == S.SKIPPED} == {
+            f"n{i}" for i in skipped
+        }
+
+    @DURABLE
+    @given(dag=dags())
+    def test_resume_runs_only_what_did_not_succeed(
+        self, backend: str, dag: Dag, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        path = tmp_path_factory.mktemp("s") / "runs.db"
+        first, rec = execute(dag, backend, store=path, workflow="w")
+        succeeded = {k for k, r in first.items() if r.ok}
+        # the same graph, now with nothing failing, resumed
+        mended = Dag(dag.deps, dag.order, set(), dag.sync, dag.yields)
+        again = Recorder()
+        result = gf.run_sync(
+            build(mended, again), async_backend=backend, store=path, resume="last", workflow="w"
+        )
+        assert result.run_id == first.run_id and result.ok
+        ran_again = {f"n{i}" for i in again.calls}
+        assert ran_again == set(result) - succeeded
+        assert all(c == 1 for c in again.calls.values())
+        assert all(result[f"n{i}"].output == i for i in range(len(dag.deps)))
