@@ -5,6 +5,7 @@ The public face. Everything here is re-exported from private modules; edges
 by path, so ``import graphflow`` never loads yaml, rich or an SDK.
 """
 
+from ._context import current_call as current_call
 from ._event import Event as Event
 from ._event import EventKind as EventKind
 from ._graph import Graph as Graph
@@ -23,6 +24,7 @@ from ._results import NodeStatus as NodeStatus
 from ._results import RunResult as RunResult
 from ._scheduler import run as run
 from ._scheduler import run_sync as run_sync
+from ._spec import Cache as Cache
 from ._spec import NodeSpec as NodeSpec
 from ._spec import Retry as Retry
 from ._spec import Trigger as Trigger
@@ -51,6 +53,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Attempt",
+    "Cache",
     "CycleError",
     "DEFAULT_CONCURRENCY",
     "DuplicateNodeError",
@@ -86,6 +89,7 @@ __all__ = [
     "UnknownNodeError",
     "__version__",
     "compile_args",
+    "current_call",
     "ref",
     "resolve_path",
     "run",

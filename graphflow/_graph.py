@@ -17,7 +17,7 @@ from ._expand import RuntimeMap, gather_spec, item_spec, map_limit
 from ._expand import item_id as item_id_of
 from ._refs import Ref
 from ._spec import NO_RETRY as NO_RETRY
-from ._spec import NodeSpec, build_spec, set_for_each
+from ._spec import Cache, NodeSpec, build_spec, set_for_each
 from ._spec import Retry as Retry
 from ._spec import Trigger as Trigger
 from ._spec import is_async_callable as is_async_callable
@@ -79,6 +79,8 @@ class Graph:
         reads: Iterable[str] = (),
         when: str | None = None,
         executor: str | None = None,
+        idempotency_key: str | None = None,
+        cache: bool | Cache | Mapping[str, Any] | None = None,
     ) -> NodeSpec:
         """Add a node that calls ``tool(**args)``.
 
@@ -115,6 +117,13 @@ class Graph:
             writes, reads: resource keys, ``str.format`` templates over the
                 arguments (``"customer:{customer_id}"``); a ``Tool``'s are added.
                 Writers of a key never overlap each other or its readers.
+            idempotency_key: a ``str.format`` template over the arguments
+                (``"charge-{order_id}"``) that the tool reads from
+                ``graphflow.current_call().idempotency_key`` (default: the run
+                id and node id, the same across retries and resumes).
+            cache: ``True``, a ``Cache`` or ``{"ttl": ..., "key": ..., "version": ...}``:
+                in a run with a store, reuse the output of an earlier call with
+                the same arguments (default: the tool's ``@tool(cache=...)``).
 
         Returns:
             The node's spec.
@@ -138,6 +147,8 @@ class Graph:
             reads=reads,
             when=when,
             executor=executor,
+            idempotency_key=idempotency_key,
+            cache=cache,
             pools=self.limits,
         )
         set_for_each(spec, for_each, max_parallel, partial)

@@ -35,7 +35,6 @@ _REPR.maxlevel = 4
 _REPR.maxstring = _REPR.maxother = 200
 
 
-
 def encode_json(value: object) -> Any:
     """``value`` as JSON-ready data, by the module's encoding rule; never raises.
 

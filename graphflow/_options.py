@@ -56,6 +56,7 @@ class RunOptionsArgs(TypedDict, total=False):
     force: bool
     workflow: str | None
     labels: Mapping[str, str] | None
+    cache: bool
 
 
 @final
@@ -100,6 +101,8 @@ class RunOptions:
             store and matched by ``resume="last"``.
         labels: more that defines the run (e.g. a hash of its inputs), recorded
             and compared on resume.
+        cache: with a store, nodes with ``cache=`` reuse stored calls (False:
+            every node calls its tool; their outputs are stored for later runs).
 
     Raises:
         OptionError: an option is invalid (naming it and the value).
@@ -122,6 +125,7 @@ class RunOptions:
     force: bool
     workflow: str | None
     labels: Mapping[str, str]
+    cache: bool
 
     def __init__(
         self,
@@ -142,6 +146,7 @@ class RunOptions:
         force: bool = False,
         workflow: str | None = None,
         labels: Mapping[str, str] | None = None,
+        cache: bool = True,
     ) -> None:
         put = object.__setattr__  # frozen: each value is checked and normalised once, here
         put(self, "concurrency", _concurrency(concurrency))
@@ -173,6 +178,9 @@ class RunOptions:
             raise OptionError("workflow", workflow, "expected a string or None")
         put(self, "workflow", workflow)
         put(self, "labels", _labels(labels))
+        if not isinstance(cache, bool):
+            raise OptionError("cache", cache, "expected True or False")
+        put(self, "cache", cache)
 
     @classmethod
     def build(cls, options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:

@@ -186,6 +186,8 @@ class NodeResult:
     cause: str | None = None
     """For a skipped or cancelled node: the node at the root of it (itself when
     its own condition was false, or the run stopped). Test this, not ``reason``."""
+    cached: bool = False
+    """Its output is an earlier call's, reused from the run store (``cache=``)."""
 
     @property
     def duration(self) -> float | None:
@@ -224,6 +226,8 @@ class NodeResult:
             "reason": self.reason,
             "cause": self.cause,
         }
+        if self.cached:
+            entry["cached"] = True
         history = self.history
         if len(history) != 1 or history[0] != (started, finished, error):
             # (one attempt is the node's own start, end and error: not written twice)
@@ -565,7 +569,15 @@ def _node_from(data: Mapping[str, Any], where: str) -> NodeResult:
         _field(data, "reason", _STRING, where, null=True),
         tried,
         _field(data, "cause", _STRING, where, null=True, default=None),
+        _cached(data, where),
     )
+
+
+def _cached(data: Mapping[str, Any], where: str) -> bool:
+    value = data.get("cached", False)
+    if type(value) is not bool:
+        raise ValueError(f"{where}: field 'cached' must be true or false")
+    return value
 
 
 def _attempt_from(data: Mapping[str, Any], where: str) -> Attempt:

@@ -35,9 +35,13 @@ Failure semantics
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
 import sys
+import time
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Final, Unpack
@@ -46,12 +50,13 @@ import anyio
 import anyio.lowlevel
 from anyio.abc import TaskGroup
 
+from ._context import CURRENT, idempotency_key
 from ._events import Sinks
 from ._graph import Graph, Plan, reject_unless_graph
 from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions, RunOptionsArgs
 from ._results import NodeError, NodeResult, NodeStatus, RunResult
-from ._spec import NodeSpec, fingerprint
+from ._spec import NodeSpec, fingerprint, tool_identity
 from ._state import RunState
 from ._types import Executor, NodeCall, RemoteValue, RunInfo, RunJournal
 from .errors import GraphError, OptionError
@@ -127,6 +132,8 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
     """
     executors = _executors(plan, options)
     journal = None if options.store is None else await _open_journal(plan, options)
+    if journal is None:
+        _warn_uncached(plan)
     state = _new_state(plan, options, journal)
     sinks = Sinks(
         options.observers if journal is None else (*options.observers, journal), state.run_id
@@ -143,7 +150,7 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
             async with (
                 _held(options.resources),
                 _entered_all(executors),
-                _nodes(state, options.concurrency, executors, journal, sinks),
+                _nodes(state, options.concurrency, executors, journal, sinks, options.cache),
             ):
                 yield state
         except anyio.get_cancelled_exc_class():
@@ -174,6 +181,20 @@ async def _open_journal(plan: Plan, options: RunOptions) -> RunJournal:
         force=options.force,
     )
     return await options.store.open_run(info)
+
+
+def _warn_uncached(plan: Plan) -> None:
+    """``cache=`` needs a store: say so rather than ignore it."""
+    uncached = [s.node_id for s in plan.specs if s.cache is not None]
+    if uncached:
+        names = ", ".join(repr(n[:60]) for n in uncached[:3])
+        more = f" and {len(uncached) - 3} more" if len(uncached) > 3 else ""
+        warnings.warn(
+            f"graphflow: nodes {names}{more} ask for cache=, but the run has no store"
+            " (RunOptions(store=...)): they are not cached",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def _fingerprints(plan: Plan) -> dict[str, str]:
@@ -291,6 +312,7 @@ async def _nodes(
     executors: dict[str, Executor],
     journal: RunJournal | None,
     sinks: Sinks,
+    caching: bool,
 ) -> AsyncIterator[None]:
     """The task group the nodes run in; the body's own exception propagates unwrapped."""
     failure: BaseException | None = None
@@ -299,6 +321,8 @@ async def _nodes(
         if journal is not None:
             driver.journal = journal
             driver.journal_failed = functools.partial(sinks.failed, journal)
+            driver.caching = hasattr(journal, "cache_get")
+            driver.cache_reads = caching
         state.on_stop = tg.cancel_scope.cancel
         state.on_wake = driver.wake
         state.start()
@@ -350,6 +374,33 @@ async def _fetched(kwargs: Any, owner: object) -> Any:
     return out
 
 
+async def _stored(hit: tuple[Any]) -> Any:
+    """The awaitable of an attempt answered from the cache."""
+    return hit[0]
+
+
+def cache_key(spec: NodeSpec, kwargs: Any) -> str | None:
+    """The node's cache key: its tool, version and arguments (or its ``key``
+    template) hashed; None, with a warning, if it cannot be computed."""
+    policy = spec.cache
+    assert policy is not None
+    try:
+        if policy.key is not None:
+            basis = policy.key.format_map(kwargs)
+        else:
+            basis = json.dumps(kwargs, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except Exception as exc:
+        warnings.warn(
+            f"graphflow: node {spec.node_id!r:.100} is not cached: its cache key cannot be"
+            f" computed ({type(exc).__name__}: {str(exc)[:200]})",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    text = f"{tool_identity(spec.tool)}\0{policy.version}\0{basis}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _ignore(exc: BaseException) -> None:
     """(The default of ``_Driver.journal_failed``: there is no journal.)"""
 
@@ -379,6 +430,8 @@ class _Driver:
         "growing",
         "idle",
         "committing",
+        "cache_reads",
+        "caching",
         "journal",
         "journal_failed",
         "remote",
@@ -404,6 +457,8 @@ class _Driver:
         self.journal_failed: Callable[[BaseException], None] = _ignore
         self.uncommitted: list[int] = []  # succeeded, held until committed (then released)
         self.committing = False  # a _commit task is draining ``uncommitted``
+        self.caching = False  # nodes with ``cache=`` store their calls (the journal can)
+        self.cache_reads = True  # ... and look them up (RunOptions.cache)
         self.cancelled_exc = anyio.get_cancelled_exc_class()
         self.tool_errors = _tool_errors(self.cancelled_exc)
 
@@ -473,10 +528,17 @@ class _Driver:
         attempt = state.begin(i)
         timeout = state.timeouts[i]
         scope: anyio.CancelScope | None = None
+        token = None
+        key = hit = None
         try:
             kwargs = state.arguments(i)
+            token = CURRENT.set((state, i, attempt, kwargs))
             call: Awaitable[Any]
-            if self.remote:
+            if spec.cache is not None and self.caching:
+                key, hit = await self._cached(spec, kwargs)
+            if hit is not None:
+                call = _stored(hit)
+            elif self.remote:
                 call = self._start_fetched(spec, kwargs, attempt, timeout)
             else:
                 call = self._start(spec, kwargs, attempt, timeout)
@@ -496,24 +558,48 @@ class _Driver:
         except self.tool_errors as exc:  # the node's failure, not the run's
             self._failed(i, exc, timeout, scope)
             return
+        finally:
+            if token is not None:
+                CURRENT.reset(token)
         if self.journal is not None:
-            self._succeeded_held(i, output)
+            self._succeeded_held(i, output, key, hit is not None)
             return
         self.idle += 1
         if isinstance(output, RemoteValue):
             self.remote = True
         state.succeeded(i, output)
 
-    def _succeeded_held(self, i: int, output: Any) -> None:
-        """With a run store: record the success, release its dependents once committed."""
-        assert self.journal is not None
-        try:
-            self.journal.check_output(self.state.specs[i].node_id, output)
-        except Exception as exc:  # cannot be stored faithfully: the node fails (no retry)
-            self._failed(i, exc, None, None)
-            return
+    async def _cached(self, spec: NodeSpec, kwargs: Any) -> tuple[str | None, Any]:
+        """The node's cache key, and the stored call it finds (a 1-tuple) or None."""
+        assert self.journal is not None and spec.cache is not None
+        key = cache_key(spec, kwargs)
+        if key is None:
+            return None, None
+        if not self.cache_reads:  # (--no-cache: call the tool, store its output)
+            return key, None
+        return key, await self.journal.cache_get(key)  # type: ignore[attr-defined]
+
+    def _succeeded_held(self, i: int, output: Any, key: str | None, cached: bool) -> None:
+        """With a run store: record the success, release its dependents once committed.
+
+        ``key``: the node's cache key (its output is stored under it, unless
+        ``cached``: it came from there)."""
+        journal = self.journal
+        assert journal is not None
+        spec = self.state.specs[i]
+        if not cached:
+            try:
+                journal.check_output(spec.node_id, output)
+            except Exception as exc:  # cannot be stored faithfully: the node fails (no retry)
+                self._failed(i, exc, None, None)
+                return
+            if key is not None:
+                assert spec.cache is not None
+                ttl = spec.cache.ttl
+                expires = None if ttl is None else time.time() + ttl
+                journal.cache_put(key, spec.node_id, output, expires)  # type: ignore[attr-defined]
         self.idle += 1
-        self.state.succeeded(i, output, hold=True)
+        self.state.succeeded(i, output, hold=True, cached=cached)
         self.uncommitted.append(i)
         if not self.committing:
             self.committing = True
@@ -554,7 +640,9 @@ class _Driver:
         if (where is None and spec.is_async) or where == "async":
             return spec.tool(**kwargs)  # type: ignore[no-any-return]
         executor = self.executor if where is None else self.executors[where]
-        node = NodeCall(self.state.run_id, spec.node_id, attempt, spec.tool, kwargs, timeout)
+        run_id = self.state.run_id
+        key = idempotency_key(run_id, spec.node_id, spec.idempotency_key, kwargs)
+        node = NodeCall(run_id, spec.node_id, attempt, spec.tool, kwargs, timeout, key)
         return executor.call(node)
 
     async def _start_fetched(

@@ -74,6 +74,50 @@ NO_RETRY = Retry()
 
 
 @final
+@dataclass(frozen=True, slots=True)
+class Cache:
+    """When a node's earlier result is reused instead of calling its tool again.
+
+    Only in a run with a store (``RunOptions(store=...)``): a node whose tool is
+    called with the same arguments (canonical JSON) — or the same rendered
+    ``key`` — and the same ``version``, within ``ttl`` seconds of the stored
+    call, takes that call's output; its result says so (``NodeResult.cached``).
+
+    Args:
+        ttl: seconds a result stays fresh (None: forever).
+        key: a ``str.format`` template over the arguments (``"{sku}"``) to use
+            instead of all of them.
+        version: the tool's version: a new one never reuses an older result.
+    """
+
+    ttl: float | None = None
+    key: str | None = None
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.ttl is not None and (isinstance(self.ttl, bool) or not self.ttl > 0):
+            raise ValueError(f"cache ttl must be seconds > 0 or None, got {self.ttl!r}")
+        if self.key is not None and not isinstance(self.key, str):
+            raise ValueError(f"cache key must be a str.format template, got {self.key!r:.100}")
+
+
+def cache_policy(value: object) -> Cache | None:
+    """``cache=`` as given (True, False, None, a ``Cache``, or a mapping of its fields)."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return Cache()
+    if isinstance(value, Cache):
+        return value
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"ttl", "key", "version"}
+        if unknown:
+            raise ValueError(f"cache has no option {sorted(unknown)[0]!r} (ttl, key, version)")
+        return Cache(**value)
+    raise ValueError(f"cache must be True, False, a Cache or a mapping, got {value!r:.100}")
+
+
+@final
 @dataclass(slots=True)
 class NodeSpec:
     """One node as added: what to call, with what, after what, and how."""
@@ -101,6 +145,10 @@ class NodeSpec:
     """resource keys (``str.format`` templates over the arguments) written exclusively"""
     reads: tuple[str, ...] = ()
     """resource keys read (shared with other readers, never with a writer)"""
+    idempotency_key: str | None = None
+    """a ``str.format`` template over the arguments (``current_call().idempotency_key``)"""
+    cache: Cache | None = None
+    """when an earlier call's stored output is reused (a run with a store)"""
 
     @property
     def deps(self) -> tuple[NodeId, ...]:
@@ -141,6 +189,8 @@ def build_spec(
     reads: Iterable[str] = (),
     when: str | Condition | None = None,
     executor: str | None = None,
+    idempotency_key: str | None = None,
+    cache: object = None,
     pools: dict[str, int],
 ) -> NodeSpec:
     """A validated node spec (``Graph.add`` and ``Scheduler.add`` share it).
@@ -154,6 +204,8 @@ def build_spec(
     chosen = executor if executor is not None else getattr(tool, "executor", None)
     if chosen is not None:
         spec.executor = _executor_name(node_id, chosen, spec.is_async)
+    if idempotency_key is not None or cache is not None or hasattr(tool, "cache"):
+        _durability(spec, idempotency_key, cache)
     if type(tool) is FunctionType and not (limits or writes or reads):
         return spec  # a plain function claims nothing: no option to look for
     names = [limits] if isinstance(limits, str) else list(limits)
@@ -183,6 +235,20 @@ def _condition(node_id: str, when: object) -> Condition:
         return parse_condition(when)  # type: ignore[arg-type]
     except ValueError as exc:
         raise SpecError(f"node {node_id!r}: when: {exc}", key=f"{node_id}.when") from None
+
+
+def _durability(spec: NodeSpec, idempotency_key: object, cache: object) -> None:
+    """The spec's ``idempotency_key`` and ``cache`` (the node's, else its tool's)."""
+    node_id = spec.node_id
+    if idempotency_key is not None:
+        if not isinstance(idempotency_key, str) or not idempotency_key:
+            message = f"idempotency_key must be a str.format template, got {idempotency_key!r:.100}"
+            raise _bad(node_id, message, "idempotency_key")
+        spec.idempotency_key = idempotency_key
+    try:
+        spec.cache = cache_policy(cache if cache is not None else getattr(spec.tool, "cache", None))
+    except (TypeError, ValueError) as exc:
+        raise _bad(node_id, str(exc), "cache") from None
 
 
 def _executor_name(node_id: str, name: object, is_async: bool) -> str:
@@ -319,17 +385,23 @@ def set_for_each(
 _ADDRESS: Final = re.compile(r" at 0x[0-9a-fA-F]+")  # a repr's memory address: new every run
 
 
+def tool_identity(tool: ToolFn) -> str:
+    """A name for ``tool`` that is the same in every process: a ``Tool``'s name,
+    else the callable's ``module.qualname``."""
+    name = getattr(tool, "name", None)
+    if isinstance(name, str):
+        return name
+    module = getattr(tool, "__module__", None) or type(tool).__module__
+    return f"{module}.{getattr(tool, '__qualname__', None) or type(tool).__qualname__}"
+
+
 def fingerprint(spec: NodeSpec, upstream: Iterable[str] = ()) -> str:
     """What the node does, as a short hash: its tool, arguments, condition,
     ``for_each`` and its ``upstream`` nodes' fingerprints (not its timeout,
     retries or limits, which may change without changing what a stored output
     means). A resumed run compares them to say which nodes changed; a change
     upstream changes every node below it."""
-    tool = spec.tool
-    name = getattr(tool, "name", None)
-    if not isinstance(name, str):
-        module = getattr(tool, "__module__", None) or type(tool).__module__
-        name = f"{module}.{getattr(tool, '__qualname__', None) or type(tool).__qualname__}"
+    name = tool_identity(spec.tool)
     condition = None if spec.condition is None else spec.condition.text
     text = repr((name, spec.args, spec.deps, condition, spec.for_each, tuple(upstream)))
     return hashlib.blake2b(_ADDRESS.sub("", text).encode(), digest_size=8).hexdigest()

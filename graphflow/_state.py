@@ -163,13 +163,14 @@ class RunState:
         rendered = spec.args if template.constant else template.render(self._lookup)
         return copy_plain(rendered)
 
-    def succeeded(self, i: int, output: Any, hold: bool = False) -> None:
+    def succeeded(self, i: int, output: Any, hold: bool = False, cached: bool = False) -> None:
         """Node ``i``'s attempt returned ``output``: record it, release its dependents.
 
         ``hold``: record it but leave its dependents waiting until ``release(i)``
         (a run store commits the success first: durable before visible).
+        ``cached``: the output is a stored earlier call's (``NodeResult.cached``).
         """
-        self._record(i, _SUCCEEDED, output=output)
+        self._record(i, _SUCCEEDED, output=output, cached=cached)
         if self.claiming:
             self._release_claims(i, done=True)
         if not hold:
@@ -284,6 +285,7 @@ class RunState:
         error: NodeError | None = None,
         reason: str | None = None,
         cause: str | None = None,
+        cached: bool = False,
     ) -> None:
         if self.results[i] is not None:  # e.g. cancelled twice: the first record stands
             return
@@ -304,6 +306,7 @@ class RunState:
             reason,
             history,
             cause,
+            cached,
         )
         self.unfinished -= 1
         if self.emit is not None:

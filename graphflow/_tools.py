@@ -15,6 +15,7 @@ arguments against its top level, leaving the rest to the server.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import re
 import sys
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ._graph import is_async_callable
 from ._schema import SchemaArguments, given_arguments, schema_model
+from ._spec import Cache, cache_policy
 from .errors import NodeInputError, _quoted
 
 
@@ -108,6 +110,9 @@ class Tool:
     executor: str | None = None
     """Where calls of this tool run by default (a run's executor name), unless a
     node says otherwise: ``@tool(executor="process")``."""
+    cache: Cache | None = None
+    """When its nodes reuse an earlier call's stored output, unless a node says
+    otherwise: ``@tool(cache=True, version="2")``."""
 
     def __init__(
         self,
@@ -266,7 +271,7 @@ class Tool:
             "writes": self.writes,
             "reads": self.reads,
         }
-        return _restore, (type(self), self.fn, schema, options, self.executor)
+        return _restore, (type(self), self.fn, schema, options, self.executor, self.cache)
 
 
 def _module_attribute(module: str, qualname: str) -> object:
@@ -283,6 +288,7 @@ def _restore(
     schema: dict[str, Any] | None,
     options: dict[str, Any],
     executor: str | None = None,
+    cache: Cache | None = None,
 ) -> Tool:
     """Unpickle a tool ``Tool.__reduce__`` took apart."""
     if schema is None:
@@ -290,6 +296,7 @@ def _restore(
     else:
         made = kind.from_schema(options.pop("name"), schema, fn, **options)
     made.executor = executor
+    made.cache = cache
     return made
 
 
@@ -315,6 +322,8 @@ def tool(
     writes: str | Iterable[str] = (),
     reads: str | Iterable[str] = (),
     executor: str | None = None,
+    cache: bool | Cache | Mapping[str, Any] | None = None,
+    version: str | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -327,6 +336,8 @@ def tool(
     writes: str | Iterable[str] = (),
     reads: str | Iterable[str] = (),
     executor: str | None = None,
+    cache: bool | Cache | Mapping[str, Any] | None = None,
+    version: str | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a function a ``Tool``; use bare (``@tool``) or with options (``@tool(limit=2)``).
 
@@ -339,6 +350,10 @@ def tool(
         reads: resource key templates this tool reads.
         executor: where its calls run by default: ``"thread"``, ``"process"``,
             ``"async"`` or a name given to ``RunOptions(executors=...)``.
+        cache: reuse a stored call's output in runs with a store: ``True``, a
+            ``Cache`` or ``{"ttl": seconds, "key": template}`` (see ``Cache``).
+        version: the tool's version, part of every cache key: bump it when
+            its outputs change meaning, and no older result is reused.
 
     Returns:
         A ``Tool`` (an ``AsyncTool`` for coroutine functions), still callable.
@@ -348,6 +363,10 @@ def tool(
         cls = AsyncTool if is_async_callable(f) else Tool
         made = cls(f, name=name, description=description, limit=limit, writes=writes, reads=reads)
         made.executor = executor
+        policy = cache_policy(cache)
+        if version is not None:
+            policy = dataclasses.replace(policy or Cache(), version=str(version))
+        made.cache = policy
         return made
 
     return wrap(fn) if fn is not None else wrap

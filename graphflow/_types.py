@@ -40,6 +40,11 @@ class NodeCall:
         timeout: seconds this attempt may take (None: no limit). graphflow
             enforces it around ``Executor.call``; an executor that can stop
             remote work (a process, a cluster task) may use it to do so.
+        idempotency_key: the same for every attempt of this node in this run,
+            across retries and resumes (the node's ``idempotency_key`` template
+            over its arguments, else ``"RUN_ID/NODE_ID"``): a tool with side
+            effects passes it on (an API's Idempotency-Key header) so that a
+            call repeated after a crash does not act twice.
     """
 
     run_id: str
@@ -48,6 +53,7 @@ class NodeCall:
     tool: ToolFn = field(repr=False)
     arguments: Mapping[str, Any] = field(repr=False)
     timeout: float | None = None
+    idempotency_key: str = ""
 
 
 @runtime_checkable

@@ -340,7 +340,7 @@ class TestDurableRuns:
         self, backend: str, dag: Dag, tmp_path_factory: pytest.TempPathFactory
     ) -> None:
         path = tmp_path_factory.mktemp("s") / "runs.db"
-        first, rec = execute(dag, backend, store=path, workflow="w")
+        first, _ = execute(dag, backend, store=path, workflow="w")
         succeeded = {k for k, r in first.items() if r.ok}
         # the same graph, now with nothing failing, resumed
         mended = Dag(dag.deps, dag.order, set(), dag.sync, dag.yields)

@@ -82,6 +82,15 @@ CREATE TABLE IF NOT EXISTS nodes (
     detail TEXT,
     PRIMARY KEY (run_id, node_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cache (
+    key TEXT PRIMARY KEY,
+    output TEXT,
+    output_pickle BLOB,
+    stored_at REAL NOT NULL,
+    expires_at REAL,
+    run_id TEXT NOT NULL,
+    node_id TEXT NOT NULL
+) WITHOUT ROWID;
 """
 _LIVE: Final = ("running",)
 _RUN_CHECKPOINT_PAGES: Final = 100_000  # WAL pages (4 KiB) a run may write before one
@@ -393,6 +402,7 @@ class _Journal:
         self.run_id = run_id
         self.earlier: Mapping[str, NodeResult] = earlier
         self.pending: dict[str, NodeResult | tuple[str, int, float]] = {}
+        self.cache_rows: list[tuple[str, str, Any, float | None]] = []
         self.finished_at: float | None = None
         self.broken = False  # a write failed: the run stops; nothing more is tried
 
@@ -425,6 +435,16 @@ class _Journal:
                 " or open the store with pickle=True)"
             )
 
+    async def cache_get(self, key: str) -> tuple[Any] | None:
+        """The output stored under ``key`` and still fresh, as a 1-tuple; else None."""
+        if self.broken:
+            return None
+        return await anyio.to_thread.run_sync(self._cache_get, key)
+
+    def cache_put(self, key: str, node_id: str, output: Any, expires_at: float | None) -> None:
+        """Store ``output`` under ``key`` with the next commit (that of its node)."""
+        self.cache_rows.append((key, node_id, output, expires_at))
+
     async def commit(self, results: Sequence[NodeResult]) -> None:
         for result in results:
             self.pending[result.node_id] = result
@@ -449,11 +469,36 @@ class _Journal:
             self.broken = True
             raise
 
+    def _cache_get(self, key: str) -> tuple[Any] | None:
+        db = self.db
+        assert db is not None
+        try:
+            row = db.execute(
+                "SELECT output, output_pickle FROM cache WHERE key = ?"
+                " AND (expires_at IS NULL OR expires_at > ?)",
+                [key, time.time()],
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(self.store.path, _what(exc)) from exc
+        if row is None:
+            return None
+        text, blob = row
+        try:
+            return (pickle.loads(blob) if blob is not None else json.loads(text),)
+        except Exception:  # an unreadable entry is a miss: the tool runs and replaces it
+            return None
+
     def _write(self, rows: Mapping[str, NodeResult | tuple[str, int, float]], final: bool) -> None:
         db = self.db
         assert db is not None
         run_id = self.run_id
         encoded = [self._row(run_id, node_id, row) for node_id, row in rows.items()]
+        cached, self.cache_rows = self.cache_rows, []
+        now = time.time()
+        entries = [
+            (key, *self._output(output), now, expires, run_id, node_id)
+            for key, node_id, output, expires in cached
+        ]
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -462,6 +507,12 @@ class _Journal:
                     " finished_at, output, output_pickle, detail) VALUES (?,?,?,?,?,?,?,?,?)",
                     encoded,
                 )
+                if entries:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO cache (key, output, output_pickle, stored_at,"
+                        " expires_at, run_id, node_id) VALUES (?,?,?,?,?,?,?)",
+                        entries,
+                    )
                 if final:
                     db.execute(
                         "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
@@ -482,15 +533,12 @@ class _Journal:
         if isinstance(row, tuple):
             status, attempt, at = row
             return run_id, node_id, status, attempt, at, None, None, None, None
-        output, blob = row.output, None
-        if self.store.pickle and _unfaithful(output, "output", 0) is not None:
-            text, blob = None, pickle.dumps(output)
-        else:
-            text = json.dumps(output, separators=(",", ":"))
+        text, blob = self._output(row.output)
         started, finished, error = row.started_at, row.finished_at, row.error
         history = row.history
         plain = (
-            error is None
+            not row.cached
+            and error is None
             and row.reason is None
             and row.cause is None
             and (not history or (len(history) == 1 and history[0] == (started, finished, None)))
@@ -502,6 +550,12 @@ class _Journal:
             detail = json.dumps(data, separators=(",", ":"))
         status = row.status.value
         return run_id, node_id, status, row.attempts, started, finished, text, blob, detail
+
+    def _output(self, output: Any) -> tuple[str | None, bytes | None]:
+        """``output`` as JSON text, or (pickle=True, not JSON-faithful) as a pickle."""
+        if self.store.pickle and _unfaithful(output, "output", 0) is not None:
+            return None, pickle.dumps(output)
+        return json.dumps(output, separators=(",", ":")), None
 
 
 # -- helpers ---------------------------------------------------------------------

@@ -173,5 +173,3 @@ def escape_deep(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(escape_deep(v) for v in value)
     return value
-
-
