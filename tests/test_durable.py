@@ -246,3 +246,26 @@ class TestCache:
             g.add("x", lambda: 1, cache={"tll": 3})
         with pytest.raises(gf.SpecError, match="ttl must be seconds > 0"):
             g.add("y", lambda: 1, cache={"ttl": -1})
+
+
+class TestStoreEdges:
+    @pytest.mark.parametrize("backend", ["asyncio", "trio"])
+    def test_a_success_whose_commit_was_cancelled_is_still_written(
+        self, backend: str, tmp_path: Path
+    ) -> None:
+        from graphflow.store import SQLiteStore
+
+        async def quick() -> int:
+            return 1
+
+        async def broken() -> None:
+            raise RuntimeError("boom")
+
+        g = gf.Graph()
+        g.add("a", quick)
+        g.add("b", broken)  # fails in the same tick: fail_fast cancels a's commit
+        g.add("c", quick, depends_on="a")
+        result = gf.run_sync(g, async_backend=backend, store=tmp_path / "r.db", fail_fast=True)
+        assert result["a"].ok and result["b"].status == S.FAILED
+        stored = SQLiteStore(tmp_path / "r.db").result(result.run_id)
+        assert {k: r.status for k, r in stored.items()} == {k: r.status for k, r in result.items()}

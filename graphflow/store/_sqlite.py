@@ -416,9 +416,13 @@ class _Journal:
             if kind is EventKind.RUN_FINISHED:
                 self.finished_at = event.time
             return
-        if event.result is not None:
-            if kind is not EventKind.NODE_SUCCEEDED:  # (successes arrive through commit)
-                self.pending[node_id] = event.result
+        result = event.result
+        if result is not None:
+            # Successes are committed by ``commit``; noted here too, so that one
+            # whose commit never ran (the run was cancelled first) is written at
+            # the end. A resumed node's stored result is not written again.
+            if self.earlier.get(node_id) is not result:
+                self.pending[node_id] = result
         elif kind is EventKind.NODE_STARTED or kind is EventKind.NODE_RETRYING:
             status = "running" if kind is EventKind.NODE_STARTED else "retrying"
             self.pending[node_id] = (status, event.attempt, event.time)
@@ -465,8 +469,11 @@ class _Journal:
             raise StoreError(self.store.path, "an earlier write failed")
         try:
             await anyio.to_thread.run_sync(self._write, rows, final)
-        except BaseException:
-            self.broken = True
+        except BaseException as exc:
+            rows.update(self.pending)  # (newer states win) kept for the final write
+            self.pending = rows
+            if isinstance(exc, Exception):
+                self.broken = True
             raise
 
     def _cache_get(self, key: str) -> tuple[Any] | None:
