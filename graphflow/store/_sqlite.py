@@ -29,6 +29,7 @@ import os
 import pickle
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -403,6 +404,7 @@ class _Journal:
         self.earlier: Mapping[str, NodeResult] = earlier
         self.pending: dict[str, NodeResult | tuple[str, int, float]] = {}
         self.cache_rows: list[tuple[str, str, Any, float | None]] = []
+        self.lock = threading.Lock()  # a cache lookup's thread and a commit's share ``db``
         self.finished_at: float | None = None
         self.broken = False  # a write failed: the run stops; nothing more is tried
 
@@ -480,11 +482,12 @@ class _Journal:
         db = self.db
         assert db is not None
         try:
-            row = db.execute(
-                "SELECT output, output_pickle FROM cache WHERE key = ?"
-                " AND (expires_at IS NULL OR expires_at > ?)",
-                [key, time.time()],
-            ).fetchone()
+            with self.lock:
+                row = db.execute(
+                    "SELECT output, output_pickle FROM cache WHERE key = ?"
+                    " AND (expires_at IS NULL OR expires_at > ?)",
+                    [key, time.time()],
+                ).fetchone()
         except sqlite3.Error as exc:
             raise StoreError(self.store.path, _what(exc)) from exc
         if row is None:
@@ -506,6 +509,13 @@ class _Journal:
             (key, *self._output(output), now, expires, run_id, node_id)
             for key, node_id, output, expires in cached
         ]
+        with self.lock:
+            self._transaction(db, encoded, entries, final)
+
+    def _transaction(
+        self, db: sqlite3.Connection, encoded: list[Any], entries: list[Any], final: bool
+    ) -> None:
+        run_id = self.run_id
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
