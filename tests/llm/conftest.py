@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
+
+from .fake_api import FakeAPI, serve
 
 
 @functools.cache
@@ -23,3 +26,9 @@ def conforms(typed_dict: Any, value: Any) -> None:
 @pytest.fixture
 def check() -> Any:
     return conforms
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeAPI]:
+    with serve() as api:
+        yield api

@@ -10,14 +10,8 @@ well-formed for the SDK's own param types. No network beyond loopback.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import anthropic
-import openai
 import pytest
 from anthropic.types import MessageParam, ToolParam
 from openai.types.chat import (
@@ -31,62 +25,10 @@ from graphflow.llm import REFERENCE_INSTRUCTIONS, describe_tools
 from graphflow.llm.agent import run_agent
 
 from .conftest import conforms
+from .fake_api import FakeAPI, anthropic_client, openai_client
 from .tools import TOOLBOX
 
 pytestmark = pytest.mark.anyio
-
-
-@dataclass
-class FakeAPI:
-    """Scripted replies for one endpoint; what was POSTed to it, in order."""
-
-    replies: list[dict[str, Any]]
-    received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    url: str = ""
-
-
-@pytest.fixture
-def fake_api() -> Iterator[FakeAPI]:
-    api = FakeAPI([])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            api.received.append((self.path, body))
-            reply = json.dumps(api.replies[len(api.received) - 1]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *_: Any) -> None:  # keep the test output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def openai_client(api: FakeAPI) -> openai.AsyncOpenAI:
-    http = openai.DefaultAsyncHttpxClient(trust_env=False)  # no proxy from the environment
-    return openai.AsyncOpenAI(
-        api_key="test", base_url=f"{api.url}/v1", max_retries=0, http_client=http
-    )
-
-
-def anthropic_client(api: FakeAPI) -> anthropic.AsyncAnthropic:
-    http = anthropic.DefaultAsyncHttpxClient(trust_env=False)  # its own httpx, not ours
-    return anthropic.AsyncAnthropic(
-        api_key="test", base_url=api.url, max_retries=0, http_client=http
-    )
 
 
 def chat_call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +54,7 @@ async def test_openai_chat_completions(fake_api: FakeAPI) -> None:
         completion({"role": "assistant", "content": None, "tool_calls": CHAT_CALLS}),
         completion({"role": "assistant", "content": "User 42 has one order."}),
     ]
-    async with openai_client(fake_api) as client:
+    async with openai_client(fake_api.url) as client:
 
         async def planner(messages: list[Any]) -> Any:
             tools: Any = describe_tools(TOOLBOX, "openai")
@@ -170,7 +112,7 @@ async def test_openai_responses(fake_api: FakeAPI) -> None:
     answer = {"type": "output_text", "text": "One order.", "annotations": []}
     message = {"type": "message", "id": "m", "role": "assistant", "status": "completed"}
     fake_api.replies = [response(RESPONSE_OUTPUT), response([{**message, "content": [answer]}])]
-    async with openai_client(fake_api) as client:
+    async with openai_client(fake_api.url) as client:
 
         async def planner(items: list[Any]) -> Any:
             tools: Any = describe_tools(TOOLBOX, "openai-responses")
@@ -220,7 +162,7 @@ async def test_anthropic_messages(fake_api: FakeAPI) -> None:
         claude(blocks, "tool_use"),
         claude([{"type": "text", "text": "One order."}], "end_turn"),
     ]
-    async with anthropic_client(fake_api) as client:
+    async with anthropic_client(fake_api.url) as client:
 
         async def planner(messages: list[Any]) -> Any:
             tools: Any = describe_tools(TOOLBOX, "anthropic")
