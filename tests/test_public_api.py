@@ -23,10 +23,11 @@ def test_exported_objects_claim_to_live_in_graphflow_modules() -> None:
             assert module.startswith("graphflow"), (name, module)
 
 
-def test_the_llm_edge_imports_no_sdk() -> None:
+def test_the_llm_edge_imports_no_sdk_and_no_store() -> None:
     code = (
         "import sys, graphflow.llm, graphflow.llm.agent, graphflow.llm.plan; "
-        "print(sorted({'openai', 'anthropic', 'httpx', 'rich', 'yaml'} & set(sys.modules)))"
+        "heavy = {'openai', 'anthropic', 'httpx', 'rich', 'yaml', 'graphflow.store', 'sqlite3'}; "
+        "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

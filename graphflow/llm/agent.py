@@ -309,13 +309,14 @@ class _Rounds:
     async def plan_and_run(self, out: PlanAgentRun, round_no: int) -> None:
         """Ask for a plan and run it; or replay a round whose observations were recorded."""
         log = self.log
-        ran = None if log is None else log.step(round_no, "ran")
-        if log is not None and ran is not None:
-            text, run_id = log.step(round_no, "plan"), log.step(round_no, "run")["run_id"]
-            result = await log.stored_result(run_id) or RunResult(run_id, {}, 0.0, 0.0)
-            out.rounds.append(PlanRun(parse_plan(text, self.toolbox), result))
-            out.observations.extend(Observation(round_no, **o) for o in ran)
-            return
+        if log is not None:
+            ran, text, run = (log.step(round_no, what) for what in ("ran", "plan", "run"))
+            if ran is not None and text is not None and run is not None:  # the round is over
+                run_id = run["run_id"]
+                result = await log.stored_result(run_id) or RunResult(run_id, {}, 0.0, 0.0)
+                out.rounds.append(PlanRun(parse_plan(text, self.toolbox), result))
+                out.observations.extend(Observation(round_no, **o) for o in ran)
+                return
         if log is None:
             plan = await self.planner(self.question, list(out.observations))
             opts = self.opts

@@ -15,10 +15,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 import graphflow as gf
@@ -224,6 +225,53 @@ class TestResumeInProcess:
             await run_plan_agent(plan, joiner, TOOLBOX, "q2", store=store, run_id="p")
         with pytest.raises(StoreError, match="'p' is a run_plan_agent conversation, not run_agent"):
             await run_agent(planner, TOOLBOX, [], store=store, run_id="p")
+
+
+class TestPlanCutOff:
+    pytestmark = pytest.mark.anyio
+
+    async def test_a_plan_cut_off_mid_stream_is_asked_again_and_no_succeeded_call_reruns(
+        self, tmp_path: Path
+    ) -> None:
+        ran: list[str] = []
+        started = anyio.Event()
+
+        @gf.tool
+        async def fetch(key: str) -> str:
+            """Fetch ``key``."""
+            ran.append(key)
+            return key.upper()
+
+        @gf.tool
+        async def hold(value: str) -> str:
+            """Hold ``value`` (the first time, until the plan is cut off)."""
+            ran.append(f"hold {value}")
+            if len(asked) == 1:
+                started.set()
+                await anyio.sleep_forever()
+            return value
+
+        asked: list[int] = []
+
+        async def cut_off() -> AsyncIterator[str]:
+            yield '1. fetch(key="a")\n2. hold(value=$1)\n'
+            await started.wait()  # 1 succeeded (2 started after its commit)
+            raise Crash
+
+        async def planner(question: str, observations: list[Observation]) -> Any:
+            asked.append(len(observations))
+            return cut_off() if len(asked) == 1 else '1. fetch(key="a")\n2. hold(value=$1)\n'
+
+        async def joiner(question: str, observations: list[Observation]) -> dict[str, str]:
+            return {"answer": observations[-1].content}
+
+        store, tools = tmp_path / "p.db", gf.Toolbox([fetch, hold])
+        with pytest.raises((Crash, BaseExceptionGroup)):
+            await run_plan_agent(planner, joiner, tools, "?", store=store, run_id="p")
+        run = await run_plan_agent(planner, joiner, tools, "?", store=store, run_id="p")
+        assert run.answer == "A" and asked == [0, 0]  # the cut-off plan was asked for again
+        assert ran == ["a", "hold A", "hold A"]  # fetch succeeded: not run again
+        assert sorted(r.run_id for r in SQLiteStore(store).runs()) == ["p/1", "p/1.2"]
 
 
 class Crash(Exception):
