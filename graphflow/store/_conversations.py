@@ -235,7 +235,8 @@ async def open_conversation(
     ask = _Open(
         store, conversation_id, kind, started_with, dict(labels or {}), resume, force, what_started
     )
-    return await anyio.to_thread.run_sync(ask.open)
+    db, conversation_id, resumed, steps, calls = await anyio.to_thread.run_sync(ask.open)
+    return Conversation(store, db, conversation_id, resumed, steps, calls)  # (on the loop)
 
 
 @dataclass(slots=True)
@@ -251,7 +252,9 @@ class _Open:
     force: bool
     what_started: str
 
-    def open(self) -> Conversation:
+    def open(
+        self,
+    ) -> tuple[sqlite3.Connection, str, bool, dict[tuple[int, str], Any], dict[str, Any]]:
         db = _connect(self.store)
         try:
             conversation_id, resumed = self._begin(db)
@@ -259,7 +262,7 @@ class _Open:
         except BaseException:
             db.close()
             raise
-        return Conversation(self.store, db, conversation_id, resumed, steps, calls)
+        return db, conversation_id, resumed, steps, calls
 
     def _begin(self, db: sqlite3.Connection) -> tuple[str, bool]:
         try:

@@ -196,6 +196,9 @@ class TestResumeInProcess:
         }
         last = await run_agent(planner, TOOLBOX, question, store=store, resume="last")
         assert last.run_id == first.run_id
+        assert SQLiteStore(store).gc(keep=0) == 1  # the turn's run is gone; the log replays
+        pruned = await run_agent(planner, TOOLBOX, question, store=store, run_id=first.run_id)
+        assert pruned.messages == first.messages and pruned.turns[0].result is None
 
     async def test_unknown_conversations_and_other_stores_are_refused(self, tmp_path: Path) -> None:
         async def planner(messages: list[Any]) -> dict[str, Any]:
