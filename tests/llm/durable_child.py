@@ -5,7 +5,7 @@
 ``agent``: ``run_agent`` with the real OpenAI client against the fake API at
 URL. ``plan``: ``run_plan_agent`` with a scripted planner (the second plan
 streamed) and joiner. Every tool call, plan and verdict appends a line to LOG
-("start X", "done X", "plan N", "join N"), so what ran survives the process;
+("start X KEY" with the call's idempotency key, "done X", "plan N", "join N"), so what ran survives the process;
 a step named in ``GF_HANG`` (comma-separated) starts and never finishes. The
 result is printed as one JSON line.
 """
@@ -37,7 +37,8 @@ def mark(line: str) -> None:
 @gf.tool
 async def step(name: str, after: str = "") -> dict[str, str]:
     """Do step ``name`` (after the step ``after`` returned)."""
-    mark(f"start {name}")
+    call = gf.current_call()
+    mark(f"start {name} {call.idempotency_key if call else '-'}")
     if name in os.environ.get("GF_HANG", "").split(","):
         await anyio.sleep_forever()  # in flight when the process is killed
     mark(f"done {name}")

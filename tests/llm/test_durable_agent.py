@@ -97,7 +97,7 @@ class TestKilledMidTurn:
         ]
         store, log = str(tmp_path / "agent.db"), tmp_path / "calls.log"
         args = ("agent", store, str(log), "conv-42", fake_api.url)
-        kill_when(child(*args, hang="d"), log, "start d")
+        kill_when(child(*args, hang="d"), log, "start d conv-42/2/d")
         assert len(fake_api.received) == 2  # turns 1 and 2 were asked; d was running
 
         out = finish(child(*args))
@@ -110,8 +110,10 @@ class TestKilledMidTurn:
         assert len(fake_api.received) == 3  # only the turn it had not answered
         assert sorted(lines(log)) == sorted(
             [
-                *("start a", "done a", "start b", "done b", "start c", "done c"),
-                *("start d", "start d", "done d"),  # in flight when killed: run again, once
+                *("start a conv-42/1/a", "done a", "start b conv-42/1/b", "done b"),
+                *("start c conv-42/2/c", "done c"),
+                # in flight when killed: run again, once, with the same idempotency key
+                *("start d conv-42/2/d", "start d conv-42/2/d", "done d"),
             ]
         )
         messages = fake_api.received[2][1]["messages"]
@@ -126,10 +128,11 @@ class TestKilledMidTurn:
     ) -> None:
         store, log = str(tmp_path / "plan.db"), tmp_path / "calls.log"
         args = ("plan", store, str(log), "plan-7")
-        kill_when(child(*args, hang="p3"), log, "start p3")
+        kill_when(child(*args, hang="p3"), log, "start p3 plan-7/2/3")
         assert lines(log) == [
-            *("plan 1", "start p1", "done p1", "join 1"),
-            *("plan 2", "start p2", "done p2", "start p3"),  # p1: answered from round 1
+            *("plan 1", "start p1 plan-7/1/1", "done p1", "join 1"),
+            *("plan 2", "start p2 plan-7/2/2", "done p2"),  # p1: answered from round 1
+            "start p3 plan-7/2/3",
         ]
 
         out = finish(child(*args))
@@ -137,7 +140,8 @@ class TestKilledMidTurn:
             '{"name": "p1", "after": ""} {"name": "p2", "after": ""} {"name": "p3", "after": "p2"}'
         )
         assert out["run_id"] == "plan-7" and out["rounds"] == 2
-        assert lines(log)[8:] == ["start p3", "done p3", "join 2"]  # planner not asked again
+        # neither the planner nor the joiner is asked again for what they answered
+        assert lines(log)[8:] == ["start p3 plan-7/2/3", "done p3", "join 2"]
 
 
 class TestResumeInProcess:
