@@ -11,7 +11,9 @@
 - ``parse_plan`` / ``run_plan`` (``graphflow.llm.plan``): LLMCompiler-style
   numbered plans, streamed
 - ``run_agent`` / ``run_plan_agent`` (``graphflow.llm.agent``): the loops around a
-  planner (OpenAI Chat Completions or Responses, Anthropic) and a toolbox
+  planner (OpenAI Chat Completions or Responses, Anthropic) and a toolbox;
+  durable with a store (``store=..., run_id=CONVERSATION``): resumed after a
+  crash without asking the model again or re-running a call that succeeded
 
 No SDK is imported: SDK objects and plain dicts are read alike.
 """

@@ -5,9 +5,9 @@
 ``agent``: ``run_agent`` with the real OpenAI client against the fake API at
 URL. ``plan``: ``run_plan_agent`` with a scripted planner (the second plan
 streamed) and joiner. Every tool call, plan and verdict appends a line to LOG
-("start X KEY" with the call's idempotency key, "done X", "plan N", "join N"), so what ran survives the process;
-a step named in ``GF_HANG`` (comma-separated) starts and never finishes. The
-result is printed as one JSON line.
+("start X KEY", KEY the call's idempotency key; "done X", "plan N", "join N"),
+so what ran survives the process; a step named in ``GF_HANG`` (comma-separated)
+starts and never finishes. The result is printed as one JSON line.
 """
 
 from __future__ import annotations

@@ -46,8 +46,14 @@ def child(*args: str, hang: str = "") -> subprocess.Popen[str]:
     )
 
 
-def kill_when(proc: subprocess.Popen[str], log: Path, line: str, limit: float = 20.0) -> None:
-    """SIGKILL ``proc`` once ``log`` holds ``line`` (it is then mid-call)."""
+def kill_when(
+    proc: subprocess.Popen[str],
+    log: Path,
+    line: str,
+    meanwhile: Callable[[], None] = lambda: None,
+    limit: float = 20.0,
+) -> None:
+    """SIGKILL ``proc`` once ``log`` holds ``line`` (it is then mid-call), after ``meanwhile()``."""
     deadline = time.monotonic() + limit
     try:
         while line not in lines(log):
@@ -57,6 +63,7 @@ def kill_when(proc: subprocess.Popen[str], log: Path, line: str, limit: float = 
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {line!r} in {lines(log)}")
             time.sleep(0.01)
+        meanwhile()
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=10)
@@ -128,7 +135,14 @@ class TestKilledMidTurn:
     ) -> None:
         store, log = str(tmp_path / "plan.db"), tmp_path / "calls.log"
         args = ("plan", store, str(log), "plan-7")
-        kill_when(child(*args, hang="p3"), log, "start p3 plan-7/2/3")
+        first = child(*args, hang="p3")
+
+        def a_second_process_is_refused() -> None:
+            _, err = child(*args).communicate(timeout=30)
+            last = err.strip().splitlines()[-1]
+            assert last.endswith(f"conversation 'plan-7' is still running (process {first.pid})")
+
+        kill_when(first, log, "start p3 plan-7/2/3", a_second_process_is_refused)
         assert lines(log) == [
             *("plan 1", "start p1 plan-7/1/1", "done p1", "join 1"),
             *("plan 2", "start p2 plan-7/2/2", "done p2"),  # p1: answered from round 1
