@@ -177,7 +177,12 @@ def _threads(concurrency: float) -> int:
 
 @asynccontextmanager
 async def _held(resources: Sequence[AbstractAsyncContextManager[object]]) -> AsyncIterator[None]:
-    """Enter each of the run's resources; leave them in reverse, shielded, whatever happens."""
+    """Enter each of the run's resources; leave them in reverse, whatever happens.
+
+    Not under a shield of ours: a resource that holds a task group (an MCP
+    session) must be left in the cancel scope it was entered in (anyio's scopes
+    nest), so each resource shields what must finish itself (``HttpPool`` does).
+    """
     if not resources:
         yield
         return
@@ -187,12 +192,10 @@ async def _held(resources: Sequence[AbstractAsyncContextManager[object]]) -> Asy
             await stack.enter_async_context(resource)
         yield
     except BaseException:  # each resource hears how the run ended (a cancellation, an error)
-        with anyio.CancelScope(shield=True):
-            if not await stack.__aexit__(*sys.exc_info()):
-                raise
+        if not await stack.__aexit__(*sys.exc_info()):
+            raise
     else:
-        with anyio.CancelScope(shield=True):
-            await stack.aclose()
+        await stack.aclose()
 
 
 def _executors(plan: Plan, options: RunOptions) -> dict[str, Executor]:
