@@ -10,8 +10,9 @@
         result = await graphflow.run(g)
 
 or ``run(g, resources=[box.session()])`` for a session that lasts one run.
-A YAML workflow's ``mcp:`` key builds the same toolbox. ``serve_workflows``
-(``graphflow mcp serve``) offers workflows as MCP tools.
+A YAML workflow's ``mcp:`` key builds the same toolbox. ``load_served`` and
+``serve_stdio`` / ``serve_http`` (``graphflow mcp serve``) offer workflows
+as MCP tools.
 
 Needs the official SDK: ``pip install 'graphflow[mcp]'``. It is imported only
 when a session opens or a server starts, so this package imports without it.
@@ -23,6 +24,9 @@ from ._errors import McpNotConnectedError as McpNotConnectedError
 from ._errors import McpTimeoutError as McpTimeoutError
 from ._errors import McpToolError as McpToolError
 from ._errors import McpTransportError as McpTransportError
+from ._serve import load_served as load_served
+from ._serve import serve_http as serve_http
+from ._serve import serve_stdio as serve_stdio
 from ._servers import CONNECT_TIMEOUT as CONNECT_TIMEOUT
 from ._servers import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._servers import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
@@ -43,4 +47,7 @@ __all__ = [
     "McpToolbox",
     "McpTransportError",
     "TRANSPORT_ERRORS",
+    "load_served",
+    "serve_http",
+    "serve_stdio",
 ]
