@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -162,3 +163,12 @@ def test_run_keeps_one_session_per_server_and_reads_outputs(
 
 def test_transport_errors_are_the_ones_retried() -> None:
     assert TRANSPORT_ERRORS == (McpTransportError,)
+
+
+def test_the_mcp_edge_and_the_loader_import_no_sdk() -> None:
+    code = (
+        "import sys, graphflow.mcp, graphflow.workflow; "
+        "print(sorted({'mcp', 'mcp_types', 'httpx2', 'uvicorn'} & set(sys.modules)))"
+    )
+    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
