@@ -161,3 +161,36 @@ async def test_trio(anyio_backend: str, alpha_url: str) -> None:
     g.add("x", box["a.add"], args={"a": 1, "b": 2})
     result = await graphflow.run(g, resources=[box.session()])
     assert result["x"].output == {"result": 3}
+
+
+async def test_an_agent_loop_keeps_one_session_across_its_turns() -> None:
+    from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageFunctionToolCall
+    from openai.types.chat.chat_completion_message_function_tool_call import Function
+
+    from graphflow.llm.agent import run_agent
+
+    def call(call_id: str, name: str, arguments: str) -> ChatCompletionMessageFunctionToolCall:
+        function = Function(name=name, arguments=arguments)
+        return ChatCompletionMessageFunctionToolCall(id=call_id, type="function", function=function)
+
+    script = [
+        ChatCompletionMessage(
+            role="assistant", content=None, tool_calls=[call("c1", "s__push", '{"item": "x"}')]
+        ),
+        ChatCompletionMessage(
+            role="assistant", content=None, tool_calls=[call("c2", "s__items_now", "{}")]
+        ),
+        ChatCompletionMessage(role="assistant", content="done"),
+    ]
+    turns: list[int] = []
+
+    async def planner(messages: list[object]) -> ChatCompletionMessage:
+        turns.append(len(messages))
+        return script[len(turns) - 1]
+
+    box = McpToolbox({"s": stdio("stateful")}, separator="__")
+    async with box.session():
+        assert {t["function"]["name"] for t in box.openai_schemas()} == {"s__push", "s__items_now"}
+        run = await run_agent(planner, box, [{"role": "user", "content": "go"}])
+    assert run.finished
+    assert '"items": ["x"]' in str(run.messages[4]["content"])
