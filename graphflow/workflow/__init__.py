@@ -22,6 +22,7 @@ The keys added to ``name``, ``tools``, ``inputs``, ``defaults``,
     env: {REGION: "${env.AWS_REGION:-eu-west-1}"}  # for shell nodes
     secrets: [API_TOKEN]            # environment variables never shown
     limits: {api: 4}                # pools: at most 4 nodes hold an "api" slot
+    mcp: {files: {command: [python, files_server.py]}}  # MCP servers: tool files.read_file
     nodes:
       check: {tool: echo, args: {ok: true}}
       deploy:
