@@ -80,9 +80,8 @@ class RunOptions:
         resources: async context managers the run holds open while its nodes
             run (entered in order before the first node, in the run's own task,
             so context variables they set reach every node; left in reverse
-            after the last, also after a failure or a cancellation, in the
-            cancel scope they were entered in: one that must finish cleaning
-            up while cancelled shields that itself) — e.g. a pooled HTTP client
+            after the last, shielded, also after a failure or a cancellation;
+            one may hold a task group) — e.g. a pooled HTTP client
             (``graphflow.builtin_tools.http.HttpPool``), MCP sessions
             (``graphflow.mcp.McpToolbox.session()``).
 

@@ -177,25 +177,35 @@ def _threads(concurrency: float) -> int:
 
 @asynccontextmanager
 async def _held(resources: Sequence[AbstractAsyncContextManager[object]]) -> AsyncIterator[None]:
-    """Enter each of the run's resources; leave them in reverse, whatever happens.
-
-    Not under a shield of ours: a resource that holds a task group (an MCP
-    session) must be left in the cancel scope it was entered in (anyio's scopes
-    nest), so each resource shields what must finish itself (``HttpPool`` does).
-    """
+    """Enter each of the run's resources; leave them in reverse, shielded, whatever happens."""
     if not resources:
         yield
         return
-    stack = AsyncExitStack()
-    try:
+    async with AsyncExitStack() as stack:
         for resource in resources:
-            await stack.enter_async_context(resource)
+            await stack.enter_async_context(_holding(resource))
         yield
-    except BaseException:  # each resource hears how the run ended (a cancellation, an error)
-        if not await stack.__aexit__(*sys.exc_info()):
-            raise
-    else:
-        await stack.aclose()
+
+
+@asynccontextmanager
+async def _holding(resource: AbstractAsyncContextManager[object]) -> AsyncIterator[None]:
+    """``async with resource``, its exit shielded by a scope entered *before* it.
+
+    A shield opened only at exit would not do: a resource that holds a task
+    group (an MCP session) must be left in the cancel scope it was entered in
+    (anyio's scopes nest), so the shield is this outer scope, turned on.
+    """
+    with anyio.CancelScope() as scope:
+        await resource.__aenter__()
+        try:
+            yield
+        except BaseException:  # each resource hears how the run ended (a cancellation, an error)
+            scope.shield = True
+            if not await resource.__aexit__(*sys.exc_info()):
+                raise
+        else:
+            scope.shield = True
+            await resource.__aexit__(None, None, None)
 
 
 def _executors(plan: Plan, options: RunOptions) -> dict[str, Executor]:

@@ -235,7 +235,8 @@ class McpSession:
             return
         for connection in self._connections:
             connection.stop()
-        # Left in the scope it was entered in, unshielded: the SDK shields the
-        # servers' shutdown itself. The body's exception is not the group's
-        # business (it would come back wrapped in an ExceptionGroup).
+        # Left in the scope it was entered in (a run's resources are shielded
+        # from outside that scope; the SDK shields the servers' shutdown too).
+        # The body's exception is not the group's business (it would come back
+        # wrapped in an ExceptionGroup).
         await group.__aexit__(None, None, None)

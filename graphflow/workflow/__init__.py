@@ -22,7 +22,6 @@ The keys added to ``name``, ``tools``, ``inputs``, ``defaults``,
     env: {REGION: "${env.AWS_REGION:-eu-west-1}"}  # for shell nodes
     secrets: [API_TOKEN]            # environment variables never shown
     limits: {api: 4}                # pools: at most 4 nodes hold an "api" slot
-    mcp: {files: {command: [python, files_server.py]}}  # MCP servers: tool files.read_file
     nodes:
       check: {tool: echo, args: {ok: true}}
       deploy:
@@ -38,6 +37,9 @@ The keys added to ``name``, ``tools``, ``inputs``, ``defaults``,
         args: {url: "${item}"}
     outputs:
       deployed: ${deploy.stdout}
+
+``mcp:`` names MCP servers whose tools nodes call as ``server.tool`` (see
+``graphflow.workflow._mcp``).
 
 ``if:`` is a condition in the core's safe language (``graphflow._condition``):
 false skips the node with the condition as the reason. ``${inputs.x}`` and
