@@ -87,8 +87,10 @@ class RunOptions:
         resources: async context managers the run holds open while its nodes
             run (entered in order before the first node, in the run's own task,
             so context variables they set reach every node; left in reverse
-            after the last, also after a failure or a cancellation) — e.g. a
-            pooled HTTP client (``graphflow.builtin_tools.http.HttpPool``).
+            after the last, shielded, also after a failure or a cancellation;
+            one may hold a task group) — e.g. a pooled HTTP client
+            (``graphflow.builtin_tools.http.HttpPool``), MCP sessions
+            (``graphflow.mcp.McpToolbox.session()``).
         store: a ``RunStore``, or the path of a SQLite file
             (``graphflow.store.SQLiteStore``): every transition is recorded and a
             node's success is committed before its dependents start, so a run that

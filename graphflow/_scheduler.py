@@ -244,18 +244,31 @@ async def _held(resources: Sequence[AbstractAsyncContextManager[object]]) -> Asy
     if not resources:
         yield
         return
-    stack = AsyncExitStack()
-    try:
+    async with AsyncExitStack() as stack:
         for resource in resources:
-            await stack.enter_async_context(resource)
+            await stack.enter_async_context(_holding(resource))
         yield
-    except BaseException:  # each resource hears how the run ended (a cancellation, an error)
-        with anyio.CancelScope(shield=True):
-            if not await stack.__aexit__(*sys.exc_info()):
+
+
+@asynccontextmanager
+async def _holding(resource: AbstractAsyncContextManager[object]) -> AsyncIterator[None]:
+    """``async with resource``, its exit shielded by a scope entered *before* it.
+
+    A shield opened only at exit would not do: a resource that holds a task
+    group (an MCP session) must be left in the cancel scope it was entered in
+    (anyio's scopes nest), so the shield is this outer scope, turned on.
+    """
+    with anyio.CancelScope() as scope:
+        await resource.__aenter__()
+        try:
+            yield
+        except BaseException:  # each resource hears how the run ended (a cancellation, an error)
+            scope.shield = True
+            if not await resource.__aexit__(*sys.exc_info()):
                 raise
-    else:
-        with anyio.CancelScope(shield=True):
-            await stack.aclose()
+        else:
+            scope.shield = True
+            await resource.__aexit__(None, None, None)
 
 
 def _executors(plan: Plan, options: RunOptions) -> dict[str, Executor]:

@@ -217,6 +217,27 @@ class TestResources:
             await gf.run(g, resources=[Pool()])
         assert closed == [True]
 
+    async def test_one_holding_a_task_group_is_left_in_its_own_scope(self) -> None:
+        closed: list[bool] = []
+
+        class Holder:  # as an MCP session does: a task group from enter to exit
+            async def __aenter__(self) -> None:
+                self.group = anyio.create_task_group()
+                await self.group.__aenter__()
+                self.group.start_soon(anyio.sleep_forever)
+
+            async def __aexit__(self, *exc: object) -> None:
+                self.group.cancel_scope.cancel()
+                await self.group.__aexit__(None, None, None)
+                await anyio.lowlevel.checkpoint()  # shielded: this still runs
+                closed.append(True)
+
+        g = gf.Graph()
+        g.add("a", anyio.sleep_forever)
+        with anyio.move_on_after(0.05):
+            await gf.run(g, resources=[Holder()])
+        assert closed == [True]
+
     def test_a_resource_must_be_an_async_context_manager(self) -> None:
         with pytest.raises(gf.OptionError, match="resources"):
             gf.RunOptions(resources=[object()])  # type: ignore[list-item]

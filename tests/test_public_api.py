@@ -37,7 +37,7 @@ def test_import_graphflow_loads_no_edge_dependency() -> None:
     code = (
         "import sys, graphflow; "
         "heavy = {'yaml', 'rich', 'networkx', 'httpx', 'openai', 'anthropic', 'dask', "
-        "'structlog', 'graphflow.cli'}; "
+        "'structlog', 'graphflow.cli', 'mcp', 'graphflow.mcp'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

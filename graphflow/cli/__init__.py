@@ -87,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", parents=[common], help="show how a workflow would run")
     plan.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
 
+    mcp = sub.add_parser("mcp", help="workflows as MCP tools: graphflow mcp serve FILE...")
+    mcp_sub = mcp.add_subparsers(dest="mcp_command", metavar="COMMAND", parser_class=_Parser)
+    serve = mcp_sub.add_parser("serve", help="serve each workflow file as one MCP tool (stdio)")
+    serve.add_argument("files", nargs="+", metavar="FILE", help="workflow YAML files")
+    serve.add_argument("--http", type=int, metavar="PORT", help="streamable HTTP on 127.0.0.1:PORT")
+    serve.add_argument(
+        "--tools", nargs="+", default=[], metavar="MOD", help="more modules to take tools from"
+    )
+
     report = sub.add_parser(
         "report", help="an HTML report (timeline, graph, critical path) from a --json file"
     )
@@ -185,6 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._run import command_run
 
             return command_run(args)
+        if args.command == "mcp":
+            from ._mcp import command_mcp
+
+            return command_mcp(args)
         if args.command == "report":
             from ._report import command_report
 

@@ -9,8 +9,17 @@ from ..workflow import Workflow, load_workflow
 from . import EXIT_OK, parse_inputs
 
 
-def load(args: argparse.Namespace) -> Workflow:
-    return load_workflow(args.file, parse_inputs(args.input, args.inputs), tuple(args.tools))
+def load(args: argparse.Namespace, listed: bool = True) -> Workflow:
+    """The workflow; ``listed``: its ``mcp:`` servers' tools listed first, so that its
+    nodes are checked against them (``McpConnectError``, one line, if one is down)."""
+    inputs, tools = parse_inputs(args.input, args.inputs), tuple(args.tools)
+    wf = load_workflow(args.file, inputs, tools)
+    if wf.mcp is None or not listed:
+        return wf
+    import anyio
+
+    anyio.run(wf.mcp.list_tools)
+    return load_workflow(args.file, inputs, tools, mcp=wf.mcp)
 
 
 def command_validate(args: argparse.Namespace) -> int:
@@ -18,11 +27,14 @@ def command_validate(args: argparse.Namespace) -> int:
     plan = wf.graph.plan()
     edges = sum(len(d) for d in plan.deps)
     print(f"ok: {wf.path}: workflow {wf.model.name!r}, {len(plan.specs)} nodes, {edges} edges")
+    for server, tools in (wf.mcp.listed if wf.mcp is not None else {}).items():
+        names = ", ".join(sorted(tools)[:30]) + (", ..." if len(tools) > 30 else "")
+        print(f"  mcp {server}: {len(tools)} tools: {names}")
     return EXIT_OK
 
 
 def command_plan(args: argparse.Namespace) -> int:
-    wf = load(args)
+    wf = load(args, listed=False)
     if args.format == "mermaid":
         print(analysis.to_mermaid(wf.graph))
         return EXIT_OK

@@ -38,6 +38,9 @@ The keys added to ``name``, ``tools``, ``inputs``, ``defaults``,
     outputs:
       deployed: ${deploy.stdout}
 
+``mcp:`` names MCP servers whose tools nodes call as ``server.tool`` (see
+``graphflow.workflow._mcp``).
+
 ``if:`` is a condition in the core's safe language (``graphflow._condition``):
 false skips the node with the condition as the reason. ``${inputs.x}`` and
 ``${env.NAME}`` (``${env.NAME:-default}`` when unset or empty) are read when

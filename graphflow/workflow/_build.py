@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphflow import Graph, Retry, RunOptions, RunOptionsArgs, RunResult, SpecError
 
@@ -23,12 +23,16 @@ from . import _template as tpl
 from ._env import redact
 from ._errors import Problems
 from ._loader import Document, Loc, load_file, load_text
+from ._mcp import file_toolbox
 from ._nodes import GraphBuilder, retry_of
 from ._outputs import Outputs, resolve_outputs
 from ._registry import DuplicateToolError, ToolModuleError, ToolRegistry, import_modules
 from ._spec import WorkflowModel
 from ._text import quote
 from ._validate import Checked, check_schema
+
+if TYPE_CHECKING:
+    from graphflow.mcp import McpToolbox
 
 INPUTS = tpl.INPUTS
 
@@ -53,6 +57,8 @@ class Workflow:
     default_retries: int | Retry | None = None
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
     declared_outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    mcp: McpToolbox | None = field(default=None, repr=False)
+    """The file's ``mcp:`` servers (None without); ``run_options()`` opens their sessions."""
 
     def outputs(self, result: RunResult) -> Outputs:
         """The file's ``outputs:``, read from a run's results.
@@ -87,7 +93,8 @@ class Workflow:
         return redact(value, self.secrets)
 
     def run_options(self) -> RunOptions:
-        """The run options the file sets: concurrency, fail_fast, default timeout and retries.
+        """The run options the file sets: concurrency, fail_fast, default timeout and retries,
+        and a session with each ``mcp:`` server for the run (a new one per call).
 
         Returns:
             A ``graphflow.RunOptions`` (the defaults for what the file leaves out),
@@ -100,6 +107,8 @@ class Workflow:
             "default_timeout": self.default_timeout,
             "default_retries": self.default_retries,
         }
+        if self.mcp is not None:
+            given["resources"] = (self.mcp.session(),)
         return RunOptions.build(None, given)
 
 
@@ -108,6 +117,7 @@ def load_workflow(
     inputs: Mapping[str, Any] | None = None,
     tools: tuple[str, ...] = (),
     environ: Mapping[str, str] | None = None,
+    mcp: McpToolbox | None = None,
 ) -> Workflow:
     """Load, validate and build a workflow file.
 
@@ -117,6 +127,10 @@ def load_workflow(
         tools: more modules to take tools from (as ``--tools`` does).
         environ: what ``${env.NAME}`` and ``secrets:`` read (default: ``os.environ``,
             as it is now).
+        mcp: the toolbox of the file's ``mcp:`` servers, already listed
+            (``await wf.mcp.list_tools()`` on a first load), so that nodes are
+            checked against the servers' tools and schemas; default: one built
+            from the file, whose tools are checked when called.
 
     Returns:
         The ``Workflow``, its graph ready to run.
@@ -128,7 +142,7 @@ def load_workflow(
             ``WorkflowToolNotFoundError`` (also a ``ToolNotFoundError``) or a
             ``WorkflowCycleError`` (also a ``CycleError``).
     """
-    return _build(load_file(path), inputs or {}, tools, Path(path).parent, environ)
+    return _build(load_file(path), inputs or {}, tools, Path(path).parent, environ, mcp)
 
 
 def load_workflow_text(
@@ -136,9 +150,10 @@ def load_workflow_text(
     inputs: Mapping[str, Any] | None = None,
     tools: tuple[str, ...] = (),
     environ: Mapping[str, str] | None = None,
+    mcp: McpToolbox | None = None,
 ) -> Workflow:
     """As ``load_workflow``, from a string (the file name reads ``<string>``)."""
-    return _build(load_text(text), inputs or {}, tools, None, environ)
+    return _build(load_text(text), inputs or {}, tools, None, environ, mcp)
 
 
 def _build(
@@ -147,6 +162,7 @@ def _build(
     tools: tuple[str, ...],
     folder: Path | None,
     environ: Mapping[str, str] | None,
+    mcp: McpToolbox | None = None,
 ) -> Workflow:
     problems = Problems(doc)
     if not isinstance(doc.data, dict):
@@ -158,6 +174,9 @@ def _build(
     secrets = _secrets(checked, environ, problems)
     registry, complete = _registry(doc, checked, tools, folder, problems)
     builder = GraphBuilder(doc, checked, values, environ, registry, complete, problems)
+    mcp = mcp or file_toolbox(builder)
+    if mcp is not None:
+        registry.add_mcp(mcp)
     graph = builder.build()
     outputs = builder.outputs()
     problems.raise_if_any(hide=secrets)
@@ -173,6 +192,7 @@ def _build(
         default_retries=retry_of(model.defaults.retries),
         secrets=secrets,
         declared_outputs=outputs,
+        mcp=mcp,
     )
 
 

@@ -36,6 +36,7 @@ from ._arguments import check_arguments
 from ._env import read_env
 from ._errors import Problems, WorkflowCycleError, WorkflowToolNotFoundError
 from ._loader import Document, Loc
+from ._mcp import transport_only
 from ._registry import ToolRegistry
 from ._spec import NodeModel, RetrySpec, WorkflowModel
 from ._text import quote
@@ -141,7 +142,7 @@ class GraphBuilder:
                 args=args,
                 depends_on=_depends(node),
                 timeout=node.timeout,
-                retries=retry_of(node.retries),
+                retries=self._retries(node),
                 trigger=node.trigger,
                 for_each=for_each,
                 max_parallel=node.max_parallel,
@@ -152,6 +153,15 @@ class GraphBuilder:
             )
         except (SpecError, ValueError) as exc:
             self.problems.at(getattr(exc, "reason", str(exc)), _field_loc(loc, exc))
+
+    def _retries(self, node: NodeModel) -> int | Retry | None:
+        """The node's retries; an MCP tool's (the file's default too) on transport errors only."""
+        if not self.registry.is_mcp(node.tool):
+            return retry_of(node.retries)
+        spec = node.retries
+        if spec is None and self.model is not None:
+            spec = self.model.defaults.retries
+        return transport_only(retry_of(spec))
 
     def _tool(self, node_id: str, node: NodeModel) -> Callable[..., Any] | None:
         try:

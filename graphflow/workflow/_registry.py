@@ -22,12 +22,15 @@ from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from graphflow import Tool, ToolNotFoundError
 
 from ..builtin_tools import BUILTINS
 from ._text import quote
+
+if TYPE_CHECKING:
+    from graphflow.mcp import McpToolbox
 
 ENTRY_POINT_GROUP = "graphflow.tools"
 
@@ -88,6 +91,7 @@ class ToolRegistry:
     def __init__(self, modules: Iterable[ModuleType] = ()) -> None:
         self._mine: dict[str, Callable[..., Any]] = {}
         self._origin: dict[str, str] = {}
+        self.mcp: McpToolbox | None = None
         for module in modules:
             self.add_module(module)
 
@@ -98,12 +102,22 @@ class ToolRegistry:
             self._mine[name] = fn
             self._origin[name] = module.__name__
 
+    def add_mcp(self, toolbox: McpToolbox) -> None:
+        """Resolve ``server.tool`` names through the file's MCP servers."""
+        self.mcp = toolbox
+
+    def is_mcp(self, name: str) -> bool:
+        return self.mcp is not None and self.mcp.split(name) is not None
+
     def names(self) -> list[str]:
         eps = [ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)]
-        return sorted({*self._mine, *BUILTINS, *eps})
+        listed = self.mcp.names if self.mcp is not None else []
+        return sorted({*self._mine, *BUILTINS, *eps, *listed})
 
     def resolve(self, name: str, where: str = "") -> Callable[..., Any]:
         """The callable for ``name``, or ``ToolNotFoundError`` listing close matches."""
+        if self.mcp is not None and self.is_mcp(name):
+            return self.mcp.resolve(name)
         if name in self._mine:
             return self._mine[name]
         if name in BUILTINS:

@@ -5,7 +5,7 @@ error locations into file:line:column with a "did you mean" for typos.
 
 Top-level keys: ``name`` (required), ``description``, ``tools``, ``inputs``,
 ``env``, ``secrets``, ``limits``, ``defaults``, ``concurrency``,
-``fail_fast``, ``nodes`` (required) and ``outputs``. Node keys: ``tool``
+``fail_fast``, ``mcp``, ``nodes`` (required) and ``outputs``. Node keys: ``tool``
 (required), ``args``, ``depends_on``, ``if``, ``for_each``, ``max_parallel``,
 ``partial``, ``limits``, ``env``, ``timeout``, ``retries``, ``trigger``, ``executor``,
 ``description``. What each means is in ``graphflow.workflow``'s docstring.
@@ -25,6 +25,8 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 """An environment variable's name, as ``env:``, ``secrets:`` and ``${env.NAME}`` write it."""
 POOL = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*", re.ASCII)
 """A ``limits:`` pool's name (no ``:``: the core names its own pools ``tool:x``...)."""
+MCP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*", re.ASCII)
+"""An ``mcp:`` server's name: its tools are ``name.tool``, so no dot."""
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 MAX_CONCURRENCY = 1_000_000
@@ -141,6 +143,22 @@ class NodeModel(_Strict):
     description: str = ""
 
 
+class McpServerSpec(_Strict):
+    """``mcp: {files: {command: [python, s.py], env: {...}}, web: {url: ..., headers: {...}}}``."""
+
+    command: list[str] | None = Field(None, min_length=1)
+    env: dict[EnvName, EnvValue] = {}
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = {}
+    concurrency: int | None = Field(None, ge=1, le=MAX_CONCURRENCY)
+    timeout: Duration | None = None
+    destructive_lock: bool = True
+
+
+McpName = Annotated[str, _named(MCP_NAME, "a server name (letters, digits, _ and -)")]
+
+
 class WorkflowModel(_Strict):
     name: str
     description: str = ""
@@ -152,6 +170,7 @@ class WorkflowModel(_Strict):
     defaults: Defaults = Defaults()
     concurrency: int | None = Field(None, ge=1, le=MAX_CONCURRENCY)
     fail_fast: bool = False
+    mcp: dict[McpName, McpServerSpec] = {}
     nodes: dict[str, NodeModel] = Field(min_length=1)
     outputs: dict[str, Any] = {}
 
@@ -167,6 +186,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "retries": _keys(RetrySpec),
     "defaults": _keys(Defaults),
     "input": _keys(InputSpec),
+    "mcp": _keys(McpServerSpec),
 }
 
 
@@ -182,6 +202,8 @@ def fields_at(loc: tuple[str | int, ...]) -> tuple[str, ...]:
         return FIELDS["defaults"]
     if loc[0] == "inputs" and len(loc) == 2:
         return FIELDS["input"]
+    if loc[0] == "mcp" and len(loc) == 2:
+        return FIELDS["mcp"]
     return ()
 
 
