@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from graphflow import (
+    Cache,
     CycleError,
     DuplicateNodeError,
     Graph,
@@ -38,7 +39,7 @@ from ._errors import Problems, WorkflowCycleError, WorkflowToolNotFoundError
 from ._loader import Document, Loc
 from ._mcp import transport_only
 from ._registry import ToolRegistry
-from ._spec import NodeModel, RetrySpec, WorkflowModel
+from ._spec import CacheSpec, NodeModel, RetrySpec, WorkflowModel
 from ._text import quote
 from ._validate import Checked
 
@@ -150,6 +151,8 @@ class GraphBuilder:
                 limits=limits,
                 when=when,
                 executor=node.executor,
+                cache=cache_of(node.cache),
+                idempotency_key=node.idempotency_key,
             )
         except (SpecError, ValueError) as exc:
             self.problems.at(getattr(exc, "reason", str(exc)), _field_loc(loc, exc))
@@ -421,6 +424,13 @@ def retry_of(spec: int | RetrySpec | None) -> int | Retry | None:
     if isinstance(spec, RetrySpec):
         return Retry(spec.attempts - 1, spec.backoff, spec.max_backoff, spec.jitter)
     return spec
+
+
+def cache_of(spec: bool | CacheSpec) -> Cache | None:
+    """The core's ``cache=`` for a file's ``cache:``."""
+    if isinstance(spec, CacheSpec):
+        return Cache(spec.ttl, spec.key, spec.version)
+    return Cache() if spec else None
 
 
 def _depends(node: NodeModel) -> list[str]:

@@ -8,6 +8,7 @@ Top-level keys: ``name`` (required), ``description``, ``tools``, ``inputs``,
 ``fail_fast``, ``mcp``, ``nodes`` (required) and ``outputs``. Node keys: ``tool``
 (required), ``args``, ``depends_on``, ``if``, ``for_each``, ``max_parallel``,
 ``partial``, ``limits``, ``env``, ``timeout``, ``retries``, ``trigger``, ``executor``,
+``cache``, ``idempotency_key``,
 ``description``. What each means is in ``graphflow.workflow``'s docstring.
 """
 
@@ -120,6 +121,14 @@ class InputSpec(_Strict):
     required: bool = False
 
 
+class CacheSpec(_Strict):
+    """``cache: {ttl: 1h, key: "{sku}", version: "2"}`` (or ``cache: true``)."""
+
+    ttl: Duration | None = None
+    key: Annotated[str, Field(min_length=1)] | None = None
+    version: str | None = None
+
+
 class Defaults(_Strict):
     timeout: Duration | None = None
     retries: Retries | None = None
@@ -140,6 +149,8 @@ class NodeModel(_Strict):
     retries: Retries | None = None
     trigger: Literal["all_success", "all_done"] = "all_success"
     executor: Literal["async", "thread", "process", "dask"] | None = None
+    cache: bool | CacheSpec = False
+    idempotency_key: Annotated[str, Field(min_length=1)] | None = None
     description: str = ""
 
 
@@ -185,6 +196,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "node": _keys(NodeModel),
     "retries": _keys(RetrySpec),
     "defaults": _keys(Defaults),
+    "cache": _keys(CacheSpec),
     "input": _keys(InputSpec),
     "mcp": _keys(McpServerSpec),
 }
@@ -204,7 +216,17 @@ def fields_at(loc: tuple[str | int, ...]) -> tuple[str, ...]:
         return FIELDS["input"]
     if loc[0] == "mcp" and len(loc) == 2:
         return FIELDS["mcp"]
+    if loc[0] == "nodes" and len(loc) >= 3 and loc[2] == "cache":
+        return FIELDS["cache"]
     return ()
 
 
-__all__ = ["Duration", "NodeModel", "RetrySpec", "WorkflowModel", "fields_at", "parse_duration"]
+__all__ = [
+    "CacheSpec",
+    "Duration",
+    "NodeModel",
+    "RetrySpec",
+    "WorkflowModel",
+    "fields_at",
+    "parse_duration",
+]

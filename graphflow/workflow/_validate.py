@@ -25,7 +25,7 @@ from ._loader import Document, Loc
 from ._spec import WorkflowModel, fields_at
 from ._text import one_line, quote
 
-_UNION_FIELDS: Final = frozenset({"retries", "depends_on", "for_each"})
+_UNION_FIELDS: Final = frozenset({"retries", "depends_on", "for_each", "cache"})
 _KIND: Final = {
     "constrained-int": "an integer",
     "int": "an integer",
@@ -33,6 +33,8 @@ _KIND: Final = {
     "list[str]": "a list of strings",
     "list[any]": "a list",
     "RetrySpec": "a mapping",
+    "CacheSpec": "a mapping",
+    "bool": "true or false",
 }
 
 

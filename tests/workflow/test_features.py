@@ -407,3 +407,43 @@ def test_the_module_docstring_example_loads_and_runs() -> None:
     assert wf.outputs(result).notes == {
         "deployed": f"node 'deploy' skipped: {result['deploy'].reason}"
     }
+
+
+class TestDurabilityKeys:
+    FLOW = """
+        name: durable
+        nodes:
+          a:
+            tool: echo
+            args: {message: "7"}
+            cache: {ttl: 1h, key: "{message}"}
+            idempotency_key: "order-{message}"
+          b:
+            tool: echo
+            args: {message: "${a}"}
+            cache: true
+    """
+
+    def test_cache_and_idempotency_key_reach_the_nodes(self, tmp_path: Path) -> None:
+        wf = load(self.FLOW)
+        specs = {s.node_id: s for s in wf.graph.plan().specs}
+        assert specs["a"].cache == gf.Cache(ttl=3600.0, key="{message}")
+        assert specs["a"].idempotency_key == "order-{message}"
+        assert specs["b"].cache == gf.Cache()
+        first = gf.run_sync(wf.graph, store=tmp_path / "r.db")
+        second = gf.run_sync(wf.graph, store=tmp_path / "r.db")
+        assert first.ok and second.ok
+        assert [second[n].cached for n in "ab"] == [True, True]
+
+    @pytest.mark.parametrize(
+        ("cache", "expected"),
+        [
+            ("{tll: 3}", "unknown key 'tll' (did you mean 'ttl'?)"),
+            ("7", "nodes.b.cache: expected true or false or a mapping (got 7)"),
+            ("{ttl: soon}", "'soon' is not a duration"),
+        ],
+    )
+    def test_a_bad_cache_is_one_located_line(self, cache: str, expected: str) -> None:
+        text = self.FLOW.replace("cache: true", f"cache: {cache}")
+        message = error_of(text)
+        assert expected in message and len(message.splitlines()) == 1
