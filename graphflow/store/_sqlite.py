@@ -23,6 +23,7 @@ Writing
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -267,7 +268,7 @@ class SQLiteStore:
                     )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
         except sqlite3.Error as exc:
             raise StoreError(self.path, _what(exc)) from exc
@@ -343,8 +344,10 @@ class _Connection:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
         assert self.db is not None
         try:
-            if self.write:
-                self._run("COMMIT" if kind is None else "ROLLBACK")
+            if self.write and kind is None:
+                self._run("COMMIT")
+            elif self.write:
+                _rollback(self.db)
         finally:
             self.db.close()
         if isinstance(exc, sqlite3.Error):
@@ -402,6 +405,8 @@ class _Journal:
             return
         where = _unfaithful(output, "output", 0)
         if where is not None:
+            if len(where) > _MAX_DETAIL // 2:  # a path 100 levels deep: keep its two ends
+                where = where[:40] + "…" + where[-(_MAX_DETAIL // 2 - 41) :]
             raise UnstorableOutputError(
                 f"output of {node_id[:100]!r} cannot be stored faithfully as JSON: {where}"
                 " (return dicts with str keys, lists, str, int, float, bool or None;"
@@ -452,7 +457,7 @@ class _Journal:
                     )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
         except sqlite3.Error as exc:
             raise StoreError(self.store.path, _what(exc)) from exc
@@ -514,6 +519,15 @@ def _node_result(text: str, blob: bytes | None, path: Path) -> NodeResult:
     return result
 
 
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back what a failed statement left, if anything: SQLite has already
+    rolled back after a full disk or an I/O error, and a second failure must not
+    hide the first (which is the one to report)."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
 def _latest(db: sqlite3.Connection, workflow: str | None) -> str | None:
     if workflow is None:
         row = db.execute("SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
@@ -558,7 +572,17 @@ def _alive(host: str | None, pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited and only waits to be reaped (a killed run whose
+    parent has not waited for it yet: it runs nothing). False where /proc is not."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 def _what(exc: sqlite3.Error) -> str:
