@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import pickle
+import re
 import socket
 import sqlite3
 import time
@@ -71,6 +72,7 @@ CREATE TABLE IF NOT EXISTS nodes (
 ) WITHOUT ROWID;
 """
 _LIVE: Final = ("running",)
+_ITEM: Final = re.compile(r"(.+)\[\d+\]")  # a for_each item's id: its node's, then [index]
 _MAX_DETAIL: Final = 300
 
 
@@ -319,7 +321,7 @@ class SQLiteStore:
             " WHERE run_id = ? AND status = 'succeeded'",
             [run_id],
         ):
-            if nodes.get(node_id) == info.nodes.get(node_id):  # a changed node runs again
+            if _same(node_id, nodes, info.nodes):  # a changed node runs again
                 earlier[node_id] = _node_result(text, blob, self.path)
         return run_id, earlier
 
@@ -517,6 +519,18 @@ def _node_result(text: str, blob: bytes | None, path: Path) -> NodeResult:
     except Exception as exc:
         raise StoreError(path, f"a stored result cannot be read: {exc}") from exc
     return result
+
+
+def _same(node_id: str, old: Mapping[str, str], new: Mapping[str, str]) -> bool:
+    """Whether ``node_id`` does what it did: same fingerprint. An item made at run
+    time (``price[3]`` of ``for_each: ${search.hits}``) has none of its own: it is
+    the same if its for_each node is, so a forced resume reruns a changed one's items."""
+    while node_id not in old and node_id not in new:
+        match = _ITEM.fullmatch(node_id)
+        if match is None:
+            return True  # (not a node the run declared: nothing to compare)
+        node_id = match.group(1)
+    return old.get(node_id) == new.get(node_id)
 
 
 def _rollback(db: sqlite3.Connection) -> None:

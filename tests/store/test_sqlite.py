@@ -118,6 +118,28 @@ class TestResume:
         assert forced.passed
         assert tools.calls == {"a": 1, "b": 2, "c": 2, "d": 1}  # a is the same: not again
 
+    async def test_a_changed_for_each_made_at_run_time_is_refused_and_forced_reruns_its_items(
+        self, tools: Tools, db: Path
+    ) -> None:
+        """Its items exist only once their source succeeded, so they have no
+        fingerprint of their own: they follow their for_each node's."""
+
+        def graph(k: int) -> gf.Graph:
+            g = gf.Graph()
+            g.add("src", lambda: [1, 2, 3])
+            g.add("each", lambda i, k: i * k, for_each="${src}", args={"i": "${item}", "k": k})
+            g.add("after", tools.step, args={"name": "after", "x": "${each}"})
+            return g
+
+        tools.failing = {"after"}
+        first = await gf.run(graph(1), store=db)
+        tools.failing = set()
+        with pytest.raises(StoreError, match=r": changed 'each', 'after' \(force to resume"):
+            await gf.run(graph(2), store=db, resume=first.run_id)
+        forced = await gf.run(graph(2), store=db, resume=first.run_id, force=True)
+        assert forced["each"].output == [2, 4, 6]  # not the stored [1, 2, 3]
+        assert forced["after"].output == "after"
+
     async def test_other_labels_are_refused(self, tools: Tools, db: Path) -> None:
         tools.failing = {"b"}
         first = await gf.run(tools.chain(), store=db, labels={"inputs": "1"})
