@@ -120,6 +120,7 @@ class RunCommand:
         self.options = command_line_options(args, wf.run_options())
         if store is not None:
             self.options = self.options.replace(**store.options)
+            store.prepare()
         check_executors(wf.graph, self.options)
         self.pool = _http_pool(args, wf)
         self.out = sys.stderr if args.json == "-" else sys.stdout

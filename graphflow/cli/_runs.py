@@ -13,6 +13,7 @@ import dataclasses
 import json
 import re
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT: Final = 20
 """Runs ``runs list`` shows unless told otherwise (newest first)."""
+MAX_ROWS: Final = 50
+"""Rows of ``runs show`` beyond which only nodes that did not succeed or skip are listed."""
+_QUIET: Final = ("succeeded", "skipped")
 DETAIL: Final = 160
 """Characters of an error or reason in ``runs show``'s table."""
 _AGE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -51,6 +55,12 @@ def add_runs_parser(sub: Any) -> None:
     show.add_argument("run_id", metavar="RUN_ID", help="a run id (or a prefix), or 'last'")
     show.add_argument("--workflow", metavar="FILE", help="with 'last': this file's latest run")
     show.add_argument("--json", action="store_true", help="as JSON on stdout (outputs too)")
+    show.add_argument(
+        "--all",
+        action="store_true",
+        help=f"a row for every node (default: beyond {MAX_ROWS} rows only the nodes that did "
+        "not succeed or skip, the rest counted)",
+    )
     gc = actions.add_parser("gc", parents=[common], help="delete old finished runs")
     gc.add_argument(
         "--keep", type=int, default=20, metavar="N", help="newest runs kept per workflow (20)"
@@ -115,7 +125,8 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
     table = Table(title=title, title_justify="left")
     for column in ("node", "status", "attempts", "duration", "error / reason"):
         table.add_column(column, overflow="fold")
-    for node in nodes:
+    rows, rest = _bounded(nodes, args.all)
+    for node in rows:
         took = node.get("duration")
         table.add_row(
             str(node.get("node_id")),
@@ -125,7 +136,21 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
             _detail(node),
         )
     _console().print(table)
+    if rest:
+        print(rest)
     return EXIT_OK
+
+
+def _bounded(nodes: list[dict[str, Any]], every: bool) -> tuple[list[dict[str, Any]], str]:
+    """At most ``MAX_ROWS`` rows unless ``every``: beyond, only the nodes that did not
+    succeed or skip are listed, and the rest counted (a 10,000-row table helps no one)."""
+    if every or len(nodes) <= MAX_ROWS:
+        return nodes, ""
+    shown = [n for n in nodes if n.get("status") not in _QUIET][:MAX_ROWS]
+    counts = Counter(str(n.get("status")) for n in nodes)
+    counts.subtract(str(n.get("status")) for n in shown)
+    listed = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if n)
+    return shown, f"{len(nodes) - len(shown)} more rows not listed: {listed} (--all lists them)"
 
 
 def _gc(store: SQLiteStore, args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ unless ``--force``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -91,6 +92,13 @@ class Stored:
     path: Path
     options: dict[str, Any]
     hint: str
+
+    def prepare(self) -> None:
+        """Create the store's folder, if missing, readable by its owner only: the
+        store keeps outputs as the tools returned them, secrets included (a
+        resume feeds them to dependents), where the summary hides them."""
+        with contextlib.suppress(OSError):  # (the store names the problem when it opens)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def line(self, run_id: str, passed: bool, restored: int) -> str:
         """``run ID stored in PATH``, and how to resume it if it did not pass."""

@@ -94,6 +94,7 @@ class TestWhereRunsAreStored:
         assert proc.stdout.endswith(f"\nrun {run_id} stored in flows/.graphflow/runs.db\n")
         [record] = SQLiteStore(folder / ".graphflow" / "runs.db").runs()
         assert (record.run_id, record.status) == (run_id, "succeeded")
+        assert (folder / ".graphflow").stat().st_mode & 0o777 == 0o700  # outputs hold secrets
         assert record.workflow == str((folder / "steps.yaml").resolve())
 
     def test_a_run_that_did_not_pass_says_how_to_resume_it(
@@ -314,6 +315,30 @@ class TestRunsCommand:
         assert gone.stdout == "deleted 1 run from .graphflow/runs.db\n"
         data = json.loads(Ran(capsys, "runs", "list", "--json").stdout)
         assert [r["run_id"] for r in data] == [passed]
+
+    def test_show_lists_at_most_50_rows_unless_all(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = flow(
+            tmp_path / "wide.yaml",
+            f"""\
+            name: wide
+            nodes:
+              each:
+                tool: python
+                for_each: {list(range(60))}
+                args: {{function: tests.cli.targets:check, kwargs: {{item: "${{item}}", bad: [7]}}}}
+            """,
+        )
+        assert Ran(capsys, "run", path).returncode == 1
+        shown = Ran(capsys, "runs", "show", "last")
+        assert "each[7]" in shown.stdout and "each[8]" not in shown.stdout
+        assert "ValueError: bad item 7" in shown.stdout
+        assert shown.stdout.endswith(
+            "60 more rows not listed: 1 skipped, 59 succeeded (--all lists them)\n"
+        )
+        every = Ran(capsys, "runs", "show", "last", "--all")
+        assert "each[59]" in every.stdout and "more rows" not in every.stdout
 
     def test_mistakes_are_one_line_and_exit_2(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
