@@ -316,13 +316,17 @@ class SQLiteStore:
         if why is not None and not info.force:
             raise StoreError(self.path, f"cannot resume {run_id!r}: {why} (force to resume anyway)")
         earlier: dict[str, NodeResult] = {}
+        stale = []
         for node_id, text, blob in db.execute(
             "SELECT node_id, result, output_pickle FROM nodes"
             " WHERE run_id = ? AND status = 'succeeded'",
             [run_id],
-        ):
-            if _same(node_id, nodes, info.nodes):  # a changed node runs again
+        ).fetchall():
+            if _same(node_id, nodes, info.nodes):
                 earlier[node_id] = _node_result(text, blob, self.path)
+            else:  # changed (forced): it runs again, and its old success is no more
+                stale.append((run_id, node_id))  # (the run's new fingerprints hide the change)
+        db.executemany("DELETE FROM nodes WHERE run_id = ? AND node_id = ?", stale)
         return run_id, earlier
 
 

@@ -5,7 +5,11 @@ A real SQLite file each time; the CLI and real processes are in ``tests/cli``.""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,10 @@ import graphflow as gf
 from graphflow import EventSinkError
 from graphflow import NodeStatus as S
 from graphflow.store import SQLiteStore, StoreError, UnstorableOutputError
+
+from . import crash
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.anyio
 
@@ -139,6 +147,25 @@ class TestResume:
         forced = await gf.run(graph(2), store=db, resume=first.run_id, force=True)
         assert forced["each"].output == [2, 4, 6]  # not the stored [1, 2, 3]
         assert forced["after"].output == "after"
+
+    def test_a_forced_resume_that_died_leaves_no_stale_success(self, tmp_path: Path) -> None:
+        """A forced resume records the new fingerprints at once; if it dies before
+        rerunning a changed node, that node's old success must not pass for the new
+        node's at the next resume (which needs no force: nothing changes any more)."""
+        db, flag = tmp_path / "runs.db", tmp_path / "die"
+        first = gf.run_sync(crash.graph(1, str(flag)), store=db, workflow="crash")
+        assert first["b"].output == 1 and not first.passed
+        flag.touch()
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.store.crash", str(db), str(flag)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+        )
+        assert proc.returncode == -signal.SIGKILL
+        flag.unlink()
+        again = gf.run_sync(crash.graph(2, str(flag)), store=db, workflow="crash", resume="last")
+        assert again["b"].output == 2 and again["c"].output == 2
 
     async def test_other_labels_are_refused(self, tools: Tools, db: Path) -> None:
         tools.failing = {"b"}
