@@ -36,7 +36,13 @@ _UNIT: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 def add_runs_parser(sub: Any) -> None:
     """The ``runs`` command and its three actions, on the CLI's subparsers ``sub``."""
-    runs = sub.add_parser("runs", help="the runs in a run store: list, show, gc")
+    runs = sub.add_parser(
+        "runs",
+        help="the runs in a run store: list, show, gc",
+        description="The runs 'graphflow run' recorded. The store: --store PATH, else "
+        "$GRAPHFLOW_STORE, else .graphflow/runs.db beside --workflow FILE, or in the "
+        "current folder.",
+    )
     actions = runs.add_subparsers(
         dest="runs_command", metavar="ACTION", parser_class=type(runs), required=True
     )
