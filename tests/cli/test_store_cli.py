@@ -203,6 +203,7 @@ class TestResume:
             (["--force"], "--force is for --resume"),
             (["--resume", "nope"], "no run 'nope' to resume"),
             (["--resume", "last"], "no earlier run of"),
+            (["--store", "/dev/null/runs.db"], "run store /dev/null/runs.db: cannot open: "),
         ]:
             proc = Ran(capsys, "run", path, *args)
             assert proc.returncode == 2, (args, proc.stderr)

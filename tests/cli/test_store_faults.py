@@ -189,7 +189,8 @@ class TestCorrupt:
 
 class TestTwoWriters:
     def test_two_processes_write_one_store_at_once(self, tmp_path: Path) -> None:
-        """Both runs wait for each other (a rendezvous node), then commit 12 items each."""
+        """Both runs wait for each other (a rendezvous node), then commit 12 items each,
+        one at a time, so that their commits interleave."""
         go = tmp_path / "go"
         path = flow(
             tmp_path / "pair.yaml",
@@ -208,7 +209,7 @@ class TestTwoWriters:
                 for_each: [{", ".join(map(str, range(12)))}]
                 args: {{function: tests.cli.targets:blob, kwargs: {{size: 100, item: "${{item}}"}}}}
                 depends_on: [meet]
-                max_parallel: 4
+                max_parallel: 1
             """,
         )
         store = tmp_path / "runs.db"
