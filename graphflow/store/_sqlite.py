@@ -310,8 +310,8 @@ class SQLiteStore:
         if row is None:
             raise StoreError(self.path, f"no run {run_id!r} to resume")
         nodes, labels = json.loads(row[0]), json.loads(row[1])
-        if row[2] == "running" and _alive(row[3], row[4]):
-            raise StoreError(self.path, f"run {run_id!r} is still running (process {row[4]})")
+        if row[2] == "running":
+            self._refuse_if_running(run_id, row[3], row[4], info.force)
         why = refusal(nodes, info.nodes, labels, info.labels)
         if why is not None and not info.force:
             raise StoreError(self.path, f"cannot resume {run_id!r}: {why} (force to resume anyway)")
@@ -328,6 +328,20 @@ class SQLiteStore:
                 stale.append((run_id, node_id))  # (the run's new fingerprints hide the change)
         db.executemany("DELETE FROM nodes WHERE run_id = ? AND node_id = ?", stale)
         return run_id, earlier
+
+    def _refuse_if_running(
+        self, run_id: str, host: str | None, pid: int | None, force: bool
+    ) -> None:
+        if not _alive(host, pid):
+            return
+        if host == socket.gethostname():
+            raise StoreError(self.path, f"run {run_id!r} is still running (process {pid})")
+        if not force:  # another machine's process cannot be checked from here
+            raise StoreError(
+                self.path,
+                f"run {run_id!r} is still running (process {pid} on {str(host)[:100]}), or was"
+                " when that machine stopped: force to resume anyway",
+            )
 
 
 class _Connection:

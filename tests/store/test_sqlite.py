@@ -167,6 +167,26 @@ class TestResume:
         again = gf.run_sync(crash.graph(2, str(flag)), store=db, workflow="crash", resume="last")
         assert again["b"].output == 2 and again["c"].output == 2
 
+    async def test_a_run_another_machine_was_running_is_resumed_only_by_force(
+        self, tools: Tools, db: Path
+    ) -> None:
+        """Its process cannot be checked from here (a container has a new host name
+        each time it starts): refused, saying how to go on; forced, resumed."""
+        tools.failing = {"b"}
+        first = await gf.run(tools.chain(), store=db)
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE runs SET status = 'running', host = 'gone', pid = 42")
+        conn.close()
+        with pytest.raises(StoreError) as refused:
+            await gf.run(tools.chain(), store=db, resume="last")
+        assert str(refused.value).endswith(
+            f"run {first.run_id!r} is still running (process 42 on gone), or was when that"
+            " machine stopped: force to resume anyway"
+        )
+        tools.failing = set()
+        again = await gf.run(tools.chain(), store=db, resume="last", force=True)
+        assert again.passed and tools.calls == {"a": 1, "b": 2, "c": 1}
+
     async def test_other_labels_are_refused(self, tools: Tools, db: Path) -> None:
         tools.failing = {"b"}
         first = await gf.run(tools.chain(), store=db, labels={"inputs": "1"})
