@@ -120,7 +120,6 @@ class RunCommand:
         self.options = command_line_options(args, wf.run_options())
         if store is not None:
             self.options = self.options.replace(**store.options)
-            store.prepare()
         check_executors(wf.graph, self.options)
         self.pool = _http_pool(args, wf)
         self.out = sys.stderr if args.json == "-" else sys.stdout
@@ -153,6 +152,8 @@ class RunCommand:
 
     def main(self) -> int:
         options = self.options.replace(observers=(*self.options.observers, *self.sinks()))
+        if self.store is not None:
+            self.store.prepare()
         lost: EventSinkError | None = None
         with json_event_stream(self.args.log_json, self.wf.redact) as self.log_stream:
             with self.view or contextlib.nullcontext():
