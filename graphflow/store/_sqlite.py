@@ -185,7 +185,7 @@ class SQLiteStore:
             ).fetchall()
         results = {}
         for text, blob in rows:
-            node = _node_result(text, blob, self.path)
+            node = _node_result(text, blob, self)
             results[node.node_id] = node
         return RunResult(run_id, results, run[0], run[1] or time.time())
 
@@ -323,7 +323,7 @@ class SQLiteStore:
             [run_id],
         ).fetchall():
             if _same(node_id, nodes, info.nodes):
-                earlier[node_id] = _node_result(text, blob, self.path)
+                earlier[node_id] = _node_result(text, blob, self)
             else:  # changed (forced): it runs again, and its old success is no more
                 stale.append((run_id, node_id))  # (the run's new fingerprints hide the change)
         db.executemany("DELETE FROM nodes WHERE run_id = ? AND node_id = ?", stale)
@@ -529,13 +529,20 @@ def _unfaithful(value: Any, path: str, depth: int) -> str | None:
     return f"{path} is a {kind.__module__}.{kind.__qualname__}"[:200]
 
 
-def _node_result(text: str, blob: bytes | None, path: Path) -> NodeResult:
+def _node_result(text: str, blob: bytes | None, store: SQLiteStore) -> NodeResult:
+    if blob is not None and not store.pickle:  # loading a pickle runs code: never unasked
+        node_id = str(json.loads(text).get("node_id"))[:100]
+        raise StoreError(
+            store.path,
+            f"the output of {node_id!r} is a pickle: open the store with pickle=True to load"
+            " it (loading a pickle runs code: only for a file you trust)",
+        )
     try:
         result = NodeResult.from_dict(json.loads(text))
         if blob is not None:
             result.output = pickle.loads(blob)  # the store's owner opted in (pickle=True)
     except Exception as exc:
-        raise StoreError(path, f"a stored result cannot be read: {exc}") from exc
+        raise StoreError(store.path, f"a stored result cannot be read: {exc}") from exc
     return result
 
 

@@ -287,6 +287,36 @@ class TestOutputs:
         assert again["odd"].output["bad"] == frozenset({1, 2})
         assert again.passed
 
+    async def test_a_pickle_is_never_loaded_unless_the_store_allows_it(
+        self, tools: Tools, db: Path, tmp_path: Path
+    ) -> None:
+        """A store file is data: one from elsewhere must not run code when a run is
+        resumed from it (the CLI never opts in)."""
+        marker = tmp_path / "pwned"
+
+        class Payload:
+            def __reduce__(self) -> tuple[Any, ...]:
+                return (Path.touch, (marker,))
+
+        g = gf.Graph()
+        g.add("odd", lambda: Payload())
+        g.add("after", tools.step, args={"name": "after"}, depends_on=["odd"])
+        tools.failing = {"after"}
+        first = await gf.run(g, store=SQLiteStore(db, pickle=True))
+        assert first["odd"].ok and not marker.exists()
+        expected = (
+            f"run store {db}: the output of 'odd' is a pickle: open the store with pickle=True"
+            " to load it (loading a pickle runs code: only for a file you trust)"
+        )
+        with pytest.raises(StoreError) as refused:
+            await gf.run(g, store=db, resume=first.run_id)
+        assert str(refused.value) == expected
+        with pytest.raises(StoreError):
+            SQLiteStore(db).result(first.run_id)
+        assert not marker.exists() and tools.calls == {"after": 1}
+        SQLiteStore(db, pickle=True).result(first.run_id)  # opted in: loaded (and run)
+        assert marker.exists()
+
     async def test_a_tuple_reads_back_as_a_list(self, db: Path) -> None:
         g = gf.Graph()
         g.add("pair", lambda: {"pair": (1, "x")})
