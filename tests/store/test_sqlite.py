@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 import graphflow as gf
@@ -200,6 +201,39 @@ class TestResume:
         with pytest.raises(StoreError, match=r"exists already: resume it, or choose another id$"):
             await gf.run(tools.chain(), store=db, run_id=first.run_id)
         assert tools.calls == {"a": 1, "b": 1, "c": 1}
+
+
+class TestCancelled:
+    async def test_a_cancelled_run_records_every_node_and_resumes(
+        self, tools: Tools, db: Path
+    ) -> None:
+        started = anyio.Event()
+        release = anyio.Event()
+
+        async def wait(name: str) -> str:
+            tools.calls[name] += 1
+            started.set()
+            await release.wait()
+            return name
+
+        g = tools.chain()
+        g.add("wait", wait, args={"name": "wait"}, depends_on=["a"])
+        g.add("after", tools.step, args={"name": "after", "x": "${wait}"})
+        async with anyio.create_task_group() as tg:
+
+            async def cancel_once_started() -> None:
+                await started.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(cancel_once_started)
+            await gf.run(g, store=db, run_id="r1")
+        rows = {n["node_id"]: n["status"] for n in SQLiteStore(db).nodes("r1")}
+        assert rows["wait"] == "cancelled" and rows["after"] == "skipped"
+        assert rows["a"] == "succeeded"
+        assert SQLiteStore(db).runs()[0].status == "cancelled"
+        release.set()
+        again = await gf.run(g, store=db, resume="r1")
+        assert again.passed and tools.calls["a"] == 1 and tools.calls["wait"] == 2
 
 
 class TestReading:
