@@ -265,8 +265,14 @@ class SQLiteStore:
                 else:
                     db.execute(
                         "UPDATE runs SET status = 'running', finished_at = NULL, nodes = ?,"
-                        " resumed = resumed + 1, host = ?, pid = ? WHERE run_id = ?",
-                        [json.dumps(dict(info.nodes)), socket.gethostname(), os.getpid(), run_id],
+                        " labels = ?, resumed = resumed + 1, host = ?, pid = ? WHERE run_id = ?",
+                        [
+                            json.dumps(dict(info.nodes)),
+                            json.dumps(dict(info.labels)),  # (a forced resume's, like its nodes)
+                            socket.gethostname(),
+                            os.getpid(),
+                            run_id,
+                        ],
                     )
                 db.execute("COMMIT")
             except BaseException:

@@ -188,11 +188,19 @@ class TestResume:
         again = await gf.run(tools.chain(), store=db, resume="last", force=True)
         assert again.passed and tools.calls == {"a": 1, "b": 2, "c": 1}
 
-    async def test_other_labels_are_refused(self, tools: Tools, db: Path) -> None:
+    async def test_other_labels_are_refused_and_a_forced_resume_keeps_its_own(
+        self, tools: Tools, db: Path
+    ) -> None:
         tools.failing = {"b"}
         first = await gf.run(tools.chain(), store=db, labels={"inputs": "1"})
         with pytest.raises(StoreError, match=r"different inputs \(force to resume anyway\)$"):
             await gf.run(tools.chain(), store=db, resume=first.run_id, labels={"inputs": "2"})
+        two = {"inputs": "2"}
+        await gf.run(tools.chain(), store=db, resume=first.run_id, labels=two, force=True)
+        assert SQLiteStore(db).runs()[0].labels == two  # what the run now is
+        await gf.run(tools.chain(), store=db, resume=first.run_id, labels=two)  # no force needed
+        with pytest.raises(StoreError, match=r"different inputs"):
+            await gf.run(tools.chain(), store=db, resume=first.run_id, labels={"inputs": "1"})
 
     async def test_an_unknown_or_taken_run_id(self, tools: Tools, db: Path) -> None:
         first = await gf.run(tools.chain(), store=db)
