@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from . import EXIT_OK, UsageError
-from ._store import shown_path, store_file
+from ._store import find_run, shown_path, store_file
 
 if TYPE_CHECKING:
     from graphflow.store import RunRecord, SQLiteStore
@@ -116,7 +116,7 @@ def _list(store: SQLiteStore, args: argparse.Namespace) -> int:
 
 
 def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
-    record = _find(store, args.run_id, _workflow(args.workflow))
+    record = find_run(store, args.run_id, _workflow(args.workflow))
     nodes = store.nodes(record.run_id)
     if args.json:
         print(json.dumps({"run": _record_data(record), "nodes": nodes}, indent=2))
@@ -182,27 +182,6 @@ def parse_age(text: str) -> float:
     if match is None:
         raise UsageError(f"--older-than {text[:40]!r}: expected an age like 30s, 15m, 12h, 7d, 2w")
     return float(match.group(1)) * _UNIT[match.group(2)]
-
-
-def _find(store: SQLiteStore, wanted: str, workflow: str | None) -> RunRecord:
-    """The run ``wanted`` names: an id, the one run whose id starts with it, or ``last``."""
-    from graphflow.store import StoreError
-
-    if wanted == "last":
-        latest = store.runs(workflow, limit=1)
-        if not latest:
-            of = f" of {workflow}" if workflow else ""
-            raise StoreError(store.path, f"no run{of} stored yet")
-        return latest[0]
-    records = store.runs()
-    exact = [r for r in records if r.run_id == wanted]
-    found = exact or [r for r in records if r.run_id.startswith(wanted)]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise StoreError(store.path, f"no run {wanted[:100]!r} ('graphflow runs list' lists them)")
-    ids = ", ".join(r.run_id for r in found[:5])
-    raise StoreError(store.path, f"{wanted[:100]!r} could be any of {ids}: give more of the id")
 
 
 def _workflow(file: str | None) -> str | None:

@@ -17,11 +17,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from graphflow import Event, EventKind
 
 from . import UsageError
+
+if TYPE_CHECKING:
+    from graphflow.store import RunRecord, SQLiteStore
 
 ENV_STORE: Final = "GRAPHFLOW_STORE"
 """The environment variable naming the store file (``--store`` wins)."""
@@ -43,8 +46,8 @@ def add_store_options(run: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--resume",
         metavar="RUN_ID",
-        help="resume a stored run, keeping its id ('last': this file's latest run): "
-        "its succeeded nodes are not run again",
+        help="resume a stored run, keeping its id (or a prefix of it; 'last': this "
+        "file's latest run): its succeeded nodes are not run again",
     )
     group.add_argument(
         "--force",
@@ -124,15 +127,41 @@ def stored(args: argparse.Namespace, inputs: dict[str, Any]) -> Stored | None:
     if args.force and args.resume is None:
         raise UsageError("--force is for --resume: it resumes a run though it changed")
     path = store_file(args.store, args.file)
+    resume = args.resume
+    if resume is not None and resume != "last":  # an id, or a prefix of one, as runs show takes
+        from graphflow.store import SQLiteStore
+
+        resume = find_run(SQLiteStore(path), resume, None).run_id
     options = {
         "store": path,
         "workflow": str(Path(args.file).resolve()),
         "labels": {"inputs": inputs_hash(inputs)},
-        "resume": args.resume,
+        "resume": resume,
         "force": args.force,
     }
     hint = f" --store {args.store}" if args.store else ""
     return Stored(path, options, hint)
+
+
+def find_run(store: SQLiteStore, wanted: str, workflow: str | None) -> RunRecord:
+    """The run ``wanted`` names: an id, the one run whose id starts with it, or ``last``."""
+    from graphflow.store import StoreError
+
+    if wanted == "last":
+        latest = store.runs(workflow, limit=1)
+        if not latest:
+            of = f" of {workflow}" if workflow else ""
+            raise StoreError(store.path, f"no run{of} stored yet")
+        return latest[0]
+    records = store.runs()
+    exact = [r for r in records if r.run_id == wanted]
+    found = exact or [r for r in records if r.run_id.startswith(wanted)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise StoreError(store.path, f"no run {wanted[:100]!r} ('graphflow runs list' lists them)")
+    ids = ", ".join(r.run_id for r in found[:5])
+    raise StoreError(store.path, f"{wanted[:100]!r} could be any of {ids}: give more of the id")
 
 
 class Restored:

@@ -146,7 +146,9 @@ class TestResume:
         path = steps(tmp_path)
         (tmp_path / "b.fails").touch()
         run_id = run_id_in(Ran(capsys, "run", path).stdout)
-        proc = Ran(capsys, "run", path, "--resume", run_id)
+        unknown = Ran(capsys, "run", path, "--resume", "nope")
+        assert unknown.returncode == 2 and "no run 'nope' ('graphflow runs list'" in unknown.stderr
+        proc = Ran(capsys, "run", path, "--resume", run_id[:5])  # a prefix will do
         assert proc.returncode == 1
         assert ran(tmp_path) == ["a", "b", "b"]
         assert "RuntimeError: b failed" in proc.stdout
@@ -201,7 +203,7 @@ class TestResume:
             (["--resume", "last", "--no-store"], "--resume needs the run store"),
             (["--store", "x.db", "--no-store"], "not allowed with argument"),
             (["--force"], "--force is for --resume"),
-            (["--resume", "nope"], "no run 'nope' to resume"),
+            (["--resume", "nope"], "no such file (no run was stored there yet)"),
             (["--resume", "last"], "no earlier run of"),
             (["--store", "/dev/null/runs.db"], "run store /dev/null/runs.db: cannot open: "),
         ]:
