@@ -459,6 +459,12 @@ class _Journal:
             raise StoreError(self.store.path, "an earlier write failed")
         try:
             await anyio.to_thread.run_sync(self._write, rows, final)
+        except anyio.get_cancelled_exc_class():
+            # The run was cancelled before this write began (run_sync checkpoints
+            # first): nothing failed. Keep the rows for the final flush, which also
+            # records the cancelled nodes and the run's status.
+            self.pending = {**rows, **self.pending}
+            raise
         except BaseException:
             self.broken = True
             raise
