@@ -198,8 +198,12 @@ def _warn_uncached(plan: Plan) -> None:
 
 
 def _fingerprints(plan: Plan) -> dict[str, str]:
-    """Each node's ``fingerprint``, upstream nodes' first (an iterative walk)."""
-    specs, deps = plan.specs, plan.deps
+    """Each node's ``fingerprint``, upstream nodes' first (an iterative walk). A
+    for_each whose items are made at run time is planned as a gather with no
+    arguments: its fingerprint is the declared node's (tool, item arguments)."""
+    declared = {m.node_id: m.spec for maps in plan.expansions.values() for m in maps}
+    specs = [declared.get(spec.node_id, spec) for spec in plan.specs]
+    deps = plan.deps
     found: list[str | None] = [None] * len(specs)
     for root in range(len(specs)):
         stack = [root]

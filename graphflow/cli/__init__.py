@@ -1,9 +1,10 @@
 """The ``graphflow`` command line: the only code that prints, exits or configures logging.
 
 Exit codes: 0 every node succeeded; 1 some node failed, was skipped or
-cancelled; 2 invalid workflow or usage; 128 + N interrupted by signal N:
-130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP (see ``_signals`` for the rule,
-and for a second signal, which exits at once).
+cancelled, or the run store failed mid-run; 2 invalid workflow or usage, or a
+run store that cannot be used (or a refused ``--resume``) before anything ran;
+128 + N interrupted by signal N: 130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP
+(see ``_signals`` for the rule, and for a second signal, which exits at once).
 A user's mistake is one line on stderr, never a traceback (``--debug`` shows it).
 """
 
@@ -35,6 +36,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from ._dask import add_dask_options  # (after UsageError: it imports it)
+    from ._runs import add_runs_parser
+    from ._store import add_store_options
 
     parser = _Parser(
         prog="graphflow",
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(run)
     _add_http_options(run)
     add_dask_options(run)
+    add_store_options(run)
 
     sub.add_parser("validate", parents=[common], help="check a workflow without running it")
 
@@ -104,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(  # SUPPRESS: do not undo a --debug given before the command
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
+    add_runs_parser(sub)
     return parser
 
 
@@ -202,6 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._report import command_report
 
             return command_report(args)
+        if args.command == "runs":
+            from ._runs import command_runs
+
+            return command_runs(args)
         from ._inspect import command_plan, command_validate
 
         return command_validate(args) if args.command == "validate" else command_plan(args)

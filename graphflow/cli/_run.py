@@ -22,6 +22,7 @@ from graphflow import (
     Event,
     EventKind,
     EventSink,
+    EventSinkError,
     Graph,
     NodeResult,
     NodeStatus,
@@ -33,13 +34,14 @@ from graphflow import (
 from ..builtin_tools.http import HttpPool
 from ..builtin_tools.shell import kill_process_groups
 from ..workflow import Outputs, Workflow
-from . import EXIT_FAILED, EXIT_OK, UsageError
+from . import EXIT_FAILED, EXIT_OK, UsageError, parse_inputs
 from ._dask import dask_executors
 from ._fanout import ItemCount, complete, item_parent
 from ._inspect import load
 from ._output import EventLines, json_event_stream, level_of
 from ._report import write_html
 from ._signals import Interrupts, exit_code
+from ._store import Restored, Stored, stored
 from ._view import LiveView, Shown, encoded, summary
 
 _HTTP_TOOLS = frozenset({"http_get", "http_request"})
@@ -103,16 +105,21 @@ class Collector:
 
 def command_run(args: argparse.Namespace) -> int:
     """``graphflow run``: the exit code (0, 1, or 128 + a signal's number)."""
-    return RunCommand(args, load(args)).main()
+    store = stored(args, parse_inputs(args.input, args.inputs))  # (usage checked before loading)
+    return RunCommand(args, load(args), store).main()
 
 
 class RunCommand:
     """One ``graphflow run``: its sinks, its run, and what it prints at the end."""
 
-    def __init__(self, args: argparse.Namespace, wf: Workflow) -> None:
+    def __init__(self, args: argparse.Namespace, wf: Workflow, store: Stored | None = None) -> None:
         self.args = args
         self.wf = wf
+        self.store = store
+        self.restored = Restored()
         self.options = command_line_options(args, wf.run_options())
+        if store is not None:
+            self.options = self.options.replace(**store.options)
         check_executors(wf.graph, self.options)
         self.pool = _http_pool(args, wf)
         self.out = sys.stderr if args.json == "-" else sys.stdout
@@ -134,6 +141,8 @@ class RunCommand:
     def sinks(self) -> tuple[EventSink, ...]:
         """The CLI's observers: the collector first, so that the others see its state."""
         sinks: list[EventSink] = [self.collector, self.count]
+        if self.store is not None:
+            sinks.append(self.restored)
         if self.view is not None:
             sinks.append(self.view)
         if self.args.log_json != "-":
@@ -143,14 +152,26 @@ class RunCommand:
 
     def main(self) -> int:
         options = self.options.replace(observers=(*self.options.observers, *self.sinks()))
+        if self.store is not None:
+            self.store.prepare()
+        lost: EventSinkError | None = None
         with json_event_stream(self.args.log_json, self.wf.redact) as self.log_stream:
             with self.view or contextlib.nullcontext():
-                result = anyio.run(self._execute, options)
+                try:
+                    result = anyio.run(self._execute, options)
+                except EventSinkError as exc:  # the run store failed mid-run: the run stopped
+                    if exc.result is None:
+                        raise
+                    result, lost = exc.result, exc
         received = self.interrupts.received
         if result is None:  # the CLI's own record, with the edges the graph declares
             partial = self.collector.partial(f"interrupted by {_name(received)}")
             result = complete(partial, self.wf.graph)
-        return self.report(result, received)
+        code = self.report(result, received)
+        if lost is None:
+            return code
+        print(f"graphflow: error: {lost.error}", file=sys.stderr)  # (the store names its file)
+        return max(code, EXIT_FAILED)
 
     async def _execute(self, options: RunOptions) -> RunResult | None:
         """The run, under the signal watcher; None if a signal cancelled it."""
@@ -221,6 +242,10 @@ class RunCommand:
                         f"interrupted by {received.name}: running nodes were cancelled",
                         file=self.out,
                     )
+                if self.store is not None and (result.run_id or self.collector.run_id):
+                    run_id = result.run_id or self.collector.run_id
+                    passed = result.passed and received is None
+                    print(self.store.line(run_id, passed, self.restored.count), file=self.out)
         if self.args.json:
             _write_json(result, self.args.json, outputs, self.wf.redact)
         if self.args.report:

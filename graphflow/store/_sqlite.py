@@ -24,9 +24,11 @@ Writing
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
+import re
 import socket
 import sqlite3
 import threading
@@ -95,6 +97,7 @@ CREATE TABLE IF NOT EXISTS cache (
 """
 _LIVE: Final = ("running",)
 _RUN_CHECKPOINT_PAGES: Final = 100_000  # WAL pages (4 KiB) a run may write before one
+_ITEM: Final = re.compile(r"(.+)\[\d+\]")  # a for_each item's id: its node's, then [index]
 _MAX_DETAIL: Final = 300
 
 
@@ -207,7 +210,7 @@ class SQLiteStore:
             ).fetchall()
         results = {}
         for row in rows:
-            node = _node_result(row, self.path)
+            node = _node_result(row, self)
             results[node.node_id] = node
         return RunResult(run_id, results, run[0], run[1] or time.time())
 
@@ -215,7 +218,7 @@ class SQLiteStore:
         """Every node row of ``run_id`` as JSON data (``running`` ones included), by start."""
         with self._reading() as db:
             rows = db.execute(f"SELECT {_COLUMNS} FROM nodes WHERE run_id = ?", [run_id]).fetchall()
-        found = [_node_dict(row, self.path) for row in rows]
+        found = [_node_dict(row, self) for row in rows]
         found.sort(key=lambda n: (n.get("started_at") is None, n.get("started_at") or 0))
         return found
 
@@ -290,12 +293,18 @@ class SQLiteStore:
                 else:
                     db.execute(
                         "UPDATE runs SET status = 'running', finished_at = NULL, nodes = ?,"
-                        " resumed = resumed + 1, host = ?, pid = ? WHERE run_id = ?",
-                        [json.dumps(dict(info.nodes)), socket.gethostname(), os.getpid(), run_id],
+                        " labels = ?, resumed = resumed + 1, host = ?, pid = ? WHERE run_id = ?",
+                        [
+                            json.dumps(dict(info.nodes)),
+                            json.dumps(dict(info.labels)),  # (a forced resume's, like its nodes)
+                            socket.gethostname(),
+                            os.getpid(),
+                            run_id,
+                        ],
                     )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
         except sqlite3.Error as exc:
             raise StoreError(self.path, _what(exc)) from exc
@@ -335,19 +344,37 @@ class SQLiteStore:
         if row is None:
             raise StoreError(self.path, f"no run {run_id!r} to resume")
         nodes, labels = json.loads(row[0]), json.loads(row[1])
-        if row[2] == "running" and _alive(row[3], row[4]):
-            raise StoreError(self.path, f"run {run_id!r} is still running (process {row[4]})")
+        if row[2] == "running":
+            self._refuse_if_running(run_id, row[3], row[4], info.force)
         why = refusal(nodes, info.nodes, labels, info.labels)
         if why is not None and not info.force:
             raise StoreError(self.path, f"cannot resume {run_id!r}: {why} (force to resume anyway)")
         earlier: dict[str, NodeResult] = {}
+        stale = []
         for row in db.execute(
             f"SELECT {_COLUMNS} FROM nodes WHERE run_id = ? AND status = 'succeeded'", [run_id]
-        ):
+        ).fetchall():
             node_id = row[0]
-            if nodes.get(node_id) == info.nodes.get(node_id):  # a changed node runs again
-                earlier[node_id] = _node_result(row, self.path)
+            if _same(node_id, nodes, info.nodes):
+                earlier[node_id] = _node_result(row, self)
+            else:  # changed (forced): it runs again, and its old success is no more
+                stale.append((run_id, node_id))  # (the run's new fingerprints hide the change)
+        db.executemany("DELETE FROM nodes WHERE run_id = ? AND node_id = ?", stale)
         return run_id, earlier
+
+    def _refuse_if_running(
+        self, run_id: str, host: str | None, pid: int | None, force: bool
+    ) -> None:
+        if not _alive(host, pid):
+            return
+        if host == socket.gethostname():
+            raise StoreError(self.path, f"run {run_id!r} is still running (process {pid})")
+        if not force:  # another machine's process cannot be checked from here
+            raise StoreError(
+                self.path,
+                f"run {run_id!r} is still running (process {pid} on {str(host)[:100]}), or was"
+                " when that machine stopped: force to resume anyway",
+            )
 
 
 class _Connection:
@@ -370,8 +397,10 @@ class _Connection:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
         assert self.db is not None
         try:
-            if self.write:
-                self._run("COMMIT" if kind is None else "ROLLBACK")
+            if self.write and kind is None:
+                self._run("COMMIT")
+            elif self.write:
+                _rollback(self.db)
         finally:
             self.db.close()
         if isinstance(exc, sqlite3.Error):
@@ -435,6 +464,8 @@ class _Journal:
             return
         where = _unfaithful(output, "output", 0)
         if where is not None:
+            if len(where) > _MAX_DETAIL // 2:  # a path 100 levels deep: keep its two ends
+                where = where[:40] + "…" + where[-(_MAX_DETAIL // 2 - 41) :]
             raise UnstorableOutputError(
                 f"output of {node_id[:100]!r} cannot be stored faithfully as JSON: {where}"
                 " (return dicts with str keys, lists, str, int, float, bool or None;"
@@ -471,11 +502,14 @@ class _Journal:
             raise StoreError(self.store.path, "an earlier write failed")
         try:
             await anyio.to_thread.run_sync(self._write, rows, final)
-        except BaseException as exc:
-            rows.update(self.pending)  # (newer states win) kept for the final write
-            self.pending = rows
-            if isinstance(exc, Exception):
-                self.broken = True
+        except anyio.get_cancelled_exc_class():
+            # The run was cancelled before this write began (run_sync checkpoints
+            # first): nothing failed. Keep the rows for the final flush, which also
+            # records the cancelled nodes and the run's status.
+            self.pending = {**rows, **self.pending}
+            raise
+        except BaseException:
+            self.broken = True
             raise
 
     def _cache_get(self, key: str) -> tuple[Any] | None:
@@ -494,7 +528,9 @@ class _Journal:
             return None
         text, blob = row
         try:
-            return (pickle.loads(blob) if blob is not None else json.loads(text),)
+            if blob is not None:  # a pickle is loaded only when the store allows it
+                return (pickle.loads(blob),) if self.store.pickle else None
+            return (json.loads(text),)
         except Exception:  # an unreadable entry is a miss: the tool runs and replaces it
             return None
 
@@ -537,7 +573,7 @@ class _Journal:
                     )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
             if final:
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -612,9 +648,15 @@ _COLUMNS: Final = (
 )
 
 
-def _node_result(row: tuple[Any, ...], path: Path) -> NodeResult:
+def _node_result(row: tuple[Any, ...], store: SQLiteStore) -> NodeResult:
     """A ``NodeResult`` from its ``nodes`` row (``_COLUMNS``)."""
     node_id, status, attempts, started, finished, text, blob, detail = row
+    if blob is not None and not store.pickle:  # loading a pickle runs code: never unasked
+        raise StoreError(
+            store.path,
+            f"the output of {str(node_id)[:100]!r} is a pickle: open the store with pickle=True"
+            " to load it (loading a pickle runs code: only for a file you trust)",
+        )
     try:
         if blob is not None:
             output = pickle.loads(blob)  # the store's owner opted in (pickle=True)
@@ -632,16 +674,37 @@ def _node_result(row: tuple[Any, ...], path: Path) -> NodeResult:
         )
     except Exception as exc:
         raise StoreError(
-            path, f"the stored result of {node_id!r:.80} cannot be read: {exc}"
+            store.path, f"the stored result of {node_id!r:.80} cannot be read: {exc}"
         ) from exc
 
 
-def _node_dict(row: tuple[Any, ...], path: Path) -> dict[str, Any]:
+def _node_dict(row: tuple[Any, ...], store: SQLiteStore) -> dict[str, Any]:
     """A ``nodes`` row as JSON data: ``NodeResult.to_dict()``, or a running node's state."""
     node_id, status, attempts, started = row[:4]
     if status in ("running", "retrying"):
         return {"node_id": node_id, "status": status, "attempts": attempts, "started_at": started}
-    return _node_result(row, path).to_dict()
+    return _node_result(row, store).to_dict()
+
+
+def _same(node_id: str, old: Mapping[str, str], new: Mapping[str, str]) -> bool:
+    """Whether ``node_id`` does what it did: same fingerprint. An item made at run
+    time (``price[3]`` of ``for_each: ${search.hits}``) has none of its own: it is
+    the same if its for_each node is, so a forced resume reruns a changed one's items."""
+    while node_id not in old and node_id not in new:
+        match = _ITEM.fullmatch(node_id)
+        if match is None:
+            return True  # (not a node the run declared: nothing to compare)
+        node_id = match.group(1)
+    return old.get(node_id) == new.get(node_id)
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back what a failed statement left, if anything: SQLite has already
+    rolled back after a full disk or an I/O error, and a second failure must not
+    hide the first (which is the one to report)."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
 
 
 def _latest(db: sqlite3.Connection, workflow: str | None) -> str | None:
@@ -688,7 +751,17 @@ def _alive(host: str | None, pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited and only waits to be reaped (a killed run whose
+    parent has not waited for it yet: it runs nothing). False where /proc is not."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 def _what(exc: sqlite3.Error) -> str:

@@ -34,3 +34,42 @@ def block(marker: str, seconds: float) -> str:
     Path(marker).write_text("running\n")
     time.sleep(seconds)
     return "returned"
+
+
+def blob(size: int, item: int = 0) -> str:
+    """A string of ``size`` characters (an output that takes room in a store)."""
+    return str(item) * size
+
+
+def step(log: str, node: str, seconds: float = 0.0, fail_if: str = "") -> str:
+    """Append ``node`` to ``log`` (a side effect: one line per call), sleep ``seconds``,
+    then fail if the file ``fail_if`` exists."""
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(node + "\n")
+    time.sleep(seconds)
+    if fail_if and Path(fail_if).exists():
+        raise RuntimeError(f"{node} failed: {fail_if} exists")
+    return node
+
+
+async def slow_step(log: str, node: str, unless: str) -> str:
+    """Append ``node`` to ``log``, then wait (cancellably) a minute unless the file
+    ``unless`` exists."""
+    import anyio
+
+    async with await anyio.open_file(log, "a", encoding="utf-8") as f:
+        await f.write(node + "\n")
+    if not await anyio.Path(unless).exists():
+        await anyio.sleep(60)
+    return node
+
+
+def rendezvous(mark: str, go: str, within: float = 30.0) -> str:
+    """Create ``mark``, then wait until the file ``go`` exists (two runs start together)."""
+    Path(mark).touch()
+    deadline = time.monotonic() + within
+    while not Path(go).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{go} never came")
+        time.sleep(0.005)
+    return mark

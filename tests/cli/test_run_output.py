@@ -159,7 +159,7 @@ class TestOutputsThatCannotBeJson:
             tmp_path / "odd.yaml", f"name: odd\nnodes:\n  odd: {{tool: python, args: {call}}}\n"
         )
         out = tmp_path / "r.json"
-        proc = gf("run", path, "--json", str(out))
+        proc = gf("run", path, "--json", str(out), "--no-store")  # (a store refuses them)
         assert proc.returncode == 0, proc.stderr
         [line] = [line for line in proc.stdout.splitlines() if line.startswith("odd: ")]
         assert '"__repr__"' in line and marker in line and len(line) < 600

@@ -1,0 +1,229 @@
+"""``graphflow runs``: the runs in a run store — ``list``, ``show RUN_ID|last``, ``gc``.
+
+The store file is found as ``graphflow run`` finds it (``--store``,
+``$GRAPHFLOW_STORE``, else ``.graphflow/runs.db`` beside ``--workflow FILE``, or
+in the current folder). A missing file, an unknown run id or an unreadable
+store is one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from . import EXIT_OK, UsageError
+from ._store import find_run, shown_path, store_file
+
+if TYPE_CHECKING:
+    from graphflow.store import RunRecord, SQLiteStore
+
+DEFAULT_LIMIT: Final = 20
+"""Runs ``runs list`` shows unless told otherwise (newest first)."""
+MAX_ROWS: Final = 50
+"""Rows of ``runs show`` beyond which only nodes that did not succeed or skip are listed."""
+_QUIET: Final = ("succeeded", "skipped")
+DETAIL: Final = 160
+"""Characters of an error or reason in ``runs show``'s table."""
+_AGE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def add_runs_parser(sub: Any) -> None:
+    """The ``runs`` command and its three actions, on the CLI's subparsers ``sub``."""
+    runs = sub.add_parser(
+        "runs",
+        help="the runs in a run store: list, show, gc",
+        description="The runs 'graphflow run' recorded. The store: --store PATH, else "
+        "$GRAPHFLOW_STORE, else .graphflow/runs.db beside --workflow FILE, or in the "
+        "current folder.",
+    )
+    actions = runs.add_subparsers(
+        dest="runs_command", metavar="ACTION", parser_class=type(runs), required=True
+    )
+    common = type(runs)(add_help=False)
+    common.add_argument(
+        "--store", metavar="PATH", help="the run store (default: as 'graphflow run' finds it)"
+    )
+    common.add_argument(  # SUPPRESS: do not undo a --debug given before the command
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
+    listing = actions.add_parser("list", parents=[common], help="stored runs, newest first")
+    listing.add_argument("--workflow", metavar="FILE", help="only the runs of this workflow file")
+    listing.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="N")
+    listing.add_argument("--json", action="store_true", help="as JSON on stdout")
+    show = actions.add_parser("show", parents=[common], help="one run, a row per node")
+    show.add_argument("run_id", metavar="RUN_ID", help="a run id (or a prefix), or 'last'")
+    show.add_argument("--workflow", metavar="FILE", help="with 'last': this file's latest run")
+    show.add_argument("--json", action="store_true", help="as JSON on stdout (outputs too)")
+    show.add_argument(
+        "--all",
+        action="store_true",
+        help=f"a row for every node (default: beyond {MAX_ROWS} rows only the nodes that did "
+        "not succeed or skip, the rest counted)",
+    )
+    gc = actions.add_parser("gc", parents=[common], help="delete old finished runs")
+    gc.add_argument(
+        "--keep", type=int, default=20, metavar="N", help="newest runs kept per workflow (20)"
+    )
+    gc.add_argument(
+        "--older-than", metavar="AGE", help="also delete runs started more than AGE ago: 7d, 12h"
+    )
+
+
+def command_runs(args: argparse.Namespace) -> int:
+    """``graphflow runs ACTION``: the exit code."""
+    from graphflow.store import SQLiteStore
+
+    workflow = getattr(args, "workflow", None)
+    store = SQLiteStore(store_file(args.store, workflow))
+    if args.runs_command == "list":
+        return _list(store, args)
+    if args.runs_command == "show":
+        return _show(store, args)
+    return _gc(store, args)
+
+
+def _list(store: SQLiteStore, args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise UsageError(f"--limit must be >= 1, got {args.limit}")
+    workflow = _workflow(args.workflow)
+    records = store.runs(workflow, args.limit)
+    if args.json:
+        print(json.dumps([_record_data(r) for r in records], indent=2))
+        return EXIT_OK
+    from rich.table import Table
+
+    title = f"runs in {shown_path(store.path)}" + (f" of {args.workflow}" if workflow else "")
+    table = Table(title=title, title_justify="left")
+    for column in ("run", "workflow", "status", "started", "duration", "nodes"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        flow = shown_path(Path(r.workflow)) if r.workflow else "-"
+        resumed = f" (resumed {r.resumed}x)" if r.resumed else ""
+        table.add_row(
+            r.run_id, flow, r.status + resumed, _when(r.started_at), _took(r), _counts(r.counts)
+        )
+    _console().print(table)
+    if not records:
+        print("no runs stored yet" + (f" of {args.workflow}" if workflow else ""))
+    return EXIT_OK
+
+
+def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
+    record = find_run(store, args.run_id, _workflow(args.workflow))
+    nodes = store.nodes(record.run_id)
+    if args.json:
+        print(json.dumps({"run": _record_data(record), "nodes": nodes}, indent=2))
+        return EXIT_OK
+    from rich.table import Table
+
+    flow = shown_path(Path(record.workflow)) if record.workflow else "-"
+    title = (
+        f"run {record.run_id} of {flow}: {record.status}, started {_when(record.started_at)},"
+        f" {_took(record)}"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("node", "status", "attempts", "duration", "error / reason"):
+        table.add_column(column, overflow="fold")
+    rows, rest = _bounded(nodes, args.all)
+    for node in rows:
+        took = node.get("duration")
+        table.add_row(
+            str(node.get("node_id")),
+            str(node.get("status")),
+            str(node.get("attempts", "-")),
+            "-" if took is None else f"{took:.2f} s",
+            _detail(node),
+        )
+    _console().print(table)
+    if rest:
+        print(rest)
+    return EXIT_OK
+
+
+def _bounded(nodes: list[dict[str, Any]], every: bool) -> tuple[list[dict[str, Any]], str]:
+    """At most ``MAX_ROWS`` rows unless ``every``: beyond, only the nodes that did not
+    succeed or skip are listed, and the rest counted (a 10,000-row table helps no one)."""
+    if every or len(nodes) <= MAX_ROWS:
+        return nodes, ""
+    shown = [n for n in nodes if n.get("status") not in _QUIET][:MAX_ROWS]
+    counts = Counter(str(n.get("status")) for n in nodes)
+    counts.subtract(str(n.get("status")) for n in shown)
+    listed = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if n)
+    return shown, f"{len(nodes) - len(shown)} more rows not listed: {listed} (--all lists them)"
+
+
+def _gc(store: SQLiteStore, args: argparse.Namespace) -> int:
+    if args.keep < 0:
+        raise UsageError(f"--keep must be >= 0, got {args.keep}")
+    older = None if args.older_than is None else parse_age(args.older_than)
+    if not store.path.exists():  # (opening it to write would create it)
+        from graphflow.store import StoreError
+
+        raise StoreError(store.path, "no such file (no run was stored there yet)")
+    deleted = store.gc(keep=args.keep, older_than=older)
+    print(f"deleted {deleted} run{'s' * (deleted != 1)} from {shown_path(store.path)}")
+    return EXIT_OK
+
+
+def parse_age(text: str) -> float:
+    """Seconds from ``30s``, ``15m``, ``12h``, ``7d`` or ``2w``.
+
+    Raises:
+        UsageError: anything else.
+    """
+    match = _AGE.match(text)
+    if match is None:
+        raise UsageError(f"--older-than {text[:40]!r}: expected an age like 30s, 15m, 12h, 7d, 2w")
+    return float(match.group(1)) * _UNIT[match.group(2)]
+
+
+def _workflow(file: str | None) -> str | None:
+    """A workflow file as runs record it: its absolute path."""
+    return None if file is None else str(Path(file).resolve())
+
+
+def _record_data(record: RunRecord) -> dict[str, Any]:
+    data = dataclasses.asdict(record)
+    finished = record.finished_at
+    data["duration"] = None if finished is None else finished - record.started_at
+    return data
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def _took(record: RunRecord) -> str:
+    if record.finished_at is None:
+        return "-"
+    return f"{record.finished_at - record.started_at:.2f} s"
+
+
+def _counts(counts: Any) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "-"
+
+
+def _detail(node: dict[str, Any]) -> str:
+    error = node.get("error")
+    if isinstance(error, dict):
+        text = f"{error.get('type')}: {error.get('message')}" if error.get("message") else ""
+        text = text or str(error.get("type"))
+    else:
+        text = str(node.get("reason") or "")
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL else text[: DETAIL - 1] + "…"
+
+
+def _console() -> Any:
+    import sys
+
+    from rich.console import Console
+
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)

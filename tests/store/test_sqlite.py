@@ -1,0 +1,425 @@
+"""``SQLiteStore`` through ``graphflow.run``: resume by id and ``last``, for_each items
+resumed one by one, refusals naming what changed, reading (``runs``, ``result``,
+``nodes``, ``gc``), outputs JSON cannot hold, and a store that fails mid-run.
+A real SQLite file each time; the CLI and real processes are in ``tests/cli``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import graphflow as gf
+from graphflow import EventSinkError
+from graphflow import NodeStatus as S
+from graphflow.store import SQLiteStore, StoreError, UnstorableOutputError
+
+from . import crash
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.anyio
+
+
+class Tools:
+    """Tools that count their calls; ``failing`` names the calls that raise."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.failing: set[str] = set()
+
+    def step(self, name: str, x: Any = None) -> str:
+        self.calls[name] += 1
+        if name in self.failing:
+            raise RuntimeError(f"{name} failed")
+        return name
+
+    async def item(self, i: int) -> int:
+        self.calls[f"item {i}"] += 1
+        if f"item {i}" in self.failing:
+            raise RuntimeError(f"item {i} failed")
+        return i * 10
+
+    def chain(self, b_args: dict[str, Any] | None = None) -> gf.Graph:
+        """a -> b -> c."""
+        g = gf.Graph()
+        g.add("a", self.step, args={"name": "a"})
+        g.add("b", self.step, args={"name": "b", "x": "${a}", **(b_args or {})})
+        g.add("c", self.step, args={"name": "c", "x": "${b}"})
+        return g
+
+
+@pytest.fixture
+def tools() -> Tools:
+    return Tools()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "runs.db"
+
+
+class TestResume:
+    async def test_by_id_runs_only_what_did_not_succeed(self, tools: Tools, db: Path) -> None:
+        tools.failing = {"b"}
+        first = await gf.run(tools.chain(), store=db)
+        assert [first[n].status for n in "abc"] == [S.SUCCEEDED, S.FAILED, S.SKIPPED]
+        tools.failing = set()
+        again = await gf.run(tools.chain(), store=db, resume=first.run_id)
+        assert again.run_id == first.run_id and again.passed
+        assert tools.calls == {"a": 1, "b": 2, "c": 1}
+        assert again["a"].output == "a" and again["c"].output == "c"
+        [record] = SQLiteStore(db).runs()
+        assert (record.status, record.resumed, record.counts) == ("succeeded", 1, {"succeeded": 3})
+
+    async def test_last_is_the_latest_run_of_the_same_workflow(
+        self, tools: Tools, db: Path
+    ) -> None:
+        tools.failing = {"b"}
+        mine = await gf.run(tools.chain(), store=db, workflow="mine")
+        await gf.run(tools.chain(), store=db, workflow="other")
+        tools.failing = set()
+        again = await gf.run(tools.chain(), store=db, workflow="mine", resume="last")
+        assert again.run_id == mine.run_id and again.passed
+        assert SQLiteStore(db).latest("other") != mine.run_id
+        with pytest.raises(StoreError, match=r"no earlier run of 'third' to resume$"):
+            await gf.run(tools.chain(), store=db, workflow="third", resume="last")
+
+    async def test_for_each_items_resume_one_by_one(self, tools: Tools, db: Path) -> None:
+        def graph() -> gf.Graph:
+            g = gf.Graph()
+            g.add("each", tools.item, for_each=[0, 1, 2, 3, 4], args={"i": "${item}"})
+            g.add("total", lambda xs: sum(xs), args={"xs": "${each}"})
+            return g
+
+        tools.failing = {"item 2", "item 4"}
+        first = await gf.run(graph(), store=db)
+        assert first["total"].status is S.SKIPPED
+        tools.failing = set()
+        again = await gf.run(graph(), store=db, resume=first.run_id)
+        assert again["total"].output == 100
+        assert tools.calls == {"item 0": 1, "item 1": 1, "item 2": 2, "item 3": 1, "item 4": 2}
+
+    async def test_a_changed_node_is_refused_naming_it_and_its_dependents(
+        self, tools: Tools, db: Path
+    ) -> None:
+        tools.failing = {"c"}
+        first = await gf.run(tools.chain(), store=db)
+        changed = tools.chain(b_args={"x": ["${a}", 1]})
+        changed.add("d", tools.step, args={"name": "d"})
+        with pytest.raises(StoreError) as refused:
+            await gf.run(changed, store=db, resume=first.run_id)
+        assert str(refused.value) == (
+            f"run store {db}: cannot resume {first.run_id!r}: changed 'b', 'c'; new 'd'"
+            " (force to resume anyway)"
+        )
+        assert tools.calls == {"a": 1, "b": 1, "c": 1}  # nothing ran
+        tools.failing = set()
+        forced = await gf.run(changed, store=db, resume=first.run_id, force=True)
+        assert forced.passed
+        assert tools.calls == {"a": 1, "b": 2, "c": 2, "d": 1}  # a is the same: not again
+
+    async def test_a_changed_for_each_made_at_run_time_is_refused_and_forced_reruns_its_items(
+        self, tools: Tools, db: Path
+    ) -> None:
+        """Its items exist only once their source succeeded, so they have no
+        fingerprint of their own: they follow their for_each node's."""
+
+        def graph(k: int) -> gf.Graph:
+            g = gf.Graph()
+            g.add("src", lambda: [1, 2, 3])
+            g.add("each", lambda i, k: i * k, for_each="${src}", args={"i": "${item}", "k": k})
+            g.add("after", tools.step, args={"name": "after", "x": "${each}"})
+            return g
+
+        tools.failing = {"after"}
+        first = await gf.run(graph(1), store=db)
+        tools.failing = set()
+        with pytest.raises(StoreError, match=r": changed 'each', 'after' \(force to resume"):
+            await gf.run(graph(2), store=db, resume=first.run_id)
+        forced = await gf.run(graph(2), store=db, resume=first.run_id, force=True)
+        assert forced["each"].output == [2, 4, 6]  # not the stored [1, 2, 3]
+        assert forced["after"].output == "after"
+
+    def test_a_forced_resume_that_died_leaves_no_stale_success(self, tmp_path: Path) -> None:
+        """A forced resume records the new fingerprints at once; if it dies before
+        rerunning a changed node, that node's old success must not pass for the new
+        node's at the next resume (which needs no force: nothing changes any more)."""
+        db, flag = tmp_path / "runs.db", tmp_path / "die"
+        first = gf.run_sync(crash.graph(1, str(flag)), store=db, workflow="crash")
+        assert first["b"].output == 1 and not first.passed
+        flag.touch()
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.store.crash", str(db), str(flag)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+        )
+        assert proc.returncode == -signal.SIGKILL
+        flag.unlink()
+        again = gf.run_sync(crash.graph(2, str(flag)), store=db, workflow="crash", resume="last")
+        assert again["b"].output == 2 and again["c"].output == 2
+
+    async def test_a_run_another_machine_was_running_is_resumed_only_by_force(
+        self, tools: Tools, db: Path
+    ) -> None:
+        """Its process cannot be checked from here (a container has a new host name
+        each time it starts): refused, saying how to go on; forced, resumed."""
+        tools.failing = {"b"}
+        first = await gf.run(tools.chain(), store=db)
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE runs SET status = 'running', host = 'gone', pid = 42")
+        conn.close()
+        with pytest.raises(StoreError) as refused:
+            await gf.run(tools.chain(), store=db, resume="last")
+        assert str(refused.value).endswith(
+            f"run {first.run_id!r} is still running (process 42 on gone), or was when that"
+            " machine stopped: force to resume anyway"
+        )
+        tools.failing = set()
+        again = await gf.run(tools.chain(), store=db, resume="last", force=True)
+        assert again.passed and tools.calls == {"a": 1, "b": 2, "c": 1}
+
+    async def test_other_labels_are_refused_and_a_forced_resume_keeps_its_own(
+        self, tools: Tools, db: Path
+    ) -> None:
+        tools.failing = {"b"}
+        first = await gf.run(tools.chain(), store=db, labels={"inputs": "1"})
+        with pytest.raises(StoreError, match=r"different inputs \(force to resume anyway\)$"):
+            await gf.run(tools.chain(), store=db, resume=first.run_id, labels={"inputs": "2"})
+        two = {"inputs": "2"}
+        await gf.run(tools.chain(), store=db, resume=first.run_id, labels=two, force=True)
+        assert SQLiteStore(db).runs()[0].labels == two  # what the run now is
+        await gf.run(tools.chain(), store=db, resume=first.run_id, labels=two)  # no force needed
+        with pytest.raises(StoreError, match=r"different inputs"):
+            await gf.run(tools.chain(), store=db, resume=first.run_id, labels={"inputs": "1"})
+
+    async def test_an_unknown_or_taken_run_id(self, tools: Tools, db: Path) -> None:
+        first = await gf.run(tools.chain(), store=db)
+        with pytest.raises(StoreError, match=r"no run 'nope' to resume$"):
+            await gf.run(tools.chain(), store=db, resume="nope")
+        with pytest.raises(StoreError, match=r"exists already: resume it, or choose another id$"):
+            await gf.run(tools.chain(), store=db, run_id=first.run_id)
+        assert tools.calls == {"a": 1, "b": 1, "c": 1}
+
+
+class TestCancelled:
+    async def test_a_cancelled_run_records_every_node_and_resumes(
+        self, tools: Tools, db: Path
+    ) -> None:
+        """The cancellation comes as ``stop`` returns, so its success waits for a commit
+        whose task starts cancelled: that success, the cancelled ``wait`` and the
+        skipped ``after`` are all written when the run closes, with its status."""
+        started, release = anyio.Event(), anyio.Event()
+        scopes: list[anyio.CancelScope] = []
+
+        async def wait(name: str) -> str:
+            tools.calls[name] += 1
+            started.set()
+            await release.wait()
+            return name
+
+        async def stop(name: str, x: Any = None) -> str:
+            tools.calls[name] += 1
+            await started.wait()
+            if scopes:
+                scopes.pop().cancel()  # (no checkpoint until the driver has its output)
+            return name
+
+        g = tools.chain()
+        g.add("wait", wait, args={"name": "wait"}, depends_on=["a"])
+        g.add("stop", stop, args={"name": "stop", "x": "${a}"})
+        g.add("after", tools.step, args={"name": "after", "x": ["${wait}", "${stop}"]})
+        with anyio.CancelScope() as scope:
+            scopes.append(scope)
+            await gf.run(g, store=db, run_id="r1")
+        rows = {n["node_id"]: n["status"] for n in SQLiteStore(db).nodes("r1")}
+        assert {k: rows.get(k) for k in ("a", "stop", "wait", "after")} == {
+            "a": "succeeded",
+            "stop": "succeeded",
+            "wait": "cancelled",
+            "after": "skipped",
+        }
+        assert SQLiteStore(db).runs()[0].status == "cancelled"
+        release.set()
+        again = await gf.run(g, store=db, resume="r1")
+        assert again.passed
+        assert (tools.calls["a"], tools.calls["stop"], tools.calls["wait"]) == (1, 1, 2)
+
+
+class TestReading:
+    async def test_runs_result_nodes_and_gc(self, tools: Tools, db: Path) -> None:
+        tools.failing = {"b"}
+        old = await gf.run(tools.chain(), store=db, workflow="w", labels={"k": "v"})
+        tools.failing = set()
+        new = await gf.run(tools.chain(), store=db, workflow="w")
+        other = await gf.run(tools.chain(), store=db, workflow="x")
+        store = SQLiteStore(db)
+        assert [r.run_id for r in store.runs()] == [other.run_id, new.run_id, old.run_id]
+        assert [r.run_id for r in store.runs("w", limit=1)] == [new.run_id]
+        record = store.runs("w")[1]
+        assert (record.status, record.labels) == ("failed", {"k": "v"})
+        assert record.counts == {"succeeded": 1, "failed": 1, "skipped": 1}
+        assert record.finished_at is not None and record.finished_at >= record.started_at
+
+        result = store.result(old.run_id)
+        assert result["a"].output == "a" and result["b"].error is not None
+        assert result["b"].error.message == "b failed"
+        assert [n["status"] for n in store.nodes(old.run_id)] == ["succeeded", "failed", "skipped"]
+        with pytest.raises(StoreError, match=r"no run 'nope'$"):
+            store.result("nope")
+
+        assert store.gc(keep=1) == 1  # w's older run; x's only run stays
+        assert {r.run_id for r in store.runs()} == {new.run_id, other.run_id}
+        assert store.gc(keep=5, older_than=3600) == 0
+        assert store.gc(keep=5, older_than=0) == 2
+        assert store.runs() == []
+
+    def test_reading_a_missing_file_does_not_create_it(self, db: Path) -> None:
+        with pytest.raises(StoreError, match=r"no such file \(no run was stored there yet\)$"):
+            SQLiteStore(db).runs()
+        assert not db.exists()
+
+
+class TestOutputs:
+    async def test_an_output_json_cannot_hold_fails_its_node_unretried(
+        self, tools: Tools, db: Path
+    ) -> None:
+        def odd() -> Any:
+            tools.calls["odd"] += 1
+            return {"ok": [1, 2], "bad": {1, 2}}
+
+        g = gf.Graph()
+        g.add("odd", odd, retries=2)
+        g.add("after", tools.step, args={"name": "after", "x": "${odd}"})
+        result = await gf.run(g, store=db)
+        error = result["odd"].error
+        assert error is not None and result["odd"].status is S.FAILED
+        assert error.type == UnstorableOutputError.__name__
+        assert error.message.startswith(
+            "output of 'odd' cannot be stored faithfully as JSON: output['bad'] is a builtins.set"
+        )
+        assert error.message.endswith("or open the store with pickle=True)")
+        assert tools.calls == {"odd": 1}  # never retried
+        assert result["after"].status is S.SKIPPED
+
+    async def test_the_message_stays_short_however_deep_the_value(self, db: Path) -> None:
+        value: Any = set()
+        for _ in range(150):
+            value = {"k" * 60: value}
+        g = gf.Graph()
+        g.add("deep", lambda: value)
+        result = await gf.run(g, store=db)
+        message = result["deep"].error.message  # type: ignore[union-attr]
+        assert "nested more than 100 levels deep" in message and len(message) < 450
+
+    async def test_pickle_stores_it_and_a_resume_gets_it_back(self, tools: Tools, db: Path) -> None:
+        def graph() -> gf.Graph:
+            g = gf.Graph()
+            g.add("odd", lambda: {"bad": frozenset({1, 2}), "pair": (1, 2)})
+            g.add("after", tools.step, args={"name": "after", "x": "${odd}"})
+            return g
+
+        tools.failing = {"after"}
+        store = SQLiteStore(db, pickle=True)
+        first = await gf.run(graph(), store=store)
+        assert store.result(first.run_id)["odd"].output == {
+            "bad": frozenset({1, 2}),
+            "pair": (1, 2),
+        }
+        tools.failing = set()
+        again = await gf.run(graph(), store=store, resume=first.run_id)
+        assert again["odd"].output["bad"] == frozenset({1, 2})
+        assert again.passed
+
+    async def test_a_pickle_is_never_loaded_unless_the_store_allows_it(
+        self, tools: Tools, db: Path, tmp_path: Path
+    ) -> None:
+        """A store file is data: one from elsewhere must not run code when a run is
+        resumed from it (the CLI never opts in)."""
+        marker = tmp_path / "pwned"
+
+        class Payload:
+            def __reduce__(self) -> tuple[Any, ...]:
+                return (Path.touch, (marker,))
+
+        g = gf.Graph()
+        g.add("odd", lambda: Payload())
+        g.add("after", tools.step, args={"name": "after"}, depends_on=["odd"])
+        tools.failing = {"after"}
+        first = await gf.run(g, store=SQLiteStore(db, pickle=True))
+        assert first["odd"].ok and not marker.exists()
+        expected = (
+            f"run store {db}: the output of 'odd' is a pickle: open the store with pickle=True"
+            " to load it (loading a pickle runs code: only for a file you trust)"
+        )
+        with pytest.raises(StoreError) as refused:
+            await gf.run(g, store=db, resume=first.run_id)
+        assert str(refused.value) == expected
+        with pytest.raises(StoreError):
+            SQLiteStore(db).result(first.run_id)
+        assert not marker.exists() and tools.calls == {"after": 1}
+        SQLiteStore(db, pickle=True).result(first.run_id)  # opted in: loaded (and run)
+        assert marker.exists()
+
+    async def test_a_tuple_reads_back_as_a_list(self, db: Path) -> None:
+        g = gf.Graph()
+        g.add("pair", lambda: {"pair": (1, "x")})
+        result = await gf.run(g, store=db)
+        assert SQLiteStore(db).result(result.run_id)["pair"].output == {"pair": [1, "x"]}
+
+
+class TestFaults:
+    @pytest.fixture
+    def garbage(self, db: Path) -> Path:
+        db.write_bytes(b"not a database, " * 512)
+        return db
+
+    async def test_garbage_is_refused_before_anything_runs(
+        self, tools: Tools, garbage: Path
+    ) -> None:
+        db = garbage
+        with pytest.raises(StoreError, match=r"file is not a database \(the file is not a"):
+            await gf.run(tools.chain(), store=db)
+        assert tools.calls == {}
+
+    async def test_a_lock_held_mid_run_stops_it_with_every_result(
+        self, tools: Tools, db: Path
+    ) -> None:
+        """Another connection takes the write lock while ``a`` runs, so ``a``'s commit
+        fails: ``run`` raises ``EventSinkError`` with the in-memory results, and a
+        resume runs ``a`` again — it was never committed (at least once)."""
+        holder: list[sqlite3.Connection] = []
+
+        def lock(name: str, x: Any = None) -> str:
+            if tools.calls[name] == 0:  # the first time only
+                conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+                conn.execute("BEGIN IMMEDIATE")
+                holder.append(conn)
+            return tools.step(name, x)
+
+        g = tools.chain()
+        g.add("lock", lock, args={"name": "lock"})
+        store = SQLiteStore(db, timeout=0.2)
+        try:
+            with pytest.raises(EventSinkError) as failed:
+                await gf.run(g, store=store, run_id="r1")
+        finally:
+            for conn in holder:
+                conn.close()
+        error = failed.value.error
+        assert isinstance(error, StoreError)
+        assert str(error) == f"run store {db}: database is locked (another process holds it)"
+        result = failed.value.result
+        assert result is not None and result["lock"].status is S.SUCCEEDED
+        assert {result[n].status for n in "abc"} <= {S.SUCCEEDED, S.SKIPPED, S.CANCELLED}
+        again = await gf.run(g, store=store, resume="r1")
+        assert again.passed and tools.calls["lock"] == 2
