@@ -79,6 +79,7 @@ class Graph:
         reads: Iterable[str] = (),
         when: str | None = None,
         executor: str | None = None,
+        resources: Mapping[str, float] | None = None,
     ) -> NodeSpec:
         """Add a node that calls ``tool(**args)``.
 
@@ -112,6 +113,10 @@ class Graph:
                 ``RunOptions(executors=...)``; default: the tool's own
                 (``@tool(executor=...)``), else coroutines on the loop and plain
                 functions in the run's ``executor`` (threads).
+            resources: worker resources each call needs (``{"GPU": 1}``):
+                a Dask node runs only on workers that declare them; threads and
+                processes ignore them (use ``limits`` to cap local use).
+                Default: the tool's own (``@tool(resources=...)``).
             writes, reads: resource keys, ``str.format`` templates over the
                 arguments (``"customer:{customer_id}"``); a ``Tool``'s are added.
                 Writers of a key never overlap each other or its readers.
@@ -138,6 +143,7 @@ class Graph:
             reads=reads,
             when=when,
             executor=executor,
+            resources=resources,
             pools=self.limits,
         )
         set_for_each(spec, for_each, max_parallel, partial)

@@ -457,7 +457,9 @@ class _Driver:
         if (where is None and spec.is_async) or where == "async":
             return spec.tool(**kwargs)  # type: ignore[no-any-return]
         executor = self.executor if where is None else self.executors[where]
-        node = NodeCall(self.state.run_id, spec.node_id, attempt, spec.tool, kwargs, timeout)
+        node = NodeCall(
+            self.state.run_id, spec.node_id, attempt, spec.tool, kwargs, timeout, spec.resources
+        )
         return executor.call(node)
 
     async def _start_fetched(

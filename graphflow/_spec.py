@@ -9,6 +9,7 @@ when a graph is planned (``_graph``).
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -99,6 +100,8 @@ class NodeSpec:
     """resource keys (``str.format`` templates over the arguments) written exclusively"""
     reads: tuple[str, ...] = ()
     """resource keys read (shared with other readers, never with a writer)"""
+    resources: dict[str, float] | None = None
+    """worker resources each call needs (``{"GPU": 1}``), handed on in ``NodeCall.resources``"""
 
     @property
     def deps(self) -> tuple[NodeId, ...]:
@@ -139,6 +142,7 @@ def build_spec(
     reads: Iterable[str] = (),
     when: str | Condition | None = None,
     executor: str | None = None,
+    resources: Mapping[str, float] | None = None,
     pools: dict[str, int],
 ) -> NodeSpec:
     """A validated node spec (``Graph.add`` and ``Scheduler.add`` share it).
@@ -152,6 +156,9 @@ def build_spec(
     chosen = executor if executor is not None else getattr(tool, "executor", None)
     if chosen is not None:
         spec.executor = _executor_name(node_id, chosen, spec.is_async)
+    wanted = resources if resources is not None else getattr(tool, "resources", None)
+    if wanted is not None:
+        spec.resources = _resources(node_id, wanted)
     if type(tool) is FunctionType and not (limits or writes or reads):
         return spec  # a plain function claims nothing: no option to look for
     names = [limits] if isinstance(limits, str) else list(limits)
@@ -189,6 +196,24 @@ def _executor_name(node_id: str, name: object, is_async: bool) -> str:
     if name == "async" and not is_async:
         raise _bad(node_id, "executor 'async' runs coroutine functions only", "executor")
     return name
+
+
+def _resources(node_id: str, resources: object) -> dict[str, float] | None:
+    """``{"GPU": 1}``: resource names to positive amounts (None when empty)."""
+    if not isinstance(resources, Mapping):
+        got = type(resources).__name__
+        raise _bad(node_id, f"resources must map names to amounts, got {got}", "resources")
+    for name, amount in resources.items():
+        if not isinstance(name, str) or not name or len(name) > 100:
+            raise _bad(node_id, f"resources: {name!r:.100} is not a resource name", "resources")
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, (int, float))
+            or not 0 < amount < math.inf
+        ):
+            message = f"resources: {name!r} must be a number > 0, got {amount!r:.100}"
+            raise _bad(node_id, message, "resources")
+    return {name: float(amount) for name, amount in resources.items()} or None
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:

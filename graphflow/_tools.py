@@ -108,6 +108,9 @@ class Tool:
     executor: str | None = None
     """Where calls of this tool run by default (a run's executor name), unless a
     node says otherwise: ``@tool(executor="process")``."""
+    resources: Mapping[str, float] | None = None
+    """Worker resources its calls need by default (``@tool(resources={"GPU": 1})``),
+    unless a node says otherwise; see ``Graph.add``."""
 
     def __init__(
         self,
@@ -266,7 +269,7 @@ class Tool:
             "writes": self.writes,
             "reads": self.reads,
         }
-        return _restore, (type(self), self.fn, schema, options, self.executor)
+        return _restore, (type(self), self.fn, schema, options, self.executor, self.resources)
 
 
 def _module_attribute(module: str, qualname: str) -> object:
@@ -283,6 +286,7 @@ def _restore(
     schema: dict[str, Any] | None,
     options: dict[str, Any],
     executor: str | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> Tool:
     """Unpickle a tool ``Tool.__reduce__`` took apart."""
     if schema is None:
@@ -290,6 +294,7 @@ def _restore(
     else:
         made = kind.from_schema(options.pop("name"), schema, fn, **options)
     made.executor = executor
+    made.resources = resources
     return made
 
 
@@ -315,6 +320,7 @@ def tool(
     writes: str | Iterable[str] = (),
     reads: str | Iterable[str] = (),
     executor: str | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -327,6 +333,7 @@ def tool(
     writes: str | Iterable[str] = (),
     reads: str | Iterable[str] = (),
     executor: str | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a function a ``Tool``; use bare (``@tool``) or with options (``@tool(limit=2)``).
 
@@ -339,6 +346,9 @@ def tool(
         reads: resource key templates this tool reads.
         executor: where its calls run by default: ``"thread"``, ``"process"``,
             ``"async"`` or a name given to ``RunOptions(executors=...)``.
+        resources: worker resources its calls need by default (``{"GPU": 1}``;
+            checked when a node uses the tool): Dask runs them only on workers
+            that declare them.
 
     Returns:
         A ``Tool`` (an ``AsyncTool`` for coroutine functions), still callable.
@@ -348,6 +358,7 @@ def tool(
         cls = AsyncTool if is_async_callable(f) else Tool
         made = cls(f, name=name, description=description, limit=limit, writes=writes, reads=reads)
         made.executor = executor
+        made.resources = dict(resources) if resources is not None else None
         return made
 
     return wrap(fn) if fn is not None else wrap

@@ -37,6 +37,10 @@ class NodeCall:
         timeout: seconds this attempt may take (None: no limit). graphflow
             enforces it around ``Executor.call``; an executor that can stop
             remote work (a process, a cluster task) may use it to do so.
+        resources: the worker resources the node asked for (``resources=``,
+            e.g. ``{"GPU": 1}``), None if none. ``DaskExecutor`` submits the
+            task with them, so it runs only on workers that declare them;
+            executors on this machine (threads, processes) ignore them.
     """
 
     run_id: str
@@ -45,6 +49,7 @@ class NodeCall:
     tool: ToolFn = field(repr=False)
     arguments: Mapping[str, Any] = field(repr=False)
     timeout: float | None = None
+    resources: Mapping[str, float] | None = None
 
 
 @runtime_checkable

@@ -26,9 +26,14 @@ works on one machine or a shared file system; elsewhere install the tools on
 the workers (an unimportable tool in a pickle makes distributed's worker die
 rather than fail the task: it ends ``KilledWorker`` after ``allowed-failures``).
 
-Resources: ``resources={"train": {"GPU": 1}}`` sends ``resources=`` with that
-node's tasks, so they only run on workers that declare them
-(``dask worker ... --resources "GPU=1"``).
+Resources: a node's ``resources`` (``Graph.add(..., resources={"GPU": 1})``,
+``@tool(resources=...)``, ``resources:`` in YAML; ``NodeCall.resources``) go
+with its tasks as ``submit(..., resources=...)``, so they only run on workers
+that declare them (``dask worker ... --resources "GPU=1"``,
+``LocalCluster(resources=...)``) and hold them while they run. A task no
+worker can host waits (Dask's rule) until such a worker joins or its timeout
+ends it. ``DaskExecutor(resources={"train": {"GPU": 1}})`` gives resources
+by node id from outside the graph (for graphs that do not declare them).
 
 Remote values: with ``keep_on_cluster=True`` an attempt returns a
 ``DaskValue`` (its Dask future) instead of the value. Another node on this
@@ -114,10 +119,9 @@ class DaskExecutor:
             is used as it is and left open.
         cluster_kwargs: keyword arguments of the ``LocalCluster`` started
             (e.g. ``{"n_workers": 4, "threads_per_worker": 1}``).
-        resources: worker resources each node's tasks need, by node id
-            (``{"train": {"GPU": 1}}``; a ``for_each`` node's items share its
-            entry). A ``NodeCall`` that carries ``resources`` of its own (the
-            planned ``Graph.add(resources=...)``) takes precedence.
+        resources: worker resources by node id, for nodes that do not declare
+            their own (``{"train": {"GPU": 1}}``; a ``for_each`` node's items
+            share its entry). A node's own ``resources`` take precedence.
         keep_on_cluster: return ``DaskValue`` handles instead of values, so
             that outputs passed between Dask nodes stay on the cluster.
 
@@ -241,9 +245,9 @@ class DaskExecutor:
             raise
 
     def _resources_of(self, call: NodeCall) -> dict[str, float] | None:
-        """The node's worker resources: its own (a future ``NodeCall.resources``), else
-        this executor's table by node id, a ``for_each`` item (``id[3]``) taking its node's."""
-        own: Mapping[str, float] | None = getattr(call, "resources", None)
+        """The node's worker resources: its own (``NodeCall.resources``), else this
+        executor's table by node id, a ``for_each`` item (``id[3]``) taking its node's."""
+        own = call.resources
         if own:
             return dict(own)
         if not self._resources:

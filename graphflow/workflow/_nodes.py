@@ -149,6 +149,7 @@ class GraphBuilder:
                 limits=limits,
                 when=when,
                 executor=node.executor,
+                resources=node.resources,
             )
         except (SpecError, ValueError) as exc:
             self.problems.at(getattr(exc, "reason", str(exc)), _field_loc(loc, exc))
