@@ -218,6 +218,31 @@ class TestDaskExecutor:
         assert error is not None and error.timed_out == 0.5
         assert await scheduler_keys(address, f"graphflow-{result.run_id}") == []
 
+    async def test_values_come_back_in_batches_each_once_a_timeout_among_them(
+        self, address: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        g = gf.Graph()
+        for i in range(40):
+            g.add(f"sq{i}", tools.square, args={"x": i}, executor="dask")
+        g.add("slow", tools.nap, args={"seconds": 3}, executor="dask", timeout=0.5)
+        g.add("bad", tools.boom, args={"message": "no"}, executor="dask")
+        async with distributed.Client(address, asynchronous=True) as client:
+            fetched: list[str] = []
+            gather = client.gather
+
+            def counted(futures: list[Any], **kwargs: Any) -> Any:
+                fetched.extend(f.key for f in futures)
+                return gather(futures, **kwargs)
+
+            monkeypatch.setattr(client, "gather", counted)
+            result = await gf.run(g, executors={"dask": DaskExecutor(client=client)})
+        assert [result[f"sq{i}"].output for i in range(40)] == [i * i for i in range(40)]
+        assert sorted(fetched) == sorted(f"graphflow-{result.run_id}-sq{i}-1" for i in range(40))
+        slow, bad = result["slow"].error, result["bad"].error
+        assert slow is not None and slow.timed_out == 0.5
+        assert bad is not None and (bad.type, bad.message) == ("ValueError", "no")
+        assert await scheduler_keys(address, f"graphflow-{result.run_id}-slow") == []
+
     async def test_a_worker_killed_mid_task_ends_in_a_retry_not_a_hang(
         self, address: str, tmp_path: Path
     ) -> None:
