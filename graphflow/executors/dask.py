@@ -62,8 +62,8 @@ entering the executor raises ``RuntimeError`` saying so.
 
 from __future__ import annotations
 
-import importlib.machinery
 import asyncio
+import importlib.machinery
 import importlib.util
 import os
 import pickle
