@@ -46,8 +46,10 @@ with its tasks as ``submit(..., resources=...)``, so they only run on workers
 that declare them (``dask worker ... --resources "GPU=1"``,
 ``LocalCluster(resources=...)``) and hold them while they run. A task no
 worker can host waits (Dask's rule) until such a worker joins or its timeout
-ends it. ``DaskExecutor(resources={"train": {"GPU": 1}})`` gives resources
-by node id from outside the graph (for graphs that do not declare them).
+ends it; on the ``LocalCluster`` the executor starts itself (nothing else
+joins it), such a node fails at once with a ``ValueError`` saying so.
+``DaskExecutor(resources={"train": {"GPU": 1}})`` gives resources by node id
+from outside the graph (for graphs that do not declare them).
 
 Remote values: with ``keep_on_cluster=True`` an attempt returns a
 ``DaskValue`` (its Dask future) instead of the value. Another node on this
@@ -133,7 +135,7 @@ or the transfer of a large value ahead of it) before its own starts."""
 
 @final
 class _Batch:
-    """Futures that finished in one loop tick, fetched by one ``client.gather``."""
+    """Futures that finished, fetched together by one ``client.gather``."""
 
     __slots__ = ("done", "failed", "futures", "started", "values")
 
@@ -200,7 +202,7 @@ class DaskExecutor:
         self._cluster_kwargs = dict(cluster_kwargs or {})
         self._resources = {k: dict(v) for k, v in (resources or {}).items()}
         self._keep = keep_on_cluster
-        self._batch: _Batch | None = None  # this tick's batch, until its gather starts
+        self._batch: _Batch | None = None  # the batch still taking futures
         self._fetches: set[asyncio.Task[None]] | None = None  # the batches' gathers
 
     @property
@@ -218,7 +220,7 @@ class DaskExecutor:
             )
         if self._given is not None:
             self._client = self._given
-            await self._open_fetches()
+            self._fetches = set()
             return self
         address: Any = self._address
         if address is None:
@@ -234,11 +236,8 @@ class DaskExecutor:
         except BaseException:
             await self._close_cluster()
             raise
-        await self._open_fetches()
-        return self
-
-    async def _open_fetches(self) -> None:
         self._fetches = set()
+        return self
 
     async def __aexit__(
         self,
@@ -253,7 +252,6 @@ class DaskExecutor:
             with anyio.CancelScope(shield=True):
                 await asyncio.wait(fetches)
         if self._given is not None:
-            self._client = None
             return
         client, self._client = self._client, None
         with anyio.CancelScope(shield=True):
@@ -274,6 +272,8 @@ class DaskExecutor:
         arguments = self._local(call.arguments)
         key = f"graphflow-{call.run_id}-{call.node_id}-{call.attempt}"
         resources = self._resources_of(call)
+        if resources and self._cluster is not None:
+            self._check_hostable(call, resources)
         try:
             folder = _folder_of(call.tool)
             if folder is None:
@@ -301,7 +301,7 @@ class DaskExecutor:
             raise
 
     async def _value(self, future: distributed.Future[Any]) -> Any:
-        """The future's value, fetched with this tick's batch (module docstring)."""
+        """The future's value, fetched with the next batch (module docstring)."""
         await distributed.wait(future)  # type: ignore[no-untyped-call]
         if future.status != "finished" or self._fetches is None:
             return await future  # its error or cancellation, as distributed raises it
@@ -347,6 +347,19 @@ class DaskExecutor:
             batch.failed = True
         finally:
             batch.done.set()
+
+    def _check_hostable(self, call: NodeCall, resources: dict[str, float]) -> None:
+        """On the cluster this executor started (no other worker will join): a task
+        that no worker can host would wait forever, so fail its node instead.
+        Its workers all have ``cluster_kwargs["resources"]`` (``LocalCluster``)."""
+        has = self._cluster_kwargs.get("resources") or {}
+        if all(has.get(name, 0) >= amount for name, amount in resources.items()):
+            return
+        raise ValueError(
+            f"node {call.node_id!r} needs worker resources {resources}, which no worker "
+            "of the LocalCluster started for this run declares: give them in "
+            "cluster_kwargs={'resources': ...}, or use a cluster whose workers have them"
+        )
 
     def _resources_of(self, call: NodeCall) -> dict[str, float] | None:
         """The node's worker resources: its own (``NodeCall.resources``), else this

@@ -309,6 +309,17 @@ class TestDaskExecutor:
         with pytest.raises(RuntimeError, match="enter the DaskExecutor"):
             executor.client  # noqa: B018 - closed after the run
 
+    async def test_resources_no_worker_of_its_own_cluster_has_fail_not_hang(self) -> None:
+        g = gf.Graph()
+        g.add("gpu", where, executor="dask", resources={"GPU": 1})
+        g.add("two", where, executor="dask", resources={"GPU": 2})
+        kwargs = {"n_workers": 1, "processes": False, "resources": {"GPU": 1}}
+        result = await gf.run(g, executors={"dask": DaskExecutor(cluster_kwargs=kwargs)})
+        assert result["gpu"].output[1] == 0.0
+        error = result["two"].error
+        assert error is not None and error.type == "ValueError"
+        assert "needs worker resources {'GPU': 2.0}, which no worker" in error.message
+
 
 class Kept(RemoteValue):
     """A value "left remote" in the driver's own memory, for the core hook's test."""
