@@ -81,7 +81,7 @@ def calibrate(seconds: float) -> int:
     time: another process taking the core would shorten the work)."""
     burn(100_000)  # warm
     loops = 400_000
-    spent = min(burn(loops) for _ in range(3))
+    spent = statistics.median(burn(loops) for _ in range(5))  # (min: the luckiest moment)
     return max(1, int(loops * seconds / spent))
 
 
