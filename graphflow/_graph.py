@@ -81,6 +81,7 @@ class Graph:
         executor: str | None = None,
         idempotency_key: str | None = None,
         cache: bool | Cache | Mapping[str, Any] | None = None,
+        resources: Mapping[str, float] | None = None,
     ) -> NodeSpec:
         """Add a node that calls ``tool(**args)``.
 
@@ -114,6 +115,10 @@ class Graph:
                 ``RunOptions(executors=...)``; default: the tool's own
                 (``@tool(executor=...)``), else coroutines on the loop and plain
                 functions in the run's ``executor`` (threads).
+            resources: worker resources each call needs (``{"GPU": 1}``):
+                a Dask node runs only on workers that declare them; threads and
+                processes ignore them (use ``limits`` to cap local use).
+                Default: the tool's own (``@tool(resources=...)``).
             writes, reads: resource keys, ``str.format`` templates over the
                 arguments (``"customer:{customer_id}"``); a ``Tool``'s are added.
                 Writers of a key never overlap each other or its readers.
@@ -149,6 +154,7 @@ class Graph:
             executor=executor,
             idempotency_key=idempotency_key,
             cache=cache,
+            resources=resources,
             pools=self.limits,
         )
         set_for_each(spec, for_each, max_parallel, partial)

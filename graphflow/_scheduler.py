@@ -659,7 +659,16 @@ class _Driver:
         executor = self.executor if where is None else self.executors[where]
         run_id = self.state.run_id
         key = idempotency_key(run_id, spec.node_id, spec.idempotency_key, kwargs)
-        node = NodeCall(run_id, spec.node_id, attempt, spec.tool, kwargs, timeout, key)
+        node = NodeCall(
+            run_id,
+            spec.node_id,
+            attempt,
+            spec.tool,
+            kwargs,
+            timeout,
+            idempotency_key=key,
+            resources=spec.resources,
+        )
         return executor.call(node)
 
     async def _start_fetched(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -149,6 +150,8 @@ class NodeSpec:
     """a ``str.format`` template over the arguments (``current_call().idempotency_key``)"""
     cache: Cache | None = None
     """when an earlier call's stored output is reused (a run with a store)"""
+    resources: dict[str, float] | None = None
+    """worker resources each call needs (``{"GPU": 1}``), handed on in ``NodeCall.resources``"""
 
     @property
     def deps(self) -> tuple[NodeId, ...]:
@@ -191,6 +194,7 @@ def build_spec(
     executor: str | None = None,
     idempotency_key: str | None = None,
     cache: object = None,
+    resources: Mapping[str, float] | None = None,
     pools: dict[str, int],
 ) -> NodeSpec:
     """A validated node spec (``Graph.add`` and ``Scheduler.add`` share it).
@@ -206,6 +210,9 @@ def build_spec(
         spec.executor = _executor_name(node_id, chosen, spec.is_async)
     if idempotency_key is not None or cache is not None or hasattr(tool, "cache"):
         _durability(spec, idempotency_key, cache)
+    wanted = resources if resources is not None else getattr(tool, "resources", None)
+    if wanted is not None:
+        spec.resources = _resources(node_id, wanted)
     if type(tool) is FunctionType and not (limits or writes or reads):
         return spec  # a plain function claims nothing: no option to look for
     names = [limits] if isinstance(limits, str) else list(limits)
@@ -257,6 +264,24 @@ def _executor_name(node_id: str, name: object, is_async: bool) -> str:
     if name == "async" and not is_async:
         raise _bad(node_id, "executor 'async' runs coroutine functions only", "executor")
     return name
+
+
+def _resources(node_id: str, resources: object) -> dict[str, float] | None:
+    """``{"GPU": 1}``: resource names to positive amounts (None when empty)."""
+    if not isinstance(resources, Mapping):
+        got = type(resources).__name__
+        raise _bad(node_id, f"resources must map names to amounts, got {got}", "resources")
+    for name, amount in resources.items():
+        if not isinstance(name, str) or not name or len(name) > 100:
+            raise _bad(node_id, f"resources: {name!r:.100} is not a resource name", "resources")
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, (int, float))
+            or not 0 < amount < math.inf
+        ):
+            message = f"resources: {name!r} must be a number > 0, got {amount!r:.100}"
+            raise _bad(node_id, message, "resources")
+    return {name: float(amount) for name, amount in resources.items()} or None
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:

@@ -119,6 +119,7 @@ class Scheduler:
         reads: Iterable[str] = (),
         when: str | None = None,
         executor: str | None = None,
+        resources: Mapping[str, float] | None = None,
     ) -> NodeSpec:
         """Add a node to the running graph; options as for ``Graph.add``.
 
@@ -143,6 +144,7 @@ class Scheduler:
             reads=reads,
             when=when,
             executor=executor,
+            resources=resources,
             pools=self._pools,
         )
         for name in self._pools.keys() - known:

@@ -113,6 +113,9 @@ class Tool:
     cache: Cache | None = None
     """When its nodes reuse an earlier call's stored output, unless a node says
     otherwise: ``@tool(cache=True, version="2")``."""
+    resources: Mapping[str, float] | None = None
+    """Worker resources its calls need by default (``@tool(resources={"GPU": 1})``),
+    unless a node says otherwise; see ``Graph.add``."""
 
     def __init__(
         self,
@@ -271,7 +274,8 @@ class Tool:
             "writes": self.writes,
             "reads": self.reads,
         }
-        return _restore, (type(self), self.fn, schema, options, self.executor, self.cache)
+        state = (self.executor, self.cache, self.resources)
+        return _restore, (type(self), self.fn, schema, options, *state)
 
 
 def _module_attribute(module: str, qualname: str) -> object:
@@ -289,6 +293,7 @@ def _restore(
     options: dict[str, Any],
     executor: str | None = None,
     cache: Cache | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> Tool:
     """Unpickle a tool ``Tool.__reduce__`` took apart."""
     if schema is None:
@@ -297,6 +302,7 @@ def _restore(
         made = kind.from_schema(options.pop("name"), schema, fn, **options)
     made.executor = executor
     made.cache = cache
+    made.resources = resources
     return made
 
 
@@ -324,6 +330,7 @@ def tool(
     executor: str | None = None,
     cache: bool | Cache | Mapping[str, Any] | None = None,
     version: str | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -338,6 +345,7 @@ def tool(
     executor: str | None = None,
     cache: bool | Cache | Mapping[str, Any] | None = None,
     version: str | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a function a ``Tool``; use bare (``@tool``) or with options (``@tool(limit=2)``).
 
@@ -354,6 +362,9 @@ def tool(
             ``Cache`` or ``{"ttl": seconds, "key": template}`` (see ``Cache``).
         version: the tool's version, part of every cache key: bump it when
             its outputs change meaning, and no older result is reused.
+        resources: worker resources its calls need by default (``{"GPU": 1}``;
+            checked when a node uses the tool): Dask runs them only on workers
+            that declare them.
 
     Returns:
         A ``Tool`` (an ``AsyncTool`` for coroutine functions), still callable.
@@ -367,6 +378,7 @@ def tool(
         if version is not None:
             policy = dataclasses.replace(policy or Cache(), version=str(version))
         made.cache = policy
+        made.resources = dict(resources) if resources is not None else None
         return made
 
     return wrap(fn) if fn is not None else wrap

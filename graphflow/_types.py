@@ -45,6 +45,10 @@ class NodeCall:
             over its arguments, else ``"RUN_ID/NODE_ID"``): a tool with side
             effects passes it on (an API's Idempotency-Key header) so that a
             call repeated after a crash does not act twice.
+        resources: the worker resources the node asked for (``resources=``,
+            e.g. ``{"GPU": 1}``), None if none. ``DaskExecutor`` submits the
+            task with them, so it runs only on workers that declare them;
+            executors on this machine (threads, processes) ignore them.
     """
 
     run_id: str
@@ -54,6 +58,7 @@ class NodeCall:
     arguments: Mapping[str, Any] = field(repr=False)
     timeout: float | None = None
     idempotency_key: str = ""
+    resources: Mapping[str, float] | None = None
 
 
 @runtime_checkable

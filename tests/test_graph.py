@@ -45,6 +45,11 @@ class TestAdd:
             ({"trigger": "sometimes"}, "trigger"),
             ({"args": ["x"]}, "args"),
             ({"args": {"x": "${}"}}, "args"),
+            ({"resources": ["GPU"]}, "resources"),
+            ({"resources": {"GPU": 0}}, "resources"),
+            ({"resources": {"GPU": True}}, "resources"),
+            ({"resources": {"GPU": float("inf")}}, "resources"),
+            ({"resources": {"": 1}}, "resources"),
         ],
     )
     def test_bad_options_name_node_and_field(self, options: dict[str, object], field: str) -> None:
@@ -52,6 +57,18 @@ class TestAdd:
             gf.Graph().add("n", noop, **options)  # type: ignore[arg-type]
         assert str(info.value).startswith("node 'n': ")
         assert info.value.key == f"n.{field}"
+
+    def test_resources_are_the_nodes_else_the_tools(self) -> None:
+        gpu_tool = gf.tool(resources={"GPU": 1})(noop)
+        g = gf.Graph()
+        assert g.add("own", noop, resources={"GPU": 2, "memory": 1.5}).resources == {
+            "GPU": 2.0,
+            "memory": 1.5,
+        }
+        assert g.add("tools", gpu_tool).resources == {"GPU": 1.0}
+        assert g.add("over", gpu_tool, resources={"TPU": 1}).resources == {"TPU": 1.0}
+        assert g.add("none", noop, resources={}).resources is None
+        assert g.add("plain", noop).resources is None
 
     def test_tool_must_be_callable(self) -> None:
         with pytest.raises(gf.SpecError, match="callable"):

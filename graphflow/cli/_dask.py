@@ -4,13 +4,16 @@ Nodes choose it (``@graphflow.tool(executor="dask")``, ``Graph.add(executor=
 "dask")``); the flag says where it is. ``local`` starts a ``LocalCluster`` for
 the run and shuts it down after: worker processes and threads per worker are
 dask's defaults for the machine (on up to 4 cores, one single-threaded worker
-process per core) unless ``--dask-workers`` / ``--dask-threads`` say otherwise.
+process per core) unless ``--dask-workers`` / ``--dask-threads`` say otherwise;
+``--dask-resources GPU=1,MEM=4e9`` declares worker resources on each of its
+workers (as ``dask worker --resources`` does), for nodes with ``resources:``.
 dask is imported only when the flag is given.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -40,11 +43,20 @@ def add_dask_options(run: argparse.ArgumentParser) -> None:
         metavar="N",
         help="--dask local: threads per worker process (default: dask's, 1 on up to 4 cores)",
     )
+    run.add_argument(
+        "--dask-resources",
+        metavar="NAME=N,...",
+        help="--dask local: resources each worker declares (GPU=1), for nodes with resources:",
+    )
 
 
 def dask_executors(args: argparse.Namespace) -> dict[str, Executor]:
     """``{"dask": DaskExecutor(...)}`` from ``--dask``; ``{}`` without it."""
-    local_only = {"--dask-workers": args.dask_workers, "--dask-threads": args.dask_threads}
+    local_only = {
+        "--dask-workers": args.dask_workers,
+        "--dask-threads": args.dask_threads,
+        "--dask-resources": args.dask_resources,
+    }
     given = [name for name, value in local_only.items() if value is not None]
     if args.dask is None:
         if given:
@@ -53,26 +65,46 @@ def dask_executors(args: argparse.Namespace) -> dict[str, Executor]:
     if args.dask != "local" and given:
         raise UsageError(f"{given[0]} applies to --dask local only, not to a running scheduler")
     for name, value in local_only.items():
-        if value is not None and value < 1:
+        if isinstance(value, int) and value < 1:
             raise UsageError(f"{name} must be >= 1, got {value}")
+    resources = _resources(args.dask_resources)
     try:
         from graphflow.executors.dask import DaskExecutor
     except ImportError:
         raise UsageError(INSTALL) from None
     if args.dask != "local":
         return {"dask": DaskExecutor(args.dask)}
-    return {"dask": DaskExecutor(cluster_kwargs=_cluster_kwargs(args))}
+    return {"dask": DaskExecutor(cluster_kwargs=_cluster_kwargs(args, resources))}
 
 
-def _cluster_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+def _resources(text: str | None) -> dict[str, float]:
+    """``GPU=1,MEM=4e9`` as ``{"GPU": 1.0, "MEM": 4e9}`` (dask worker's syntax)."""
+    found: dict[str, float] = {}
+    for part in (text or "").replace(",", " ").split():
+        name, _, amount = part.partition("=")
+        try:
+            value = float(amount)
+        except ValueError:
+            value = math.nan
+        if not name or not 0 < value < math.inf:
+            raise UsageError(f"--dask-resources: {part[:60]!r} is not NAME=N with N > 0")
+        found[name] = value
+    return found
+
+
+def _cluster_kwargs(args: argparse.Namespace, resources: dict[str, float]) -> dict[str, Any]:
     from distributed.deploy.utils import nprocesses_nthreads
 
     workers, threads = nprocesses_nthreads()  # type: ignore[no-untyped-call]
     workers = args.dask_workers or workers
     threads = args.dask_threads or threads
+    has = "".join(f", each with {k}={v:g}" for k, v in resources.items())
     print(
         f"graphflow: --dask local: a LocalCluster of {workers} worker processes x "
-        f"{threads} threads for this run (--dask-workers, --dask-threads)",
+        f"{threads} threads{has} for this run (--dask-workers, --dask-threads)",
         file=sys.stderr,
     )
-    return {"n_workers": workers, "threads_per_worker": threads}
+    kwargs: dict[str, Any] = {"n_workers": workers, "threads_per_worker": threads}
+    if resources:
+        kwargs["resources"] = resources
+    return kwargs

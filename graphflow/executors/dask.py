@@ -5,6 +5,20 @@ Each attempt is one Dask task, submitted through an *asynchronous*
 it. Its key is unique per run, node and attempt (``graphflow-<run>-<node>-<n>``)
 and ``pure=False``: a retry is a new task, never a cached result.
 
+Results are fetched in batches: an attempt whose task finished joins the
+next batch, and one ``client.gather`` brings back the values of the whole
+batch, so a fan-out of small tasks costs a few round trips instead of one
+per task (see ``benchmarks.executors``). A batch is fetched a loop tick
+after its first value is ready, or, while a gather is in flight
+(``MAX_GATHERS``), when that one ends. A task that failed or was cancelled is
+not in a batch (``await future`` raises its error, as distributed tells it),
+and a batch that fails (a worker lost meanwhile) lets each of its attempts
+fetch its own value. The gather runs in an asyncio task of the executor's,
+not in an attempt: a timed-out attempt stops waiting at once, and the
+others' values still come back. (asyncio, not an anyio task group: the
+executor is asyncio-only, and its exit runs in the scheduler's own cancel
+scope, which a task group entered in ``__aenter__`` would not nest in.)
+
 Timeouts and cancellation: when an attempt is cancelled (its timeout,
 ``fail_fast``, Ctrl-C) its task is cancelled on the cluster too (shielded):
 a task still waiting never starts, and the scheduler forgets the key. One
@@ -26,9 +40,16 @@ works on one machine or a shared file system; elsewhere install the tools on
 the workers (an unimportable tool in a pickle makes distributed's worker die
 rather than fail the task: it ends ``KilledWorker`` after ``allowed-failures``).
 
-Resources: ``resources={"train": {"GPU": 1}}`` sends ``resources=`` with that
-node's tasks, so they only run on workers that declare them
-(``dask worker ... --resources "GPU=1"``).
+Resources: a node's ``resources`` (``Graph.add(..., resources={"GPU": 1})``,
+``@tool(resources=...)``, ``resources:`` in YAML; ``NodeCall.resources``) go
+with its tasks as ``submit(..., resources=...)``, so they only run on workers
+that declare them (``dask worker ... --resources "GPU=1"``,
+``LocalCluster(resources=...)``) and hold them while they run. A task no
+worker can host waits (Dask's rule) until such a worker joins or its timeout
+ends it; on the ``LocalCluster`` the executor starts itself (nothing else
+joins it), such a node fails at once with a ``ValueError`` saying so.
+``DaskExecutor(resources={"train": {"GPU": 1}})`` gives resources by node id
+from outside the graph (for graphs that do not declare them).
 
 Remote values: with ``keep_on_cluster=True`` an attempt returns a
 ``DaskValue`` (its Dask future) instead of the value. Another node on this
@@ -43,6 +64,7 @@ entering the executor raises ``RuntimeError`` saying so.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.machinery
 import importlib.util
 import os
@@ -101,6 +123,30 @@ class DaskValue(RemoteValue):
         return f"DaskValue({self.future.key!r})"
 
 
+MAX_GATHERS = 1
+"""Batches fetched at once; the next batch fills while they are in flight.
+
+One: results of a fan-out arrive a few per loop tick, so batches of one tick
+held 1-2 values (1,000 no-op nodes: ~500 gathers); while one gather is in
+flight, the next batch collects everything that finishes meanwhile (~150
+gathers). The price: a value waits for the gather in flight (one round trip,
+or the transfer of a large value ahead of it) before its own starts."""
+
+
+@final
+class _Batch:
+    """Futures that finished, fetched together by one ``client.gather``."""
+
+    __slots__ = ("done", "failed", "futures", "started", "values")
+
+    def __init__(self) -> None:
+        self.futures: dict[Any, distributed.Future[Any]] = {}  # key -> future
+        self.values: dict[Any, Any] = {}
+        self.failed = False  # the gather failed: each attempt fetches its own value
+        self.started = False  # its gather task exists (it takes no more futures a tick later)
+        self.done = anyio.Event()
+
+
 @final
 class DaskExecutor:
     """Run each call as a task on a Dask cluster.
@@ -114,10 +160,9 @@ class DaskExecutor:
             is used as it is and left open.
         cluster_kwargs: keyword arguments of the ``LocalCluster`` started
             (e.g. ``{"n_workers": 4, "threads_per_worker": 1}``).
-        resources: worker resources each node's tasks need, by node id
-            (``{"train": {"GPU": 1}}``; a ``for_each`` node's items share its
-            entry). A ``NodeCall`` that carries ``resources`` of its own (the
-            planned ``Graph.add(resources=...)``) takes precedence.
+        resources: worker resources by node id, for nodes that do not declare
+            their own (``{"train": {"GPU": 1}}``; a ``for_each`` node's items
+            share its entry). A node's own ``resources`` take precedence.
         keep_on_cluster: return ``DaskValue`` handles instead of values, so
             that outputs passed between Dask nodes stay on the cluster.
 
@@ -127,9 +172,11 @@ class DaskExecutor:
 
     __slots__ = (
         "_address",
+        "_batch",
         "_client",
         "_cluster",
         "_cluster_kwargs",
+        "_fetches",
         "_given",
         "_keep",
         "_resources",
@@ -155,6 +202,8 @@ class DaskExecutor:
         self._cluster_kwargs = dict(cluster_kwargs or {})
         self._resources = {k: dict(v) for k, v in (resources or {}).items()}
         self._keep = keep_on_cluster
+        self._batch: _Batch | None = None  # the batch still taking futures
+        self._fetches: set[asyncio.Task[None]] | None = None  # the batches' gathers
 
     @property
     def client(self) -> distributed.Client:
@@ -171,6 +220,7 @@ class DaskExecutor:
             )
         if self._given is not None:
             self._client = self._given
+            self._fetches = set()
             return self
         address: Any = self._address
         if address is None:
@@ -186,6 +236,7 @@ class DaskExecutor:
         except BaseException:
             await self._close_cluster()
             raise
+        self._fetches = set()
         return self
 
     async def __aexit__(
@@ -194,6 +245,12 @@ class DaskExecutor:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        fetches, self._fetches, self._batch = self._fetches, None, None
+        if fetches:  # (no attempt is waiting on a batch any more)
+            for task in fetches:
+                task.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait(fetches)
         if self._given is not None:
             return
         client, self._client = self._client, None
@@ -215,6 +272,8 @@ class DaskExecutor:
         arguments = self._local(call.arguments)
         key = f"graphflow-{call.run_id}-{call.node_id}-{call.attempt}"
         resources = self._resources_of(call)
+        if resources and self._cluster is not None:
+            self._check_hostable(call, resources)
         try:
             folder = _folder_of(call.tool)
             if folder is None:
@@ -230,7 +289,8 @@ class DaskExecutor:
                 await distributed.wait(future)  # type: ignore[no-untyped-call]
                 if future.status == "finished":
                     return DaskValue(future, self)
-            return await future
+                return await future
+            return await self._value(future)
         except TypeError as exc:
             raise _result_error(call, exc) from None
         except BaseException:
@@ -240,10 +300,71 @@ class DaskExecutor:
                 )
             raise
 
+    async def _value(self, future: distributed.Future[Any]) -> Any:
+        """The future's value, fetched with the next batch (module docstring)."""
+        await distributed.wait(future)  # type: ignore[no-untyped-call]
+        if future.status != "finished" or self._fetches is None:
+            return await future  # its error or cancellation, as distributed raises it
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = _Batch()
+        key = future.key
+        batch.futures[key] = future
+        if not batch.started and len(self._fetches) < MAX_GATHERS:
+            self._start(batch)
+        await batch.done.wait()
+        if batch.failed or key not in batch.values:
+            return await future
+        return batch.values[key]
+
+    def _start(self, batch: _Batch) -> None:
+        assert self._fetches is not None
+        batch.started = True
+        task = asyncio.ensure_future(self._gather(batch))
+        self._fetches.add(task)
+        task.add_done_callback(self._gathered)
+
+    def _gathered(self, task: asyncio.Task[None]) -> None:
+        """A gather ended: start the batch that waited for it, if any."""
+        if self._fetches is not None:
+            self._fetches.discard(task)
+            if self._batch is not None and not self._batch.started:
+                self._start(self._batch)
+
+    async def _gather(self, batch: _Batch) -> None:
+        """Fetch a batch's values in one ``gather``, once its tick has passed."""
+        try:
+            await asyncio.sleep(0)  # those finishing in this tick join
+            if self._batch is batch:
+                self._batch = None
+            futures = [f for f in batch.futures.values() if f.status == "finished"]
+            values = await self.client.gather(futures)  # type: ignore[no-untyped-call]
+            batch.values = {f.key: value for f, value in zip(futures, values, strict=True)}
+        except (Exception, asyncio.CancelledError):
+            # a worker lost meanwhile, the executor closing, or distributed's
+            # shared gather cancelled by another caller's timeout: each of the
+            # batch's attempts fetches its own value (or stops), as before
+            batch.failed = True
+        finally:
+            batch.done.set()
+
+    def _check_hostable(self, call: NodeCall, resources: dict[str, float]) -> None:
+        """On the cluster this executor started (no other worker will join): a task
+        that no worker can host would wait forever, so fail its node instead.
+        Its workers all have ``cluster_kwargs["resources"]`` (``LocalCluster``)."""
+        has = self._cluster_kwargs.get("resources") or {}
+        if all(has.get(name, 0) >= amount for name, amount in resources.items()):
+            return
+        raise ValueError(
+            f"node {call.node_id!r} needs worker resources {resources}, which no worker "
+            "of the LocalCluster started for this run declares: give them in "
+            "cluster_kwargs={'resources': ...}, or use a cluster whose workers have them"
+        )
+
     def _resources_of(self, call: NodeCall) -> dict[str, float] | None:
-        """The node's worker resources: its own (a future ``NodeCall.resources``), else
-        this executor's table by node id, a ``for_each`` item (``id[3]``) taking its node's."""
-        own: Mapping[str, float] | None = getattr(call, "resources", None)
+        """The node's worker resources: its own (``NodeCall.resources``), else this
+        executor's table by node id, a ``for_each`` item (``id[3]``) taking its node's."""
+        own = call.resources
         if own:
             return dict(own)
         if not self._resources:

@@ -153,6 +153,7 @@ class GraphBuilder:
                 executor=node.executor,
                 cache=cache_of(node.cache),
                 idempotency_key=node.idempotency_key,
+                resources=node.resources,
             )
         except (SpecError, ValueError) as exc:
             self.problems.at(getattr(exc, "reason", str(exc)), _field_loc(loc, exc))

@@ -8,7 +8,7 @@ Top-level keys: ``name`` (required), ``description``, ``tools``, ``inputs``,
 ``fail_fast``, ``mcp``, ``nodes`` (required) and ``outputs``. Node keys: ``tool``
 (required), ``args``, ``depends_on``, ``if``, ``for_each``, ``max_parallel``,
 ``partial``, ``limits``, ``env``, ``timeout``, ``retries``, ``trigger``, ``executor``,
-``cache``, ``idempotency_key``,
+``cache``, ``idempotency_key``, ``resources``,
 ``description``. What each means is in ``graphflow.workflow``'s docstring.
 """
 
@@ -87,6 +87,18 @@ def _named(pattern: re.Pattern[str], what: str) -> Any:
     return BeforeValidator(check)
 
 
+def _amount(value: Any) -> Any:
+    """A number, or one written as text: YAML 1.1 reads ``4e9`` as a string."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{quote(value, 40)} is not an amount: use a number > 0")
+    return value
+
+
 def _listed(value: Any) -> Any:
     """``limits: api`` as ``limits: [api]``."""
     return [value] if isinstance(value, str) else value
@@ -97,6 +109,9 @@ EnvValue = Annotated[str, BeforeValidator(env_text)]
 PoolName = Annotated[str, _named(POOL, "a pool name (letters, digits, _ . -)")]
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Backoff = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+ResourceName = Annotated[str, Field(min_length=1, max_length=100)]
+Amount = Annotated[float, BeforeValidator(_amount), Field(gt=0, allow_inf_nan=False)]
+"""A ``resources:`` amount (``GPU: 1``, ``memory: 4e9``): a number > 0."""
 
 
 class _Strict(BaseModel):
@@ -151,6 +166,7 @@ class NodeModel(_Strict):
     executor: Literal["async", "thread", "process", "dask"] | None = None
     cache: bool | CacheSpec = False
     idempotency_key: Annotated[str, Field(min_length=1)] | None = None
+    resources: dict[ResourceName, Amount] | None = None
     description: str = ""
 
 

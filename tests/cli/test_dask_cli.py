@@ -21,6 +21,12 @@ def where(x: int) -> dict:
     return {"pid": os.getpid(), "double": 2 * x}
 
 
+def gpus_free() -> float:
+    from distributed import get_worker
+
+    return get_worker().state.available_resources["GPU"]
+
+
 def here() -> int:
     return os.getpid()
 '''
@@ -37,12 +43,19 @@ class TestDaskOption:
             nodes:
               remote: {tool: where, args: {x: 21}}
               local: {tool: here}
+              gpu: {tool: gpus_free, executor: dask, resources: {GPU: 1}}
             """,
         )
-        proc = gf("run", path, "--dask", "local", "--dask-workers", "1", "--json", "-")
+        options = ("--dask", "local", "--dask-workers", "1", "--json", "-")
+        proc = gf("run", path, *options, "--dask-resources", "GPU=2")
         assert proc.returncode == 0, proc.stderr
-        assert "LocalCluster of 1 worker processes x 1 threads" in proc.stderr
+        assert "LocalCluster of 1 worker processes x 1 threads, each with GPU=2" in proc.stderr
+        assert json.loads(proc.stdout)["nodes"]["gpu"]["output"] == 1.0, "holding 1 of 2"
+        proc = gf("run", path, *options)
+        assert proc.returncode == 1, "without --dask-resources, the gpu node fails"
+        assert "LocalCluster of 1 worker processes x 1 threads for" in proc.stderr
         nodes = json.loads(proc.stdout)["nodes"]
+        assert "needs worker resources {'GPU': 1.0}" in nodes["gpu"]["error"]["message"]
         assert nodes["remote"]["output"]["double"] == 42
         assert nodes["remote"]["output"]["pid"] != nodes["local"]["output"]
 
@@ -50,3 +63,8 @@ class TestDaskOption:
         path = flow(tmp_path / "wf.yaml", "name: n\nnodes:\n  a: {tool: echo}\n")
         proc = gf("run", path, "--dask-workers", "2")
         assert proc.returncode == 2 and "--dask-workers needs --dask local" in proc.stderr
+        proc = gf("run", path, "--dask-resources", "GPU=1")
+        assert proc.returncode == 2 and "--dask-resources needs --dask local" in proc.stderr
+        proc = gf("run", path, "--dask", "local", "--dask-resources", "GPU=none")
+        assert proc.returncode == 2
+        assert "--dask-resources: 'GPU=none' is not NAME=N with N > 0" in proc.stderr

@@ -1,7 +1,13 @@
-"""DaskExecutor on a real LocalCluster (2 worker processes, one cluster per module)."""
+"""DaskExecutor on a real local cluster (2 worker processes, one cluster per module).
+
+The workers are named ``gpu`` (declares ``GPU=1``) and ``cpu`` (declares nothing):
+a ``LocalCluster`` gives every worker the same resources, so the cluster is
+spelt as a ``SpecCluster`` (what ``LocalCluster`` builds) of two nannies.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -18,6 +24,7 @@ import pytest
 import graphflow as gf
 from graphflow import NodeCall
 from graphflow.executors import DaskExecutor, ProcessExecutor, RemoteValue
+from graphflow.workflow import load_workflow_text
 
 from . import tools
 
@@ -34,13 +41,17 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def address() -> Iterator[str]:
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=2,
-        processes=True,
-        dashboard_address=None,
-        resources={"GPU": 1},
-        scheduler_kwargs={"dashboard_address": ":0"},
+    worker = {"nthreads": 2, "host": "127.0.0.1", "silence_logs": logging.WARNING}
+    cluster = distributed.SpecCluster(
+        scheduler={
+            "cls": distributed.Scheduler,
+            "options": {"host": "127.0.0.1", "dashboard_address": ":0"},
+        },
+        workers={
+            "gpu": {"cls": distributed.Nanny, "options": {**worker, "resources": {"GPU": 1}}},
+            "cpu": {"cls": distributed.Nanny, "options": worker},
+        },
+        silence_logs=logging.WARNING,
     )
     try:
         yield cluster.scheduler_address
@@ -51,13 +62,20 @@ def address() -> Iterator[str]:
 # Tools (module level: the workers import them by reference).
 
 
-def gpus_free() -> float:
-    """The worker's free GPU count while this task runs."""
-    return float(distributed.get_worker().state.available_resources["GPU"])
+def where() -> tuple[str, float]:
+    """The worker running this task, and its free GPUs meanwhile (-1: it has none)."""
+    worker = distributed.get_worker()
+    return str(worker.name), float(worker.state.available_resources.get("GPU", -1))
 
 
-def gpus_free_for(item: int) -> float:
-    return gpus_free()
+def where_for(item: int) -> tuple[str, float]:
+    return where()
+
+
+@gf.tool(resources={"GPU": 1})
+def on_a_gpu() -> tuple[str, float]:
+    """A tool whose calls need a GPU unless a node says otherwise."""
+    return where()
 
 
 def stall_once(marker: str) -> str:
@@ -136,15 +154,61 @@ class TestDaskExecutor:
                     here.error.message,
                 )
 
-    async def test_resources_go_with_the_node_and_its_items(self, address: str) -> None:
+    async def test_a_node_needing_a_gpu_runs_only_on_the_worker_that_has_one(
+        self, address: str
+    ) -> None:
         g = gf.Graph()
-        g.add("gpu", gpus_free, executor="dask")
-        g.add("cpu", gpus_free, executor="dask")
-        g.add("each", gpus_free_for, for_each=[1, 2], args={"item": "${item}"}, executor="dask")
-        executor = DaskExecutor(address, resources={"gpu": {"GPU": 1}, "each": {"GPU": 1}})
-        result = await gf.run(g, executors={"dask": executor})
-        assert (result["gpu"].output, result["cpu"].output) == (0, 1)
-        assert result["each"].output == [0, 0]
+        for i in range(8):  # by chance, 8 of 8 on one of two workers: 1 in 128
+            g.add(f"gpu{i}", where, executor="dask", resources={"GPU": 1})
+        g.add("each", where_for, for_each=[1, 2, 3], args={"item": "${item}"}, executor="dask")
+        g.add("tool", on_a_gpu, executor="dask")  # the tool's default
+        g.add("here", tools.square, args={"x": 3}, resources={"GPU": 1})  # threads ignore it
+        g.add(
+            "each_gpu",
+            where_for,
+            for_each=[1, 2],
+            args={"item": "${item}"},
+            executor="dask",
+            resources={"GPU": 1},
+        )
+        result = await gf.run(g, executors={"dask": DaskExecutor(address)})
+        on_gpu = ("gpu", 0.0)  # on worker "gpu", holding its one GPU
+        assert [result[f"gpu{i}"].output for i in range(8)] == [on_gpu] * 8
+        assert result["tool"].output == on_gpu
+        assert result["each_gpu"].output == [on_gpu] * 2
+        assert result["here"].output == 9
+        names = {name for name, _ in result["each"].output}
+        assert names <= {"gpu", "cpu"}, "no resources: any worker"
+
+    async def test_a_yaml_node_needing_a_gpu_runs_on_the_worker_that_has_one(
+        self, address: str
+    ) -> None:
+        wf = load_workflow_text(
+            """\
+            name: gpu
+            nodes:
+              train:
+                tool: python
+                args: {function: "tests.executors.test_dask:where"}
+                executor: dask
+                resources: {GPU: 1}
+            """.replace("            ", "")
+        )
+        result = await gf.run(wf.graph, executors={"dask": DaskExecutor(address)})
+        assert result["train"].output == ("gpu", 0.0), result["train"].error
+
+    async def test_the_executors_table_gives_resources_to_nodes_without_their_own(
+        self, address: str
+    ) -> None:
+        g = gf.Graph()
+        g.add("table", where, executor="dask")
+        g.add("items", where_for, for_each=[1, 2], args={"item": "${item}"}, executor="dask")
+        # "own" declares a GPU; the table's TPU (no worker has one) would never run
+        g.add("own", where, executor="dask", resources={"GPU": 1}, timeout=30)
+        table = {"table": {"GPU": 1}, "items": {"GPU": 1}, "own": {"TPU": 1}}
+        result = await gf.run(g, executors={"dask": DaskExecutor(address, resources=table)})
+        assert result["table"].output == result["own"].output == ("gpu", 0.0)
+        assert result["items"].output == [("gpu", 0.0)] * 2
 
     async def test_a_timeout_cancels_the_task_on_the_cluster(self, address: str) -> None:
         g = gf.Graph()
@@ -153,6 +217,31 @@ class TestDaskExecutor:
         error = result["slow"].error
         assert error is not None and error.timed_out == 0.5
         assert await scheduler_keys(address, f"graphflow-{result.run_id}") == []
+
+    async def test_values_come_back_in_batches_each_once_a_timeout_among_them(
+        self, address: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        g = gf.Graph()
+        for i in range(40):
+            g.add(f"sq{i}", tools.square, args={"x": i}, executor="dask")
+        g.add("slow", tools.nap, args={"seconds": 3}, executor="dask", timeout=0.5)
+        g.add("bad", tools.boom, args={"message": "no"}, executor="dask")
+        async with distributed.Client(address, asynchronous=True) as client:
+            fetched: list[str] = []
+            gather = client.gather
+
+            def counted(futures: list[Any], **kwargs: Any) -> Any:
+                fetched.extend(f.key for f in futures)
+                return gather(futures, **kwargs)
+
+            monkeypatch.setattr(client, "gather", counted)
+            result = await gf.run(g, executors={"dask": DaskExecutor(client=client)})
+        assert [result[f"sq{i}"].output for i in range(40)] == [i * i for i in range(40)]
+        assert sorted(fetched) == sorted(f"graphflow-{result.run_id}-sq{i}-1" for i in range(40))
+        slow, bad = result["slow"].error, result["bad"].error
+        assert slow is not None and slow.timed_out == 0.5
+        assert bad is not None and (bad.type, bad.message) == ("ValueError", "no")
+        assert await scheduler_keys(address, f"graphflow-{result.run_id}-slow") == []
 
     async def test_a_worker_killed_mid_task_ends_in_a_retry_not_a_hang(
         self, address: str, tmp_path: Path
@@ -219,6 +308,17 @@ class TestDaskExecutor:
         assert result["sq"].output == 16
         with pytest.raises(RuntimeError, match="enter the DaskExecutor"):
             executor.client  # noqa: B018 - closed after the run
+
+    async def test_resources_no_worker_of_its_own_cluster_has_fail_not_hang(self) -> None:
+        g = gf.Graph()
+        g.add("gpu", where, executor="dask", resources={"GPU": 1})
+        g.add("two", where, executor="dask", resources={"GPU": 2})
+        kwargs = {"n_workers": 1, "processes": False, "resources": {"GPU": 1}}
+        result = await gf.run(g, executors={"dask": DaskExecutor(cluster_kwargs=kwargs)})
+        assert result["gpu"].output[1] == 0.0
+        error = result["two"].error
+        assert error is not None and error.type == "ValueError"
+        assert "needs worker resources {'GPU': 2.0}, which no worker" in error.message
 
 
 class Kept(RemoteValue):

@@ -81,6 +81,18 @@ class TestErrors:
             ),
             ("- just\n- a list\n", "<string>:1:1: a workflow is a mapping"),
             (
+                "name: x\nnodes:\n  a: {tool: echo, resources: {GPU: 0}}\n",
+                "<string>:3:31: nodes.a.resources.GPU: Input should be greater than 0",
+            ),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, resources: {GPU: lots}}\n",
+                "<string>:3:31: nodes.a.resources.GPU: 'lots' is not an amount",
+            ),
+            (
+                "name: x\nnodes:\n  a: {tool: echo, resources: [GPU]}\n",
+                "<string>:3:19: nodes.a.resources: Input should be a valid dictionary",
+            ),
+            (
                 "name: x\ninputs: {r: {required: true}}\nnodes:\n  a: {tool: echo}\n",
                 "<string>:2:10: input 'r' is required: pass --input r=...",
             ),
@@ -208,6 +220,19 @@ class TestBuild:
         )
         unset = load("name: x\nnodes:\n  a: {tool: echo}\n").run_options()
         assert unset == gf.RunOptions()
+
+    def test_resources_reach_the_graph(self) -> None:
+        wf = load(
+            """\
+            name: res
+            nodes:
+              a: {tool: echo, resources: {GPU: 1, memory: 4e9}}
+              b: {tool: echo}
+            """
+        )
+        specs = {s.node_id: s for s in wf.graph.plan().specs}
+        assert specs["a"].resources == {"GPU": 1.0, "memory": 4e9}
+        assert specs["b"].resources is None
 
     def test_inputs_are_substituted_with_their_types(self) -> None:
         wf = load(
