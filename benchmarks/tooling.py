@@ -1,6 +1,6 @@
-"""The CLI on large workflow files: seconds for ``validate``, ``plan`` and ``run``.
+"""The tooling at scale: the CLI on large workflow files, analysis of large runs.
 
-    python -m benchmarks.tooling [--nodes 10000] [--repeat 3]
+    python -m benchmarks.tooling [--nodes 10000] [--analysis-nodes 100000] [--repeat 3]
 
 Two fixed shapes, written as YAML to a temporary folder:
 
@@ -27,9 +27,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import graphflow as gf
+from graphflow.analysis import critical_path, levels
 from graphflow.cli import main as cli
 
-from ._common import table
+from ._common import random_dag, table, timed
 
 
 def chain_yaml(n: int) -> str:
@@ -93,9 +95,36 @@ def measure(path: Path, repeat: int) -> list[str]:
     return [f"{validate:.2f}", f"{plan:.2f}", f"{wall:.2f}", f"{own:.2f}", f"**{overhead:.2f}**"]
 
 
+async def noop() -> None:
+    return None
+
+
+def analysis_deps(shape: str, n: int) -> list[list[int]]:
+    """Node i's dependencies, by index, for one of the three analysis shapes."""
+    if shape == "chain":
+        return [[i - 1] if i else [] for i in range(n)]
+    if shape == "fan-out":
+        return [[0] if i else [] for i in range(n)]
+    return random_dag(n, seed=0)
+
+
+def measure_analysis(n: int, shape: str, repeat: int) -> list[str]:
+    """Seconds for critical_path, levels and to_dict on a run of ``n`` no-op nodes."""
+    g = gf.Graph()
+    for i, row in enumerate(analysis_deps(shape, n)):
+        g.add(f"n{i}", noop, depends_on=[f"n{d}" for d in row])
+    result = gf.run_sync(g)
+    assert result.ok and len(result) == n
+    t_path, _ = timed(lambda: critical_path(result), repeat)
+    t_levels, _ = timed(lambda: levels(g), repeat)
+    t_dict, _ = timed(result.to_dict, repeat)
+    return [f"{n:,}", shape, f"**{t_path:.3f}**", f"**{t_levels:.3f}**", f"**{t_dict:.3f}**"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=10_000)
+    parser.add_argument("--analysis-nodes", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     rows = []
@@ -105,6 +134,13 @@ def main() -> None:
             path.write_text(make(args.nodes), encoding="utf-8")
             rows.append([f"{args.nodes:,}", shape, *measure(path, args.repeat)])
     headers = ["nodes", "shape", "validate s", "plan s", "run s", "of which the run", "overhead"]
+    print(table(headers, rows))
+    print()
+    rows = [
+        measure_analysis(args.analysis_nodes, shape, args.repeat)
+        for shape in ("chain", "fan-out", "random")
+    ]
+    headers = ["nodes", "shape", "critical_path s", "levels s", "to_dict s"]
     print(table(headers, rows))
 
 

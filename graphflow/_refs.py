@@ -22,6 +22,7 @@ from typing import Any, Final
 from .errors import ReferenceResolutionError
 
 _PATTERN: Final = re.compile(r"\$(\$?)\{([^{}]*)\}")
+_WHOLE: Final = re.compile(r"\$\{([^{}]*)\}")  # (fullmatch: a string that is one reference)
 
 Path = tuple[str, ...]
 Lookup = Callable[["Ref"], Any]
@@ -70,7 +71,7 @@ def ref(node_id: str, path: str | Sequence[str | int] | None = None) -> Ref:
 def parse_ref(text: str) -> Ref:
     """Parse the inside of ``${...}``: ``node`` or ``node.key.0``."""
     node_id, *path = text.strip().split(".")
-    if not node_id or any(not p for p in path):
+    if not node_id or not all(path):
         raise ValueError(f"malformed reference ${{{text}}}")
     return Ref(node_id, tuple(path))
 
@@ -219,6 +220,8 @@ def iter_refs(args: Any) -> Iterator[Ref]:
 
 def _compile(value: Any, found: list[Ref]) -> Render | None:
     """A renderer for ``value``, or None when it holds no reference (render = itself)."""
+    if type(value) is str:  # the common case first
+        return _compile_str(value, found)
     if isinstance(value, Ref):
         found.append(value)
         return lambda lookup: _whole(lookup, value, value)
@@ -247,6 +250,11 @@ def _whole(lookup: Lookup, ref: Ref, original: Any) -> Any:
 def _compile_str(text: str, found: list[Ref]) -> Render | None:
     if "${" not in text:
         return None
+    whole = _WHOLE.fullmatch(text)
+    if whole is not None:  # "${node.key}", the common case: one regex match, no pieces
+        one = parse_ref(whole.group(1))
+        found.append(one)
+        return lambda lookup: _whole(lookup, one, text)
     pieces: list[str | tuple[Ref, str]] = []
     pos = 0
     for match in _PATTERN.finditer(text):

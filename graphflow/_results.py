@@ -20,10 +20,11 @@ import gc
 import pickle
 import reprlib
 import traceback as _traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, Final, NamedTuple, final
 
 from ._json import encode_json as encode_json
@@ -212,32 +213,61 @@ class NodeResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; the output is encoded by the module's rule (``encode_json``)."""
-        output = self.output  # (scalars, the common case, skip the encoder's call)
-        started, finished, error = self.started_at, self.finished_at, self.error
-        entry = {
-            "node_id": self.node_id,
-            "status": self.status.value,
-            "output": output if type(output) in _PLAIN else encode_json(output),
-            "error": None if error is None else error.to_dict(),
-            "attempts": self.attempts,
-            "started_at": started,
-            "finished_at": finished,
-            "duration": None if started is None or finished is None else finished - started,
-            "reason": self.reason,
-            "cause": self.cause,
-        }
-        if self.cached:
-            entry["cached"] = True
-        history = self.history
-        if len(history) != 1 or history[0] != (started, finished, error):
-            # (one attempt is the node's own start, end and error: not written twice)
-            entry["history"] = [
-                {"started_at": s, "finished_at": f, "error": None if e is None else e.to_dict()}
-                for s, f, e in history
-            ]
+        entry = _entry(self, None)
+        del entry["depends_on"]
         return entry
 
 
+def _entry(r: NodeResult, depends_on: list[str] | None) -> dict[str, Any]:
+    """``r.to_dict()`` with ``depends_on`` last: one dict display when the node ran once.
+
+    The one place the node encoding is spelled (``RunResult.to_dict`` calls it
+    once a node, so it reads each field once and calls nothing it need not).
+    """
+    output, started, finished, error = r.output, r.started_at, r.finished_at, r.error
+    history = r.history
+    if type(output) not in _PLAIN:  # (scalars, the common case, skip the encoder's call)
+        output = encode_json(output)
+    duration = None if started is None or finished is None else finished - started
+    if len(history) == 1 and history[0] == (started, finished, error):
+        # one attempt is the node's own start, end and error: not written twice
+        entry = {
+            "node_id": r.node_id,
+            "status": r.status._value_,
+            "output": output,
+            "error": None if error is None else error.to_dict(),
+            "attempts": r.attempts,
+            "started_at": started,
+            "finished_at": finished,
+            "duration": duration,
+            "reason": r.reason,
+            "cause": r.cause,
+            "depends_on": depends_on,
+        }
+    else:
+        entry = {
+            "node_id": r.node_id,
+            "status": r.status._value_,
+            "output": output,
+            "error": None if error is None else error.to_dict(),
+            "attempts": r.attempts,
+            "started_at": started,
+            "finished_at": finished,
+            "duration": duration,
+            "reason": r.reason,
+            "cause": r.cause,
+            "history": [
+                {"started_at": s, "finished_at": f, "error": None if e is None else e.to_dict()}
+                for s, f, e in history
+            ],
+            "depends_on": depends_on,
+        }
+    if r.cached:
+        entry["cached"] = True
+    return entry
+
+
+_STATUS: Final = attrgetter("status")
 _PLAIN: Final = frozenset({str, float, bool, type(None)})  # (ints may be too long for json)
 
 
@@ -348,6 +378,16 @@ class RunResult(Mapping[str, NodeResult]):
     def __len__(self) -> int:
         return len(self._results)
 
+    # The dict's own views: Mapping's would call __getitem__ once a node.
+    def keys(self) -> KeysView[str]:
+        return self._results.keys()
+
+    def values(self) -> ValuesView[NodeResult]:
+        return self._results.values()
+
+    def items(self) -> ItemsView[str, NodeResult]:
+        return self._results.items()
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{s}={n}" for s, n in self.counts().items() if n)
         return f"<RunResult {self.run_id} ok={self.ok} {counts}>"
@@ -375,7 +415,8 @@ class RunResult(Mapping[str, NodeResult]):
     @property
     def ok(self) -> bool:
         """True only when every node succeeded."""
-        return all(r.status is NodeStatus.SUCCEEDED for r in self._results.values())
+        statuses = list(map(_STATUS, self._results.values()))  # (C loops, not a generator)
+        return statuses.count(NodeStatus.SUCCEEDED) == len(statuses)
 
     @property
     def passed(self) -> bool:
@@ -429,13 +470,10 @@ class RunResult(Mapping[str, NodeResult]):
             ``nodes``: node id -> ``NodeResult.to_dict()`` plus ``depends_on``,
             the node ids it waited for (null when not known), in the graph's order.
         """
-        deps = self._dependencies()
-        nodes: dict[str, Any] = {}
-        with _collection_paused():  # ~5 new containers a node, all kept: nothing to collect
-            for node_id, result in self._results.items():
-                entry = nodes[node_id] = result.to_dict()
-                upstream = deps.get(node_id)
-                entry["depends_on"] = None if upstream is None else list(upstream)
+        results = self._results
+        with _collection_paused():  # 2 new containers a node, all kept: nothing to collect
+            upstream = self._upstream_lists()
+            nodes = dict(zip(results, map(_entry, results.values(), upstream), strict=True))
         return {
             "run_id": self.run_id,
             "ok": self.ok,
@@ -444,6 +482,22 @@ class RunResult(Mapping[str, NodeResult]):
             "duration": self.duration,
             "nodes": nodes,
         }
+
+    def _upstream_lists(self) -> list[list[str] | None]:
+        """Each node's ``depends_on`` for ``to_dict``, in the results' order.
+
+        Straight from the run's ``DependencyIndex`` when it lists the same nodes
+        in the same order (a finished run): no dict of tuples in between.
+        """
+        results = self._results
+        source = self._source
+        if isinstance(source, DependencyIndex):
+            ids = source.ids
+            if len(ids) == len(results) and list(ids) == list(results):
+                at = ids.__getitem__
+                return [[at(row[0])] if len(row) == 1 else [*map(at, row)] for row in source.rows]
+        deps = self._dependencies()
+        return [None if (up := deps.get(node_id)) is None else list(up) for node_id in results]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunResult:

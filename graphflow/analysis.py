@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._results import NodeResult, NodeStatus, RunResult
+from ._results import NodeStatus, RunResult
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -42,15 +42,15 @@ def plan_graph(graph: Graph) -> DiGraph:
 def levels(graph: Graph) -> list[list[str]]:
     """Nodes grouped by depth: each group can run together once the ones before are done."""
     plan = graph.plan()
-    ids = [s.node_id for s in plan.specs]
-    return [[ids[i] for i in level] for level in _generations(plan.deps, plan.dependents)]
+    at = [s.node_id for s in plan.specs].__getitem__
+    return [[*map(at, level)] for level in _generations(plan.deps, plan.dependents)]
 
 
 def longest_chain(graph: Graph) -> list[str]:
     """The longest chain of nodes that must run one after another."""
     plan = graph.plan()
     ids = [s.node_id for s in plan.specs]
-    _, chain = _heaviest_chain(plan.deps, plan.dependents, [1.0] * len(ids))
+    _, chain = _heaviest_chain(plan.deps, [1.0] * len(ids))
     return [ids[i] for i in chain]
 
 
@@ -63,13 +63,14 @@ def critical_path(result: RunResult) -> tuple[float, list[str]]:
     ids = list(result)
     if not ids:
         return 0.0, []
-    deps = _rows(result, ids)
-    dependents: list[list[int]] = [[] for _ in ids]
-    for k, row in enumerate(deps):
-        for d in row:
-            dependents[d].append(k)
-    own = [_own_time(result[n]) for n in ids]
-    total, chain = _heaviest_chain(deps, dependents, own)
+    skipped = NodeStatus.SKIPPED
+    own = [
+        0.0
+        if r.status is skipped or (start := r.started_at) is None or (end := r.finished_at) is None
+        else end - start
+        for r in result.values()
+    ]
+    total, chain = _heaviest_chain(_rows(result, ids), own)
     return total, [ids[k] for k in chain]
 
 
@@ -81,10 +82,6 @@ def _rows(result: RunResult, ids: list[str]) -> Sequence[Sequence[int]]:
     position = {node_id: k for k, node_id in enumerate(ids)}
     known = result.dependencies()
     return [[position[d] for d in known.get(n, ()) if d in position] for n in ids]
-
-
-def _own_time(r: NodeResult) -> float:
-    return 0.0 if r.status is NodeStatus.SKIPPED else (r.duration or 0.0)
 
 
 def _generations(
@@ -107,16 +104,57 @@ def _generations(
 
 
 def _heaviest_chain(
-    deps: Sequence[Sequence[int]], dependents: Sequence[Sequence[int]], weight: Sequence[float]
+    deps: Sequence[Sequence[int]], weight: Sequence[float]
 ) -> tuple[float, list[int]]:
-    """The path whose weights add up the most (the first found among equals), and its sum."""
+    """The path whose weights add up the most (the first found among equals), and its sum.
+
+    One pass in index order, which is a topological order whenever each node
+    comes after the nodes it depends on (a graph declared dependencies first,
+    the common case). Should a node wait for a later one, it starts again over
+    Kahn's generations.
+    """
+    finish = list(weight)  # finish[i]: the heaviest chain ending at i, i included
+    best = [-1] * len(deps)  # best[i]: the node before i on that chain (-1: none)
+    i = -1
+    for row in deps:  # (plain loops and compares: a call to max() a node costs more)
+        i += 1
+        if not row:
+            continue
+        prev, top = -1, 0.0
+        for d in row:
+            if d >= i:
+                return _heaviest_chain_in(_kahn_order(deps), deps, weight)
+            if prev < 0 or finish[d] > top:
+                prev, top = d, finish[d]
+        finish[i] += top
+        best[i] = prev
+    return _chain_end(finish, best)
+
+
+def _kahn_order(deps: Sequence[Sequence[int]]) -> list[int]:
+    dependents: list[list[int]] = [[] for _ in deps]
+    for k, row in enumerate(deps):
+        for d in row:
+            dependents[d].append(k)
+    return [i for level in _generations(deps, dependents) for i in level]
+
+
+def _heaviest_chain_in(
+    order: Sequence[int], deps: Sequence[Sequence[int]], weight: Sequence[float]
+) -> tuple[float, list[int]]:
+    """``_heaviest_chain`` over a topological ``order`` (nodes on a cycle are left out)."""
     finish = [0.0] * len(deps)
     best = [-1] * len(deps)
-    for level in _generations(deps, dependents):
-        for i in level:
-            prev = max(deps[i], key=finish.__getitem__, default=-1)
-            finish[i] = weight[i] + (finish[prev] if prev >= 0 else 0.0)
-            best[i] = prev
+    at = finish.__getitem__
+    for i in order:
+        prev = max(deps[i], key=at, default=-1)
+        finish[i] = weight[i] + (finish[prev] if prev >= 0 else 0.0)
+        best[i] = prev
+    return _chain_end(finish, best)
+
+
+def _chain_end(finish: list[float], best: list[int]) -> tuple[float, list[int]]:
+    """The heaviest chain's sum, and the chain, walked back from its last node."""
     if not finish:
         return 0.0, []
     end = max(range(len(finish)), key=finish.__getitem__)

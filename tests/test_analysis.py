@@ -54,3 +54,37 @@ class TestAgainstNetworkx:
             assert abs(total - best) < 1e-9
             assert abs(sum(weight[n] for n in chain) - total) < 1e-9
             assert all(dg.has_edge(a, b) for a, b in itertools.pairwise(chain))
+
+    def test_one_pass_in_order_and_kahn_out_of_order_agree(self) -> None:
+        # Results listed dependencies first take the one-pass path; shuffled, a
+        # node comes before what it waits for and Kahn's order is used instead.
+        rng = random.Random(5)
+        for _ in range(100):
+            n = rng.randint(1, 40)
+            deps = {
+                f"n{i}": [f"n{d}" for d in rng.sample(range(i), rng.randint(0, min(3, i)))]
+                for i in range(n)
+            }
+            took = {node: float(rng.randint(0, 3)) for node in deps}  # ties on purpose
+            dg: nx.DiGraph[str] = nx.DiGraph()
+            dg.add_nodes_from(deps)
+            dg.add_edges_from((d, node) for node, row in deps.items() for d in row)
+            heaviest: dict[str, float] = {}
+            for node in nx.topological_sort(dg):
+                up = [heaviest[p] for p in dg.predecessors(node)]
+                heaviest[node] = took[node] + max(up, default=0.0)
+            shuffled = list(deps)
+            rng.shuffle(shuffled)
+            for order in (list(deps), shuffled):
+                results = {
+                    node: gf.NodeResult(
+                        node, gf.NodeStatus.SUCCEEDED, started_at=0.0, finished_at=took[node]
+                    )
+                    for node in order
+                }
+                run = gf.RunResult("r", results, 0.0, 1.0, {k: deps[k] for k in order})
+                total, chain = analysis.critical_path(run)
+                assert total == max(heaviest.values())
+                assert sum(took[k] for k in chain) == total
+                assert all(dg.has_edge(a, b) for a, b in itertools.pairwise(chain))
+                assert not deps[chain[0]]

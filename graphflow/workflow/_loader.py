@@ -31,6 +31,7 @@ second: PyYAML's pure-Python scanner and composer took 5 s of the 5.5 s that
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,26 @@ _NON_PRINTABLE: Final = yaml.reader.Reader.NON_PRINTABLE  # what both parsers re
 _IMPLICIT: Final = yaml.resolver.Resolver.yaml_implicit_resolvers
 _MAYBE_NOT_STR: Final = None if None in _IMPLICIT else frozenset(_IMPLICIT)
 """First characters of the plain scalars that may be something else than a string."""
+
+
+def _any_of(patterns: list[tuple[Any, re.Pattern[str]]]) -> re.Pattern[str] | None:
+    """One regex matching where any of ``patterns`` does (None if they cannot be joined)."""
+    parts = []
+    for _, pattern in patterns:
+        if "#" in pattern.pattern:  # a verbose-mode comment would swallow what follows
+            return None
+        flag = "x" if pattern.flags & re.VERBOSE else "-x"
+        parts.append(f"(?{flag}:{pattern.pattern})")
+    try:
+        return re.compile("|".join(parts))
+    except re.error:  # pragma: no cover - PyYAML's patterns join; keep resolve() if not
+        return None
+
+
+_NOT_STR: Final = {first: _any_of(patterns) for first, patterns in _IMPLICIT.items()}
+"""By first character: a regex matching the plain scalars PyYAML reads as something
+else than a string (null, bool, int, float, timestamp, ``<<``...): one C call
+instead of PyYAML's resolve() for the many plain strings that start alike."""
 Event = Any
 """A PyYAML event: which attributes it has (``anchor``, ``tag``, ``value``) depends
 on its class, which the builder tests with ``type(event) is ...``."""
@@ -203,6 +224,35 @@ def _position(event: Event) -> tuple[int, int]:
     return mark.line + 1, mark.column + 1
 
 
+def _text_of(event: Event) -> str | None:
+    """The string a scalar event is, when it is plainly one with no anchor; else None.
+
+    Quoted (or ``!``-tagged) scalars are strings; a plain one is when its first
+    character starts none of PyYAML's implicit patterns (most keys and values).
+    ``tag()`` decides the rest.
+    """
+    if type(event) is not yaml.ScalarEvent or event.anchor is not None:
+        return None
+    tag = event.tag
+    if tag is not None and tag != "!":
+        return None
+    text: str = event.value
+    if not event.implicit[0] or _plainly_str(text):
+        return text
+    return None
+
+
+def _plainly_str(text: str) -> bool:
+    """Whether a plain scalar surely reads as a string (False: ask PyYAML's resolve())."""
+    if _MAYBE_NOT_STR is None:  # a resolver for any first character: no shortcut
+        return False
+    first = text[:1]
+    if first not in _MAYBE_NOT_STR:
+        return True
+    pattern = _NOT_STR[first]
+    return pattern is not None and pattern.match(text) is None
+
+
 class _Refused(Exception):
     """A value the loader will not build; the message says why."""
 
@@ -291,26 +341,54 @@ class _Builder:
         if depth >= MAX_DEPTH:
             raise _at(f"nesting deeper than {MAX_DEPTH} levels", self.doc.path, event.start_mark)
 
+    def events(self) -> Callable[[], Event]:
+        """What reads the events of the collection being built: the parser's own
+        ``get_event`` (no Python frame per event) unless an anchor is recording.
+
+        Fixed for the whole collection: an anchor or alias inside one of its
+        values is closed, and ``pull`` restored, before the next is read.
+        """
+        return self.next_event if self.recording else self.pull
+
     def sequence(self, loc: Loc, depth: int) -> list[Any]:
         out: list[Any] = []
-        while type(event := self.next_event()) is not yaml.SequenceEndEvent:
+        pull = self.events()
+        while type(event := pull()) is not yaml.SequenceEndEvent:
             out.append(self.value(event, (*loc, len(out)), depth + 1))
         return out
 
     def mapping(self, loc: Loc, depth: int) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
-        while type(key_event := self.next_event()) is not yaml.MappingEndEvent:
-            try:
-                key = self.key(key_event, depth)
-                if key in out:
-                    first = self.doc.positions[(*loc, key)][0]
-                    raise _Refused(f"duplicate key {quote(key)} (first at line {first})")
-            except _Refused as exc:
-                self.refuse(str(exc), key_event)
-                self.skip(self.next_event(), depth + 1)
+        positions = self.doc.positions
+        pull = self.events()
+        while type(key_event := pull()) is not yaml.MappingEndEvent:
+            key = _text_of(key_event)
+            if key is not None and key not in out:  # a plain string key, the common case
+                self.count += 1
+            else:
+                try:
+                    key = self.key(key_event, depth)
+                    if key in out:
+                        first = positions[(*loc, key)][0]
+                        raise _Refused(f"duplicate key {quote(key)} (first at line {first})")
+                except _Refused as exc:
+                    self.refuse(str(exc), key_event)
+                    self.skip(pull(), depth + 1)
+                    continue
+            child = (*loc, key)
+            mark = key_event.start_mark
+            positions[child] = (mark.line + 1, mark.column + 1)
+            event = pull()
+            text = _text_of(event)
+            if text is None:
+                out[key] = self.value(event, child, depth + 1)
                 continue
-            self.doc.positions[(*loc, key)] = _position(key_event)
-            out[key] = self.value(self.next_event(), (*loc, key), depth + 1)
+            # a plain string value: what value() does, less what cannot apply (no
+            # anchor to record, a position already set at the key's)
+            self.count += 1
+            if self.count > MAX_NODES:
+                self.value(event, child, depth + 1)  # raises, as any value would
+            out[key] = text
         return out
 
     def key(self, event: Event, depth: int) -> Any:
@@ -335,7 +413,7 @@ class _Builder:
         if not event.implicit[0]:
             return _STR  # quoted, or tagged "!": a string
         text = event.value
-        if _MAYBE_NOT_STR is not None and text[:1] not in _MAYBE_NOT_STR:
+        if _plainly_str(text):
             return _STR  # most keys and values: no need to try PyYAML's patterns
         resolved = self.scalars.resolve(  # type: ignore[no-untyped-call]
             yaml.ScalarNode, text, (True, False)

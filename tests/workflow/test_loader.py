@@ -199,3 +199,27 @@ class TestBothParsers:
             monkeypatch.setattr(_loader, "LIBYAML", False)
             slow = load_file(path)
             assert (fast.data, fast.positions) == (slow.data, slow.positions), path.name
+
+
+class TestPlainScalars:
+    WORDS: tuple[str, ...] = (
+        *"n1 null Null NULL ~ no No NO n y yes Yes on off Off true True TRUE false 1 1.5 -1 +1"
+        " 0x1F 0o17 0b101 1_000 1e3 1.0e+3 .inf -.inf .nan .NaN 2024-01-01 2024-01-01T10:00:00Z"
+        " 2024-1-1 << < = == ! & * tool nodes name note nan inf 12:30 1:20:30 190:20:30"
+        " 6.8523015e+5 685.230_15e+03 0. .5 +.5 - + ._ 0o 1__ nope o Y N nO 0x 0b2 -0".split(),
+        "",
+        "yes please",
+        "1 2",
+    )
+
+    def test_the_shortcut_never_calls_a_string_what_pyyaml_resolves_otherwise(self) -> None:
+        scalars = _loader._Scalars()
+        for text in self.WORDS:
+            tag = scalars.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+            if _loader._plainly_str(text):
+                assert tag == "tag:yaml.org,2002:str", text
+
+    def test_values_of_every_kind_read_as_pyyaml_reads_them(self) -> None:
+        words = [w for w in self.WORDS if w not in {"<<", "=", "!", "&", "*", "-"}]
+        text = "".join(f"k{i}: {w}\n" for i, w in enumerate(words))
+        assert load_text(text).data == yaml.safe_load(text)
