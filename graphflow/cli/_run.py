@@ -269,8 +269,8 @@ def _http_pool(args: argparse.Namespace, wf: Workflow) -> HttpPool:
 
 
 def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOptions:
-    """The workflow file's ``options`` with ``--sequential``, ``--concurrency``, ``--fail-fast``
-    and ``--dask``."""
+    """The workflow file's ``options`` with ``--sequential``, ``--concurrency``, ``--fail-fast``,
+    ``--no-cache`` and ``--dask``."""
     if args.sequential:
         options = options.replace(concurrency=1)
     elif args.concurrency is not None:
@@ -279,6 +279,8 @@ def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOp
         options = options.replace(concurrency=args.concurrency)
     if args.fail_fast:
         options = options.replace(fail_fast=True)
+    if getattr(args, "no_cache", False):
+        options = options.replace(cache=False)
     dask = dask_executors(args)
     if dask:
         options = options.replace(executors={**options.executors, **dask})

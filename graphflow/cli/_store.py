@@ -31,7 +31,8 @@ ENV_STORE: Final = "GRAPHFLOW_STORE"
 
 
 def add_store_options(run: argparse.ArgumentParser) -> None:
-    """``--store``, ``--no-store``, ``--resume`` and ``--force`` on ``graphflow run``."""
+    """``--store``, ``--no-store``, ``--resume``, ``--force`` and ``--no-cache`` on
+    ``graphflow run``."""
     group = run.add_argument_group("durable runs")
     where = group.add_mutually_exclusive_group()
     where.add_argument(
@@ -53,6 +54,11 @@ def add_store_options(run: argparse.ArgumentParser) -> None:
         "--force",
         action="store_true",
         help="with --resume: resume though the workflow or inputs changed",
+    )
+    group.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="nodes with cache: call their tools (their outputs are still stored)",
     )
 
 

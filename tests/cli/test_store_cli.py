@@ -369,3 +369,26 @@ class TestRunsCommand:
         ]:
             proc = Ran(capsys, "runs", *args)
             assert proc.returncode == 2 and says in proc.stderr.splitlines()[-1]
+
+
+class TestCache:
+    def test_a_cached_node_is_reused_across_runs_unless_no_cache(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        log = tmp_path / "log"
+        call = "{function: 'tests.cli.targets:step', kwargs: {log: '" + str(log) + "', node: "
+        path = flow(
+            tmp_path / "cached.yaml",
+            f"""\
+            name: cached
+            nodes:
+              a: {{tool: python, args: {call}a}}}}, cache: {{ttl: 1h}}}}
+              b: {{tool: python, args: {call}b}}}}, depends_on: [a]}}
+            """,
+        )
+        for args in ((), (), ("--no-cache",), ()):
+            proc = Ran(capsys, "run", path, "--json", "-", *args)
+            assert proc.returncode == 0, proc.stderr
+        assert ran(tmp_path) == ["a", "b", "b", "a", "b", "b"]
+        nodes = json.loads(proc.stdout)["nodes"]
+        assert nodes["a"]["cached"] is True and "cached" not in nodes["b"]
