@@ -122,7 +122,7 @@ def _loop_running() -> bool:
 
 
 @asynccontextmanager
-async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
+async def open_run(plan: Plan, options: RunOptions, grows: bool = False) -> AsyncIterator[RunState]:
     """Run ``plan``: the nodes run while the body does, and until each has a result.
 
     Leaving waits for every node; an exception in the body (not a
@@ -131,10 +131,12 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
     emitted and the sinks are closed — also after a cancellation.
     """
     executors = _executors(plan, options)
-    journal = None if options.store is None else await _open_journal(plan, options)
+    journal = None if options.store is None else await _open_journal(plan, options, grows)
     if journal is None:
         _warn_uncached(plan)
     state = _new_state(plan, options, journal)
+    if grows and journal is not None and hasattr(journal, "vet"):
+        state.vet = _vetting(journal, dict(_fingerprints(plan)))
     sinks = Sinks(
         options.observers if journal is None else (*options.observers, journal), state.run_id
     )
@@ -169,7 +171,7 @@ async def open_run(plan: Plan, options: RunOptions) -> AsyncIterator[RunState]:
         sinks.raise_failure(state.result())
 
 
-async def _open_journal(plan: Plan, options: RunOptions) -> RunJournal:
+async def _open_journal(plan: Plan, options: RunOptions, grows: bool) -> RunJournal:
     """The run's record in its store: a new run, or the one to resume."""
     assert options.store is not None
     info = RunInfo(
@@ -179,6 +181,7 @@ async def _open_journal(plan: Plan, options: RunOptions) -> RunJournal:
         labels=options.labels,
         resume=options.resume is not None,
         force=options.force,
+        grows=grows,
     )
     return await options.store.open_run(info)
 
@@ -195,6 +198,18 @@ def _warn_uncached(plan: Plan) -> None:
             RuntimeWarning,
             stacklevel=4,
         )
+
+
+def _vetting(journal: RunJournal, prints: dict[str, str]) -> Callable[[NodeSpec], bool]:
+    """``RunState.vet`` for a run that grows: fingerprint each added node (its
+    upstream nodes' first) and ask the journal whether a stored success is its."""
+    vet = journal.vet  # type: ignore[attr-defined]
+
+    def vetted(spec: NodeSpec) -> bool:
+        found = prints[spec.node_id] = fingerprint(spec, [prints.get(d, "") for d in spec.deps])
+        return bool(vet(spec.node_id, found))
+
+    return vetted
 
 
 def _fingerprints(plan: Plan) -> dict[str, str]:

@@ -114,6 +114,8 @@ class RunState:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.emit = emit
         self.resume_from = resume_from
+        self.vet: Callable[[NodeSpec], bool] | None = None  # (a store's: see ``add``)
+        self.stale: set[str] = set()  # added nodes whose earlier success is of another node
         self._settling: list[int] = []
         self._draining = False
         self.conditional = any(s.condition is not None for s in specs)
@@ -265,6 +267,8 @@ class RunState:
             if dep not in self.index:
                 how = "depends on" if dep in spec.depends_on else "references"
                 raise UnknownNodeError(spec.node_id, dep, how)
+        if self.vet is not None and not self.vet(spec):
+            self.stale.add(spec.node_id)  # changed since the resumed run: it runs again
         i = self._add(spec)
         if self.stop_reason is not None:
             self._finish_unstarted(running_too=False)
@@ -357,8 +361,11 @@ class RunState:
         # upstream runs again (its output stays what it was): the durable contract.
         if self.resume_from is None:
             return None
-        earlier = self.resume_from.get(self.specs[i].node_id)
-        return earlier if earlier is not None and earlier.status is _SUCCEEDED else None
+        node_id = self.specs[i].node_id
+        earlier = self.resume_from.get(node_id)
+        if earlier is None or earlier.status is not _SUCCEEDED or node_id in self.stale:
+            return None
+        return earlier
 
     def _settle(self, i: int) -> None:
         if self.results[i] is not None:  # a stop swept it up while it waited here

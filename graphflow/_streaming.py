@@ -81,7 +81,7 @@ class Scheduler:
         stack.callback(self._receive.close)  # closed last, once every node has a result
         stack.callback(self._send.close)
         self._state = await stack.enter_async_context(
-            open_run(Plan([], {}, [], [], {}, {}), self._options)
+            open_run(Plan([], {}, [], [], {}, {}), self._options, grows=True)
         )
         self._stack = stack
         return self

@@ -148,6 +148,8 @@ class RunInfo:
         resume: resume ``run_id`` (its succeeded nodes are not run again) rather
             than start a new run; ``"last"`` as ``run_id``: the latest run of ``workflow``.
         force: resume even if nodes or labels changed.
+        grows: nodes are added while it runs (a ``Scheduler``): ``nodes`` are
+            only those known at the start; the journal's ``vet`` hears of the rest.
     """
 
     run_id: str
@@ -156,6 +158,7 @@ class RunInfo:
     labels: Mapping[str, str]
     resume: bool = False
     force: bool = False
+    grows: bool = False
 
 
 @runtime_checkable

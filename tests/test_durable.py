@@ -269,3 +269,40 @@ class TestStoreEdges:
         assert result["a"].ok and result["b"].status == S.FAILED
         stored = SQLiteStore(tmp_path / "r.db").result(result.run_id)
         assert {k: r.status for k, r in stored.items()} == {k: r.status for k, r in result.items()}
+
+
+class TestGrowingRuns:
+    @pytest.mark.anyio
+    async def test_a_resumed_scheduler_reuses_only_nodes_that_are_the_same(
+        self, tmp_path: Path
+    ) -> None:
+        calls: list[str] = []
+
+        async def value(name: str, x: int) -> int:
+            calls.append(name)
+            return x
+
+        async def boom() -> None:
+            raise RuntimeError("boom")
+
+        path = tmp_path / "runs.db"
+        async with gf.Scheduler(store=path, run_id="r") as s:
+            s.add("same", value, args={"name": "same", "x": 1})
+            s.add("changed", value, args={"name": "changed", "x": 2})
+            s.add("below", value, args={"name": "below", "x": "${changed}"})
+            s.add("failed", boom)
+        calls.clear()
+        async with gf.Scheduler(store=path, resume="r") as s:
+            s.add("same", value, args={"name": "same", "x": 1})
+            s.add("changed", value, args={"name": "changed", "x": 20})
+            s.add("below", value, args={"name": "below", "x": "${changed}"})
+            s.add("failed", value, args={"name": "failed", "x": 4})
+            result = await s.wait()
+        assert result.ok and result.run_id == "r"
+        assert sorted(calls) == ["below", "changed", "failed"]  # "same" was not run again
+        assert {k: r.output for k, r in result.items()} == {
+            "same": 1,
+            "changed": 20,
+            "below": 20,
+            "failed": 4,
+        }

@@ -276,18 +276,24 @@ class SQLiteStore:
             # Checkpoints (which fsync) once, when the run ends, not in some commit
             # that a node's dependents wait for; the WAL grows meanwhile (~0.3 KB/node).
             db.execute(f"PRAGMA wal_autocheckpoint={_RUN_CHECKPOINT_PAGES}")
-            run_id, earlier = self._begin(db, info)
+            run_id, earlier, stored = self._begin(db, info)
         except BaseException:
             db.close()
             raise
-        return _Journal(self, db, run_id, earlier)
+        journal = _Journal(self, db, run_id, earlier)
+        journal.stored_prints = stored
+        journal.prints = {**stored, **info.nodes} if info.grows else dict(info.nodes)
+        return journal
 
-    def _begin(self, db: sqlite3.Connection, info: RunInfo) -> tuple[str, dict[str, NodeResult]]:
+    def _begin(
+        self, db: sqlite3.Connection, info: RunInfo
+    ) -> tuple[str, dict[str, NodeResult], dict[str, str]]:
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
                 found = self._find(db, info) if info.resume else None
-                run_id, earlier = found or (info.run_id, {})
+                run_id, earlier, stored = found or (info.run_id, {}, {})
+                nodes = {**stored, **info.nodes} if info.grows else dict(info.nodes)
                 if found is None:
                     self._insert(db, info)
                 else:
@@ -295,7 +301,7 @@ class SQLiteStore:
                         "UPDATE runs SET status = 'running', finished_at = NULL, nodes = ?,"
                         " labels = ?, resumed = resumed + 1, host = ?, pid = ? WHERE run_id = ?",
                         [
-                            json.dumps(dict(info.nodes)),
+                            json.dumps(nodes),
                             json.dumps(dict(info.labels)),  # (a forced resume's, like its nodes)
                             socket.gethostname(),
                             os.getpid(),
@@ -308,7 +314,7 @@ class SQLiteStore:
                 raise
         except sqlite3.Error as exc:
             raise StoreError(self.path, _what(exc)) from exc
-        return run_id, earlier
+        return run_id, earlier, stored
 
     def _insert(self, db: sqlite3.Connection, info: RunInfo) -> None:
         if db.execute("SELECT 1 FROM runs WHERE run_id = ?", [info.run_id]).fetchone():
@@ -329,8 +335,12 @@ class SQLiteStore:
             ],
         )
 
-    def _find(self, db: sqlite3.Connection, info: RunInfo) -> tuple[str, dict[str, NodeResult]]:
-        """The run to resume and its succeeded nodes' results (those still the same)."""
+    def _find(
+        self, db: sqlite3.Connection, info: RunInfo
+    ) -> tuple[str, dict[str, NodeResult], dict[str, str]]:
+        """The run to resume, its succeeded nodes' results (those still the same) and
+        its nodes' fingerprints. A run that grows (``Scheduler``) declares no nodes
+        up front: those it adds later are vetted as they come (``_Journal.vet``)."""
         run_id = info.run_id
         if run_id == "last":
             latest = _latest(db, info.workflow)
@@ -346,7 +356,8 @@ class SQLiteStore:
         nodes, labels = json.loads(row[0]), json.loads(row[1])
         if row[2] == "running":
             self._refuse_if_running(run_id, row[3], row[4], info.force)
-        why = refusal(nodes, info.nodes, labels, info.labels)
+        declared = {n: f for n, f in nodes.items() if n in info.nodes} if info.grows else nodes
+        why = refusal(declared, info.nodes, labels, info.labels)
         if why is not None and not info.force:
             raise StoreError(self.path, f"cannot resume {run_id!r}: {why} (force to resume anyway)")
         earlier: dict[str, NodeResult] = {}
@@ -355,12 +366,12 @@ class SQLiteStore:
             f"SELECT {_COLUMNS} FROM nodes WHERE run_id = ? AND status = 'succeeded'", [run_id]
         ).fetchall():
             node_id = row[0]
-            if _same(node_id, nodes, info.nodes):
+            if (info.grows and node_id not in info.nodes) or _same(node_id, nodes, info.nodes):
                 earlier[node_id] = _node_result(row, self)
             else:  # changed (forced): it runs again, and its old success is no more
                 stale.append((run_id, node_id))  # (the run's new fingerprints hide the change)
         db.executemany("DELETE FROM nodes WHERE run_id = ? AND node_id = ?", stale)
-        return run_id, earlier
+        return run_id, earlier, nodes
 
     def _refuse_if_running(
         self, run_id: str, host: str | None, pid: int | None, force: bool
@@ -434,6 +445,9 @@ class _Journal:
         self.pending: dict[str, NodeResult | tuple[str, int, float]] = {}
         self.cache_rows: list[tuple[str, str, Any, float | None]] = []
         self.lock = threading.Lock()  # a cache lookup's thread and a commit's share ``db``
+        self.stored_prints: Mapping[str, str] = {}  # the resumed run's node fingerprints
+        self.prints: dict[str, str] = {}  # this run's, as the runs row should hold them
+        self.prints_changed = False  # nodes were added while it ran: rewrite the row's
         self.finished_at: float | None = None
         self.broken = False  # a write failed: the run stops; nothing more is tried
 
@@ -457,6 +471,13 @@ class _Journal:
         elif kind is EventKind.NODE_STARTED or kind is EventKind.NODE_RETRYING:
             status = "running" if kind is EventKind.NODE_STARTED else "retrying"
             self.pending[node_id] = (status, event.attempt, event.time)
+
+    def vet(self, node_id: str, fingerprint: str) -> bool:
+        """A node added while the run goes on: record its fingerprint; True if the
+        resumed run's stored success of that id (if any) is of the same node."""
+        self.prints[node_id] = fingerprint
+        self.prints_changed = True
+        return self.stored_prints.get(node_id) == fingerprint
 
     def check_output(self, node_id: str, output: Any) -> None:
         """Raise ``UnstorableOutputError`` unless JSON holds ``output`` faithfully."""
@@ -565,6 +586,12 @@ class _Journal:
                         "INSERT OR REPLACE INTO cache (key, output, output_pickle, stored_at,"
                         " expires_at, run_id, node_id) VALUES (?,?,?,?,?,?,?)",
                         entries,
+                    )
+                if self.prints_changed:
+                    self.prints_changed = False
+                    db.execute(
+                        "UPDATE runs SET nodes = ? WHERE run_id = ?",
+                        [json.dumps(self.prints), run_id],
                     )
                 if final:
                     db.execute(
