@@ -219,7 +219,7 @@ class NodeResult:
 
 
 def _entry(r: NodeResult, depends_on: list[str] | None) -> dict[str, Any]:
-    """``r.to_dict()`` with ``depends_on`` last: one dict display when the node ran once.
+    """``r.to_dict()`` with ``depends_on`` last (``history`` only when it says more).
 
     The one place the node encoding is spelled (``RunResult.to_dict`` calls it
     once a node, so it reads each field once and calls nothing it need not).
@@ -229,39 +229,25 @@ def _entry(r: NodeResult, depends_on: list[str] | None) -> dict[str, Any]:
     if type(output) not in _PLAIN:  # (scalars, the common case, skip the encoder's call)
         output = encode_json(output)
     duration = None if started is None or finished is None else finished - started
-    if len(history) == 1 and history[0] == (started, finished, error):
-        # one attempt is the node's own start, end and error: not written twice
-        entry = {
-            "node_id": r.node_id,
-            "status": r.status._value_,
-            "output": output,
-            "error": None if error is None else error.to_dict(),
-            "attempts": r.attempts,
-            "started_at": started,
-            "finished_at": finished,
-            "duration": duration,
-            "reason": r.reason,
-            "cause": r.cause,
-            "depends_on": depends_on,
-        }
-    else:
-        entry = {
-            "node_id": r.node_id,
-            "status": r.status._value_,
-            "output": output,
-            "error": None if error is None else error.to_dict(),
-            "attempts": r.attempts,
-            "started_at": started,
-            "finished_at": finished,
-            "duration": duration,
-            "reason": r.reason,
-            "cause": r.cause,
-            "history": [
-                {"started_at": s, "finished_at": f, "error": None if e is None else e.to_dict()}
-                for s, f, e in history
-            ],
-            "depends_on": depends_on,
-        }
+    entry = {
+        "node_id": r.node_id,
+        "status": r.status._value_,
+        "output": output,
+        "error": None if error is None else error.to_dict(),
+        "attempts": r.attempts,
+        "started_at": started,
+        "finished_at": finished,
+        "duration": duration,
+        "reason": r.reason,
+        "cause": r.cause,
+    }
+    if len(history) != 1 or history[0] != (started, finished, error):
+        # (one attempt is the node's own start, end and error: not written twice)
+        entry["history"] = [
+            {"started_at": s, "finished_at": f, "error": None if e is None else e.to_dict()}
+            for s, f, e in history
+        ]
+    entry["depends_on"] = depends_on
     if r.cached:
         entry["cached"] = True
     return entry
