@@ -430,7 +430,8 @@ def retry_of(spec: int | RetrySpec | None) -> int | Retry | None:
 def cache_of(spec: bool | CacheSpec) -> Cache | None:
     """The core's ``cache=`` for a file's ``cache:``."""
     if isinstance(spec, CacheSpec):
-        return Cache(spec.ttl, spec.key, spec.version)
+        version = None if spec.version is None else str(spec.version)
+        return Cache(spec.ttl, spec.key, version)
     return Cache() if spec else None
 
 

@@ -141,7 +141,7 @@ class CacheSpec(_Strict):
 
     ttl: Duration | None = None
     key: Annotated[str, Field(min_length=1)] | None = None
-    version: str | None = None
+    version: str | int | float | None = None  # (version: 2 is as good as "2")
 
 
 class Defaults(_Strict):

@@ -422,6 +422,10 @@ class TestDurabilityKeys:
             tool: echo
             args: {message: "${a}"}
             cache: true
+          c:
+            tool: echo
+            args: {message: "c"}
+            cache: {version: 2}
     """
 
     def test_cache_and_idempotency_key_reach_the_nodes(self, tmp_path: Path) -> None:
@@ -430,6 +434,7 @@ class TestDurabilityKeys:
         assert specs["a"].cache == gf.Cache(ttl=3600.0, key="{message}")
         assert specs["a"].idempotency_key == "order-{message}"
         assert specs["b"].cache == gf.Cache()
+        assert specs["c"].cache == gf.Cache(version="2")  # a number will do
         first = gf.run_sync(wf.graph, store=tmp_path / "r.db")
         second = gf.run_sync(wf.graph, store=tmp_path / "r.db")
         assert first.ok and second.ok
