@@ -56,7 +56,7 @@ from ._graph import Graph, Plan, reject_unless_graph
 from ._options import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._options import RunOptions, RunOptionsArgs
 from ._results import NodeError, NodeResult, NodeStatus, RunResult
-from ._spec import NodeSpec, fingerprint, tool_identity
+from ._spec import NodeSpec, fingerprint, fingerprints, tool_identity
 from ._state import RunState
 from ._types import Executor, NodeCall, RemoteValue, RunInfo, RunJournal
 from .errors import GraphError, OptionError
@@ -218,21 +218,7 @@ def _fingerprints(plan: Plan) -> dict[str, str]:
     arguments: its fingerprint is the declared node's (tool, item arguments)."""
     declared = {m.node_id: m.spec for maps in plan.expansions.values() for m in maps}
     specs = [declared.get(spec.node_id, spec) for spec in plan.specs]
-    deps = plan.deps
-    found: list[str | None] = [None] * len(specs)
-    for root in range(len(specs)):
-        stack = [root]
-        while stack:
-            i = stack[-1]
-            if found[i] is not None:
-                stack.pop()
-                continue
-            waiting = [j for j in deps[i] if found[j] is None]
-            if waiting:
-                stack.extend(waiting)
-                continue
-            found[i] = fingerprint(specs[i], [found[j] for j in deps[i]])  # type: ignore[misc]
-            stack.pop()
+    found = fingerprints(specs, plan.deps)
     return {spec.node_id: f for spec, f in zip(specs, found, strict=True) if f is not None}
 
 
@@ -543,6 +529,16 @@ class _Driver:
                 busy = True
                 await self._attempt(i)
                 busy = False
+                if self.uncommitted and not self.committing:
+                    if ready:  # commit beside the work that waits (a fan-out's successes batch)
+                        self.committing = True
+                        self.tg.start_soon(self._commit)
+                    else:  # nothing else to do: commit here (a chain spawns no task per link)
+                        self.idle -= 1
+                        busy = True
+                        await self._commit(inline=True)
+                        busy = False
+                        self.idle += 1
                 if len(ready) > self.idle and not self.growing:
                     self.wake()
                 done += 1
@@ -632,16 +628,17 @@ class _Driver:
                 journal.cache_put(key, spec.node_id, output, expires)  # type: ignore[attr-defined]
         self.idle += 1
         self.state.succeeded(i, output, hold=True, cached=cached)
-        self.uncommitted.append(i)
-        if not self.committing:
-            self.committing = True
-            self.tg.start_soon(self._commit)
+        self.uncommitted.append(i)  # (its worker commits it, or has it committed: _worker)
 
-    async def _commit(self) -> None:
+    async def _commit(self, inline: bool = False) -> None:
         """Commit held successes in batches — all that arrived while the last commit
-        ran go in the next — and release each batch's dependents once it is durable."""
+        ran go in the next — and release each batch's dependents once it is durable.
+
+        ``inline``: run by a worker that goes on with what the last batch released
+        (it wakes the pool itself, so a chain's link wakes nothing)."""
         assert self.journal is not None
         state = self.state
+        self.committing = True
         try:
             while self.uncommitted:
                 batch, self.uncommitted = self.uncommitted, []
@@ -651,7 +648,8 @@ class _Driver:
                     self.journal_failed(exc)
                 for i in batch:
                     state.release(i)
-                self.wake()
+                if not inline or self.uncommitted:
+                    self.wake()
         finally:
             self.committing = False
 

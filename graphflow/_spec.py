@@ -8,13 +8,13 @@ when a graph is planned (``_graph``).
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from hashlib import blake2b
 from types import FunctionType
 from typing import Any, Final, final
 
@@ -426,7 +426,41 @@ def fingerprint(spec: NodeSpec, upstream: Iterable[str] = ()) -> str:
     retries or limits, which may change without changing what a stored output
     means). A resumed run compares them to say which nodes changed; a change
     upstream changes every node below it."""
-    name = tool_identity(spec.tool)
+    return _fingerprint(spec, tool_identity(spec.tool), tuple(upstream))
+
+
+def _fingerprint(spec: NodeSpec, name: str, upstream: tuple[str, ...]) -> str:
     condition = None if spec.condition is None else spec.condition.text
-    text = repr((name, spec.args, spec.deps, condition, spec.for_each, tuple(upstream)))
-    return hashlib.blake2b(_ADDRESS.sub("", text).encode(), digest_size=8).hexdigest()
+    text = repr((name, spec.args, spec.deps, condition, spec.for_each, upstream))
+    if " at 0x" in text:
+        text = _ADDRESS.sub("", text)
+    return blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def fingerprints(specs: Sequence[NodeSpec], deps: Sequence[Sequence[int]]) -> list[str | None]:
+    """``fingerprint`` of every node (``deps``: each one's upstream nodes, by index;
+    acyclic), upstream nodes' first; None for a node ``specs`` leaves out (None)."""
+    names: dict[int, str] = {}  # tool_identity by id(tool): many nodes share a tool
+    found: list[str | None] = [None] * len(specs)
+    for root in range(len(specs)):
+        if found[root] is not None:
+            continue
+        stack = [root]
+        while stack:
+            i = stack[-1]
+            if found[i] is not None:
+                stack.pop()
+                continue
+            up = deps[i]
+            waiting = [j for j in up if found[j] is None]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            spec = specs[i]
+            tool = spec.tool
+            name = names.get(id(tool))
+            if name is None:
+                name = names[id(tool)] = tool_identity(tool)
+            found[i] = _fingerprint(spec, name, tuple([found[j] for j in up]))  # type: ignore[misc]
+            stack.pop()
+    return found

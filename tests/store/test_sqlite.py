@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -215,9 +216,9 @@ class TestCancelled:
     async def test_a_cancelled_run_records_every_node_and_resumes(
         self, tools: Tools, db: Path
     ) -> None:
-        """The cancellation comes as ``stop`` returns, so its success waits for a commit
-        whose task starts cancelled: that success, the cancelled ``wait`` and the
-        skipped ``after`` are all written when the run closes, with its status."""
+        """The cancellation comes as ``stop`` returns, before its success is committed:
+        that success, the cancelled ``wait`` and the skipped ``after`` are all written
+        by the time the run closes, with its status."""
         started, release = anyio.Event(), anyio.Event()
         scopes: list[anyio.CancelScope] = []
 
@@ -253,6 +254,83 @@ class TestCancelled:
         again = await gf.run(g, store=db, resume="r1")
         assert again.passed
         assert (tools.calls["a"], tools.calls["stop"], tools.calls["wait"]) == (1, 1, 2)
+
+
+def writers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("graphflow store")]
+
+
+class TestWriter:
+    """Each run's journal writes on a thread of its own, which never outlives the run."""
+
+    async def test_it_writes_during_the_run_and_is_gone_after_it(
+        self, tools: Tools, db: Path
+    ) -> None:
+        seen: list[int] = []
+
+        def look(x: Any) -> str:
+            seen.append(len(writers()))  # ``a`` was committed before this started
+            return "seen"
+
+        g = tools.chain()
+        g.add("look", look, args={"x": "${a}"})
+        assert (await gf.run(g, store=db)).passed
+        assert seen == [1] and writers() == []
+
+    async def test_gone_after_a_failed_write_and_after_a_cancellation(
+        self, tools: Tools, db: Path
+    ) -> None:
+        def lock(name: str, x: Any = None) -> str:
+            conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+            conn.execute("BEGIN IMMEDIATE")
+            held.append(conn)
+            return tools.step(name, x)
+
+        held: list[sqlite3.Connection] = []
+        g = tools.chain()
+        g.add("lock", lock, args={"name": "lock", "x": "${a}"})
+        try:
+            with pytest.raises(EventSinkError):
+                await gf.run(g, store=SQLiteStore(db, timeout=0.1))
+        finally:
+            for conn in held:
+                conn.close()
+        assert writers() == []
+
+        async def forever(x: Any) -> None:
+            await anyio.sleep_forever()
+
+        g = tools.chain()
+        g.add("forever", forever, args={"x": "${a}"})
+        with anyio.move_on_after(0.5):
+            await gf.run(g, store=db)
+        assert writers() == []
+
+    async def test_what_a_commit_releases_runs_at_once_not_one_by_one(self, db: Path) -> None:
+        """``a``'s success is committed by the worker that ran it (nothing else was
+        ready); the four nodes it releases must then run side by side: each waits
+        until all four have started."""
+        started = 0
+        all_in = anyio.Event()
+
+        async def root() -> int:
+            return 1
+
+        async def meet(x: int) -> int:
+            nonlocal started
+            started += 1
+            if started == 4:
+                all_in.set()
+            with anyio.fail_after(10):  # (an upper bound: one by one never gets here)
+                await all_in.wait()
+            return x
+
+        g = gf.Graph()
+        g.add("a", root)
+        for i in range(4):
+            g.add(f"b{i}", meet, args={"x": "${a}"})
+        result = await gf.run(g, store=db)
+        assert result.passed and started == 4
 
 
 class TestReading:
