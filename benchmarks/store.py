@@ -3,11 +3,16 @@
     python -m benchmarks.store [--sizes 10000] [--repeat 3] [--seed 0]
 
 1. µs per no-op node, end to end (Graph.add + validation + run), on a fan-out
-   and a chain: without a store, and with ``store=`` a fresh SQLite file in a
-   temporary folder (WAL, synchronous=NORMAL: every success committed before
-   its dependents start). A chain is the worst case: each node waits for its
-   own commit before the next can start.
-2. Makespan / critical path on the 2,000-node random I/O DAG (0-3 deps, 5-40 ms
+   and a chain: without a store; with a journal that writes nothing (``Null``:
+   the driver's share — fingerprints, events, holding each success until its
+   commit returns); and with ``store=`` a fresh SQLite file in a temporary
+   folder (WAL, synchronous=NORMAL: every success committed before its
+   dependents start). A chain is the worst case: each node waits for its own
+   commit before the next can start.
+2. The floor under a chain's link, measured here: one round trip to a thread
+   and back to the loop (what "writes off the event loop" costs at least), and
+   one single-row SQLite commit (WAL, NORMAL) on that thread.
+3. Makespan / critical path on the 2,000-node random I/O DAG (0-3 deps, 5-40 ms
    sleeps, fixed seed), store off and on.
 
 Every timed run starts after gc.collect() + gc.freeze() (``_common.timed``).
@@ -16,11 +21,16 @@ Every timed run starts after gc.collect() + gc.freeze() (``_common.timed``).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import queue
 import random
+import sqlite3
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import graphflow as gf
 
@@ -29,12 +39,46 @@ from .makespan import any_sleeper
 from .overhead import build_graph, shape_deps
 
 
-def end_to_end(deps: list[list[int]], folder: Path | None) -> Callable[[], gf.RunResult]:
+class Null:
+    """A ``RunStore`` whose journals hold every success through a commit that
+    writes nothing: what the driver's side of durability costs."""
+
+    async def open_run(self, info: gf.RunInfo) -> _NullJournal:
+        return _NullJournal(info.run_id)
+
+
+class _NullJournal:
+    essential = True
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.earlier: dict[str, gf.NodeResult] = {}
+
+    def __call__(self, event: gf.Event) -> None:
+        pass
+
+    def check_output(self, node_id: str, output: Any) -> None:
+        pass
+
+    async def commit(self, results: Sequence[gf.NodeResult]) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+def end_to_end(
+    deps: list[list[int]], store: str | None, folder: Path
+) -> Callable[[], gf.RunResult]:
     runs = iter(range(1_000_000))
 
     def go() -> gf.RunResult:
-        store = None if folder is None else folder / f"runs-{next(runs)}.db"
-        result = gf.run_sync(build_graph(deps), store=store)
+        where: Any = None
+        if store == "null":
+            where = Null()
+        elif store == "sqlite":
+            where = folder / f"runs-{next(runs)}.db"
+        result = gf.run_sync(build_graph(deps), store=where)
         assert result.ok
         return result
 
@@ -43,15 +87,56 @@ def end_to_end(deps: list[list[int]], folder: Path | None) -> Callable[[], gf.Ru
 
 def per_node(n: int, shape: str, repeat: int, folder: Path) -> list[str]:
     deps = shape_deps(shape, n)
-    off, _ = timed(end_to_end(deps, None), repeat)
-    on, _ = timed(end_to_end(deps, folder), repeat)
+    off, _ = timed(end_to_end(deps, None, folder), repeat)
+    null, _ = timed(end_to_end(deps, "null", folder), repeat)
+    on, _ = timed(end_to_end(deps, "sqlite", folder), repeat)
     return [
         f"{n:,}",
         shape,
         f"{off / n * 1e6:.1f}",
+        f"{null / n * 1e6:.1f}",
         f"{on / n * 1e6:.1f}",
         f"**{on / off:.2f}x**",
     ]
+
+
+def floor(folder: Path, count: int = 3_000) -> tuple[float, float]:
+    """µs per round trip loop -> thread -> loop, and per single-row commit on the thread."""
+    db = sqlite3.connect(folder / "floor.db", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE t (a TEXT, b TEXT, c REAL, d TEXT, PRIMARY KEY (a, b)) WITHOUT ROWID")
+    sql = "INSERT OR REPLACE INTO t VALUES (?, ?, ?, ?)"
+
+    async def trips(work: Callable[[int], object]) -> float:
+        loop = asyncio.get_running_loop()
+        jobs: queue.SimpleQueue[tuple[asyncio.Future[None], int] | None] = queue.SimpleQueue()
+
+        def serve() -> None:
+            while (job := jobs.get()) is not None:
+                future, i = job
+                work(i)
+                loop.call_soon_threadsafe(future.set_result, None)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        start = time.perf_counter()
+        for i in range(count):
+            future = loop.create_future()
+            jobs.put((future, i))
+            await future
+        elapsed = time.perf_counter() - start
+        jobs.put(None)
+        thread.join()
+        return elapsed / count * 1e6
+
+    trip = min(asyncio.run(trips(int)) for _ in range(3))
+    with_commit = min(
+        asyncio.run(trips(lambda i: db.execute(sql, ("run", f"n{i}", time.time(), "null"))))
+        for _ in range(3)
+    )
+    db.close()
+    return trip, with_commit - trip
 
 
 def makespan(n: int, seed: int, repeat: int, folder: Path) -> list[str]:
@@ -91,7 +176,24 @@ def main() -> None:
         rows = [
             per_node(n, s, args.repeat, folder) for n in args.sizes for s in ("fan-out", "chain")
         ]
-        print(table(["nodes", "shape", "store off µs/node", "store on µs/node", "on / off"], rows))
+        print(
+            table(
+                [
+                    "nodes",
+                    "shape",
+                    "store off µs/node",
+                    "null journal",
+                    "store on µs/node",
+                    "on / off",
+                ],
+                rows,
+            )
+        )
+        trip, commit = floor(folder)
+        print(
+            f"\nfloor of a chain's link: a round trip loop -> thread -> loop {trip:.0f} µs,"
+            f" a single-row commit on that thread {commit:.0f} µs"
+        )
         print()
         row = makespan(2_000, args.seed, args.repeat, folder)
         print(f"seed {args.seed}, best of {args.repeat}; makespan / critical path")

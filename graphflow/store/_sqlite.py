@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -106,6 +107,9 @@ _INSERT_ROW: Final = (
     "INSERT OR REPLACE INTO nodes (run_id, node_id, status, attempts, started_at, finished_at,"
     " output, output_pickle, detail) VALUES (?,?,?,?,?,?,?,?,?)"
 )
+_STATUS: Final = {status: status.value for status in NodeStatus}
+_CHUNK: Final = 512 if sqlite3.sqlite_version_info >= (3, 32) else 64  # rows per INSERT
+# statement: 9 parameters each; SQLite allows 32,766 since 3.32, 999 before
 _LIVE: Final = ("running",)
 _RUN_CHECKPOINT_PAGES: Final = 100_000  # WAL pages (4 KiB) a run may write before one
 _ITEM: Final = re.compile(r"(.+)\[\d+\]")  # a for_each item's id: its node's, then [index]
@@ -624,7 +628,7 @@ class _Journal:
                 return
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(_INSERT_ROW, encoded)
+                _insert(db, encoded)
                 if cached:
                     now = time.time()
                     db.executemany(
@@ -657,12 +661,12 @@ class _Journal:
         if isinstance(row, tuple):
             status, attempt, at = row
             return run_id, node_id, status, attempt, at, None, None, None, None
-        text, blob = self._output(row.output)
-        status = row.status.value
+        output = row.output
+        text, blob = ("null", None) if output is None else self._output(output)
         return (
             run_id,
             node_id,
-            status,
+            _STATUS[row.status],
             row.attempts,
             row.started_at,
             row.finished_at,
@@ -679,6 +683,26 @@ class _Journal:
 
 
 # -- helpers ---------------------------------------------------------------------
+
+
+def _insert(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """``INSERT OR REPLACE`` ``rows`` into ``nodes``, up to ``_CHUNK`` in one statement.
+
+    Not ``executemany``: it releases the GIL for each row, and a writer thread
+    that needs it back after every row gets it only when the loop's thread
+    lets go (at best when it waits, at worst every switch interval, 5 ms) —
+    a busy run left its commits crawling. One statement per chunk releases it
+    once per chunk (sizes are powers of two: a handful of cached statements)."""
+    i, n = 0, len(rows)
+    while i < n:
+        size = min(_CHUNK, 1 << ((n - i).bit_length() - 1))
+        db.execute(_insert_many(size), [v for row in rows[i : i + size] for v in row])
+        i += size
+
+
+@functools.cache
+def _insert_many(size: int) -> str:
+    return _INSERT_ROW + ",(?,?,?,?,?,?,?,?,?)" * (size - 1)
 
 
 def _detail(result: NodeResult) -> str | None:

@@ -306,6 +306,34 @@ class TestWriter:
             await gf.run(g, store=db)
         assert writers() == []
 
+    async def test_a_wide_run_is_stored_whole(self, db: Path) -> None:
+        """1,300 successes and failures after one root: written in batches of
+        many rows per statement; the store reads back exactly what the run returned."""
+
+        async def root() -> int:
+            return 7
+
+        async def leaf(i: int, x: int) -> Any:
+            if i % 97 == 0:
+                raise ValueError(f"leaf {i}")
+            return None if i % 5 == 0 else {"i": i, "x": x, "s": "é" * (i % 3)}
+
+        g = gf.Graph()
+        g.add("root", root)
+        for i in range(1_300):
+            g.add(f"leaf{i}", leaf, args={"i": i, "x": "${root}"})
+        result = await gf.run(g, store=db, run_id="wide")
+        stored = SQLiteStore(db).result("wide")
+        assert len(stored) == len(result) == 1_301
+        for node_id in result:
+            node, again = result[node_id], stored[node_id]
+            assert (again.status, again.output, again.attempts) == (
+                node.status,
+                node.output,
+                node.attempts,
+            )
+            assert (again.error and again.error.message) == (node.error and node.error.message)
+
     async def test_what_a_commit_releases_runs_at_once_not_one_by_one(self, db: Path) -> None:
         """``a``'s success is committed by the worker that ran it (nothing else was
         ready); the four nodes it releases must then run side by side: each waits
