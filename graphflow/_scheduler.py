@@ -23,6 +23,13 @@ Where a tool runs
   executors, inside their attempt's timeout (``_Driver._start_fetched``), and
   before the run ends for the results (``_fetch_results``).
 
+With a run store (durable before visible)
+  A success is held (``RunState.succeeded(hold=True)``) until the journal's
+  ``commit`` returns, then released. The worker that finished it commits it
+  itself when nothing else is ready (a chain: no task per link), else a
+  ``_commit`` task does, beside the work; either way every success that
+  arrives meanwhile goes in the next commit, so a fan-out commits in batches.
+
 Failure semantics
   A tool's exception is recorded by the state, never raised. A retry backs
   off in a separate sleeping task, so the node frees its worker meanwhile.
