@@ -110,6 +110,7 @@ _INSERT_ROW: Final = (
 _STATUS: Final = {status: status.value for status in NodeStatus}
 _CHUNK: Final = 512 if sqlite3.sqlite_version_info >= (3, 32) else 64  # rows per INSERT
 # statement: 9 parameters each; SQLite allows 32,766 since 3.32, 999 before
+_FEW: Final = 16  # a commit of this many rows or fewer is one statement (of its exact size)
 _LIVE: Final = ("running",)
 _RUN_CHECKPOINT_PAGES: Final = 100_000  # WAL pages (4 KiB) a run may write before one
 _ITEM: Final = re.compile(r"(.+)\[\d+\]")  # a for_each item's id: its node's, then [index]
@@ -623,8 +624,11 @@ class _Journal:
         run_id = self.run_id
         encoded = [self._row(run_id, node_id, row) for node_id, row in rows.items()]
         try:
-            if len(encoded) == 1 and not (cached or prints or final):
-                db.execute(_INSERT_ROW, encoded[0])  # one statement: its own transaction
+            if 0 < len(encoded) <= _FEW and not (cached or prints or final):
+                # One statement, its own transaction: the GIL is let go once, not
+                # three times (BEGIN, INSERT, COMMIT), each a wait to get it back
+                # from a busy loop.
+                db.execute(_insert_many(len(encoded)), [v for row in encoded for v in row])
                 return
             db.execute("BEGIN IMMEDIATE")
             try:
