@@ -788,7 +788,8 @@ def _unfaithful(value: Any, path: str, depth: int) -> str | None:
             if where is not None:
                 return where
         return None
-    return f"{path} is a {kind.__module__}.{kind.__qualname__}"[:200]
+    hint = " (a pydantic model: return .model_dump())" if hasattr(kind, "model_dump") else ""
+    return f"{path} is a {kind.__module__}.{kind.__qualname__}"[:200] + hint
 
 
 _COLUMNS: Final = (

@@ -417,6 +417,22 @@ class TestOutputs:
         assert tools.calls == {"odd": 1}  # never retried
         assert result["after"].status is S.SKIPPED
 
+    async def test_a_pydantic_model_is_told_to_dump_itself(self, db: Path) -> None:
+        import pydantic
+
+        class Price(pydantic.BaseModel):
+            amount: float
+
+        async def price() -> dict[str, Any]:
+            return {"best": Price(amount=9.5)}
+
+        g = gf.Graph()
+        g.add("price", price)
+        error = (await gf.run(g, store=db))["price"].error
+        assert error is not None
+        assert "output['best'] is a " in error.message
+        assert "Price (a pydantic model: return .model_dump())" in error.message
+
     async def test_the_message_stays_short_however_deep_the_value(self, db: Path) -> None:
         value: Any = set()
         for _ in range(150):
