@@ -582,8 +582,8 @@ class _Journal:
             except RuntimeError:  # the loop is gone (cannot happen while awaited)
                 pass
 
-        self.jobs.put(run)
         with anyio.CancelScope(shield=True):
+            self.jobs.put(run)  # (late: the writer wants the GIL as soon as it wakes)
             await done.wait()
         value = box[0]
         if type(value) is _Raised:
