@@ -220,13 +220,12 @@ def _vetting(journal: RunJournal, prints: dict[str, str]) -> Callable[[NodeSpec]
 
 
 def _fingerprints(plan: Plan) -> dict[str, str]:
-    """Each node's ``fingerprint``, upstream nodes' first (an iterative walk). A
-    for_each whose items are made at run time is planned as a gather with no
-    arguments: its fingerprint is the declared node's (tool, item arguments)."""
+    """Each node's ``fingerprint`` (``_spec.fingerprints``). A for_each whose
+    items are made at run time is planned as a gather with no arguments: its
+    fingerprint is the declared node's (tool, item arguments)."""
     declared = {m.node_id: m.spec for maps in plan.expansions.values() for m in maps}
     specs = [declared.get(spec.node_id, spec) for spec in plan.specs]
-    found = fingerprints(specs, plan.deps)
-    return {spec.node_id: f for spec, f in zip(specs, found, strict=True) if f is not None}
+    return dict(zip([s.node_id for s in specs], fingerprints(specs, plan.deps), strict=True))
 
 
 def _new_state(plan: Plan, options: RunOptions, journal: RunJournal | None) -> RunState:

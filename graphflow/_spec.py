@@ -437,30 +437,33 @@ def _fingerprint(spec: NodeSpec, name: str, upstream: tuple[str, ...]) -> str:
     return blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def fingerprints(specs: Sequence[NodeSpec], deps: Sequence[Sequence[int]]) -> list[str | None]:
-    """``fingerprint`` of every node (``deps``: each one's upstream nodes, by index;
-    acyclic), upstream nodes' first; None for a node ``specs`` leaves out (None)."""
+def fingerprints(specs: Sequence[NodeSpec], deps: Sequence[Sequence[int]]) -> list[str]:
+    """``fingerprint`` of every node (``deps``: each one's upstream nodes, by
+    index; acyclic), upstream nodes' first: in one pass when every node comes
+    after its upstream nodes (as graphs are usually built), else depth first."""
     names: dict[int, str] = {}  # tool_identity by id(tool): many nodes share a tool
     found: list[str | None] = [None] * len(specs)
-    for root in range(len(specs)):
-        if found[root] is not None:
+
+    def print_of(i: int, upstream: tuple[str, ...]) -> str:
+        tool = specs[i].tool
+        name = names.get(id(tool))
+        if name is None:
+            name = names[id(tool)] = tool_identity(tool)
+        return _fingerprint(specs[i], name, upstream)
+
+    for i, up in enumerate(deps):
+        upstream = [found[j] for j in up]
+        if None not in upstream:
+            found[i] = print_of(i, tuple(upstream))  # type: ignore[arg-type]
             continue
-        stack = [root]
+        stack = [i]  # an upstream node comes later: walk down to what is known
         while stack:
-            i = stack[-1]
-            if found[i] is not None:
-                stack.pop()
-                continue
-            up = deps[i]
-            waiting = [j for j in up if found[j] is None]
+            k = stack[-1]
+            waiting = [j for j in deps[k] if found[j] is None]
             if waiting:
                 stack.extend(waiting)
                 continue
-            spec = specs[i]
-            tool = spec.tool
-            name = names.get(id(tool))
-            if name is None:
-                name = names[id(tool)] = tool_identity(tool)
-            found[i] = _fingerprint(spec, name, tuple([found[j] for j in up]))  # type: ignore[misc]
+            if found[k] is None:
+                found[k] = print_of(k, tuple([found[j] for j in deps[k]]))  # type: ignore[misc]
             stack.pop()
-    return found
+    return found  # type: ignore[return-value]
