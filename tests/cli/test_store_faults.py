@@ -101,6 +101,37 @@ class TestReadOnly:
         )
         assert len(SQLiteStore(store).runs()) == 1  # the one before
 
+    @pytest.mark.parametrize("what", ["file", "folder"])
+    def test_runs_list_and_show_read_it_and_change_nothing(
+        self, tmp_path: Path, what: str
+    ) -> None:
+        path = echo_flow(tmp_path)
+        store = tmp_path / "store" / "runs.db"
+        assert main(["run", path, "--store", str(store), "-q"]) == 0
+        locked = store if what == "file" else store.parent
+        before = sorted(p.name for p in store.parent.iterdir()), store.read_bytes()
+        locked.chmod(0o444 if what == "file" else 0o555)
+        try:
+            listed = gf_as_user("runs", "list", "--json", "--store", str(store), cwd=tmp_path)
+            shown = gf_as_user(
+                "runs", "show", "last", "--json", "--store", str(store), cwd=tmp_path
+            )
+            gc = gf_as_user("runs", "gc", "--keep", "0", "--store", str(store), cwd=tmp_path)
+        finally:
+            locked.chmod(0o644 if what == "file" else 0o755)
+        assert listed.returncode == 0, listed.stderr
+        (run,) = json.loads(listed.stdout)
+        assert (run["status"], run["counts"]) == ("succeeded", {"succeeded": 1})
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["nodes"][0]["output"] == {"x": 1}
+        assert (gc.returncode, gc.stdout) == (2, ""), "deleting needs to write"
+        assert gc.stderr.startswith(f"graphflow: error: run store {store}: ")
+        assert "read-only" in gc.stderr and len(gc.stderr.splitlines()) == 1
+        names, data = before
+        if what == "file":  # (SQLite makes a -wal and -shm to read it, if it can)
+            names = sorted({*names, "runs.db-shm", "runs.db-wal"})
+        assert (sorted(p.name for p in store.parent.iterdir()), store.read_bytes()) == (names, data)
+
 
 class TestFullDisk:
     def check(self, proc: subprocess.CompletedProcess[str], store: Path, says: str) -> None:
