@@ -21,7 +21,7 @@ import pytest
 import graphflow as gf
 from graphflow import EventSinkError
 from graphflow import NodeStatus as S
-from graphflow.store import SQLiteStore, StoreError, UnstorableOutputError
+from graphflow.store import SQLiteStore, StoreError, UnstorableOutputError, open_conversation
 
 from . import crash
 
@@ -256,6 +256,18 @@ class TestCancelled:
         assert (tools.calls["a"], tools.calls["stop"], tools.calls["wait"]) == (1, 1, 2)
 
 
+async def kept(db: Path, conversation_id: str) -> bool:
+    """Whether conversation ``conversation_id`` is still stored, with its step."""
+    try:
+        log = await open_conversation(
+            SQLiteStore(db), conversation_id, kind="k", started_with="h", resume=True
+        )
+    except StoreError:
+        return False
+    await log.aclose()
+    return bool(log.step(1, "reply") == {"text": conversation_id})
+
+
 class TestReading:
     async def test_runs_result_nodes_and_gc(self, tools: Tools, db: Path) -> None:
         tools.failing = {"b"}
@@ -342,6 +354,28 @@ class TestReading:
         assert read() - before < 1_000_000, "it read every run's nodes"
         assert newest.run_id == "newest"
         assert store.runs(limit=2)[1].counts == {"succeeded": 1000}
+
+    async def test_gc_deletes_a_conversation_once_none_of_its_runs_is_left(self, db: Path) -> None:
+        async def conversation(conversation_id: str, runs: int) -> None:
+            store = SQLiteStore(db)
+            log = await open_conversation(store, conversation_id, kind="k", started_with="h")
+            await log.record(1, "reply", {"text": conversation_id})
+            for turn in range(runs):  # its turns' runs, as the agent loops store them
+                run_id, workflow = f"{conversation_id}/{turn}", f"conversation:{conversation_id}"
+                await gf.run(gf.Graph(), store=db, workflow=workflow, run_id=run_id)
+            await log.finish("finished")
+            await log.aclose()
+
+        await conversation("talk", runs=2)
+        await conversation("quiet", runs=0)  # (a conversation no tool was called in)
+        store = SQLiteStore(db)
+        assert store.gc(keep=1) == 1  # one of talk's runs: talk keeps its steps
+        assert store.gc(keep=1, older_than=3600) == 0
+        assert {await kept(db, c) for c in ("talk", "quiet")} == {True}
+        assert store.gc(keep=0) == 1  # talk's last run: talk goes too; quiet had none
+        assert (await kept(db, "talk"), await kept(db, "quiet")) == (False, True)
+        assert store.gc(keep=0, older_than=0) == 0  # no run, but quiet is older than that
+        assert not await kept(db, "quiet")
 
     def test_reading_a_missing_file_does_not_create_it(self, db: Path) -> None:
         with pytest.raises(StoreError, match=r"no such file \(no run was stored there yet\)$"):
