@@ -75,7 +75,7 @@ def connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
         db = _open(uri, timeout)
     except sqlite3.OperationalError as exc:
         if not _may_be_immutable(path):  # ("unable to open", or "readonly": the -shm)
-            raise StoreError(path, what(exc)) from exc
+            raise StoreError(path, what(exc) + _wal_hint(path)) from exc
         try:
             db = _open(uri + "&immutable=1", timeout)
         except sqlite3.Error as again:
@@ -105,6 +105,17 @@ def _may_be_immutable(path: Path) -> bool:
         if wal.stat().st_size > 0:
             return False
     return not os.access(path.parent, os.W_OK)
+
+
+def _wal_hint(path: Path) -> str:
+    """Why a read-only folder's store with a ``-wal`` cannot be read, and what to do."""
+    if os.access(path.parent, os.W_OK) or not Path(f"{path}-wal").exists():
+        return ""
+    return (
+        f" (its folder is read-only and {path.name}-wal holds rows not yet in the file,"
+        " which SQLite reads only with a -shm it can use: make the folder writable, or"
+        " open the store once where it is)"
+    )
 
 
 def has_table(db: sqlite3.Connection, name: str) -> bool:

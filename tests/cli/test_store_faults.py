@@ -13,6 +13,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -131,6 +132,37 @@ class TestReadOnly:
         if what == "file":  # (SQLite makes a -wal and -shm to read it, if it can)
             names = sorted({*names, "runs.db-shm", "runs.db-wal"})
         assert (sorted(p.name for p in store.parent.iterdir()), store.read_bytes()) == (names, data)
+
+
+    def test_a_read_only_folder_whose_wal_cannot_be_read_is_one_line(
+        self, tmp_path: Path
+    ) -> None:
+        """A store copied with its -wal but not its -shm, into a folder one may only
+        read: SQLite cannot read that -wal, and reading the file alone would miss
+        committed runs; it is refused, saying why."""
+        path = echo_flow(tmp_path)
+        store = tmp_path / "store" / "runs.db"
+        assert main(["run", path, "--store", str(store), "-q"]) == 0
+        code = (  # a change committed to the -wal only: its writer died before a checkpoint
+            "import os, sqlite3, sys; db = sqlite3.connect(sys.argv[1]);"
+            " db.execute('PRAGMA wal_autocheckpoint=0');"
+            " db.execute(\"UPDATE runs SET labels = json_object('k', 'v')\");"
+            " db.commit(); os._exit(0)"
+        )
+        subprocess.run([sys.executable, "-c", code, str(store)], check=True, timeout=60)
+        Path(f"{store}-shm").unlink()
+        assert Path(f"{store}-wal").stat().st_size > 0
+        store.parent.chmod(0o555)
+        try:
+            proc = gf_as_user("runs", "list", "--store", str(store), cwd=tmp_path)
+        finally:
+            store.parent.chmod(0o755)
+        assert (proc.returncode, proc.stdout) == (2, "")
+        assert proc.stderr.startswith(f"graphflow: error: run store {store}: ")
+        assert "its folder is read-only and runs.db-wal holds rows" in proc.stderr
+        assert len(proc.stderr.splitlines()) == 1
+        (run,) = SQLiteStore(store).runs()  # where it can be written: the -wal's rows are read
+        assert run.labels == {"k": "v"}
 
 
 class TestFullDisk:
