@@ -67,7 +67,9 @@ def add_runs_parser(sub: Any) -> None:
         help=f"a row for every node (default: beyond {MAX_ROWS} rows only the nodes that did "
         "not succeed or skip, the rest counted)",
     )
-    gc = actions.add_parser("gc", parents=[common], help="delete old finished runs")
+    gc = actions.add_parser(
+        "gc", parents=[common], help="delete old runs (interrupted too; not one in progress)"
+    )
     gc.add_argument(
         "--keep", type=int, default=20, metavar="N", help="newest runs kept per workflow (20)"
     )

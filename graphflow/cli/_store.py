@@ -159,9 +159,8 @@ def find_run(store: SQLiteStore, wanted: str, workflow: str | None) -> RunRecord
             of = f" of {workflow}" if workflow else ""
             raise StoreError(store.path, f"no run{of} stored yet")
         return latest[0]
-    records = store.runs()
-    exact = [r for r in records if r.run_id == wanted]
-    found = exact or [r for r in records if r.run_id.startswith(wanted)]
+    found = store.runs(prefix=wanted)  # (only those: not every run's counts)
+    found = [r for r in found if r.run_id == wanted] or found
     if len(found) == 1:
         return found[0]
     if not found:

@@ -31,9 +31,9 @@ import pickle
 import socket
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
-from typing import Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 import anyio.to_thread
@@ -41,7 +41,10 @@ import anyio.to_thread
 from graphflow import RunResult
 
 from ._resume import refusal
-from ._sqlite import SQLiteStore, StoreError, _alive, _unfaithful, _what
+
+if TYPE_CHECKING:
+    from ._sqlite import SQLiteStore
+from ._db import StoreError, alive, connect, has_table, rollback, unfaithful, what
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -132,7 +135,7 @@ class Conversation:
         """Store a call's output under ``key``; False (nothing stored) if it cannot
         be stored faithfully (as JSON, or pickled if the store allows pickles)."""
         text, blob = None, None
-        if _unfaithful(output, "output", 0) is None:
+        if unfaithful(output, "output", 0) is None:
             text = json.dumps(output, separators=(",", ":"))
         elif self.store.pickle:
             blob = pickle.dumps(output)
@@ -147,10 +150,15 @@ class Conversation:
 
     async def has_run(self, run_id: str) -> bool:
         """Whether the store holds a run ``run_id`` (to resume it rather than start it)."""
-        found = await self._read(
-            lambda db: db.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
-        )
-        return found is not None
+
+        def find(db: sqlite3.Connection) -> bool:
+            if not has_table(db, "runs"):  # (no run stored in this file yet)
+                return False
+            row = db.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            return row is not None
+
+        found: bool = await self._read(find)
+        return found
 
     async def stored_result(self, run_id: str) -> RunResult | None:
         """The stored results of run ``run_id``, or None if there is no such run."""
@@ -182,10 +190,10 @@ class Conversation:
                     db.execute(sql, args)
                     db.execute("COMMIT")
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    rollback(db)
                     raise
             except sqlite3.Error as exc:
-                raise StoreError(self.store.path, _what(exc)) from exc
+                raise StoreError(self.store.path, what(exc)) from exc
 
         async with self._lock:
             await anyio.to_thread.run_sync(write)
@@ -198,7 +206,7 @@ class Conversation:
             try:
                 return query(db)
             except sqlite3.Error as exc:
-                raise StoreError(self.store.path, _what(exc)) from exc
+                raise StoreError(self.store.path, what(exc)) from exc
 
         async with self._lock:
             return await anyio.to_thread.run_sync(read)
@@ -279,10 +287,10 @@ class _Open:
                     )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                rollback(db)
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(self.store.path, _what(exc)) from exc
+            raise StoreError(self.store.path, what(exc)) from exc
         return (self.conversation_id, False) if found is None else (found, True)
 
     def _find(self, db: sqlite3.Connection) -> str | None:
@@ -311,7 +319,7 @@ class _Open:
             raise StoreError(
                 path, f"conversation {conversation_id!r} is a {kind} conversation, not {self.kind}"
             )
-        if status == "running" and _alive(host, pid):
+        if status == "running" and alive(host, pid):
             raise StoreError(
                 path, f"conversation {conversation_id!r} is still running (process {pid})"
             )
@@ -342,14 +350,38 @@ class _Open:
 
 
 def _connect(store: SQLiteStore) -> sqlite3.Connection:
-    """A connection to the store's file, with the runs' tables and these."""
-    db = store._connect()  # the runs' schema too: a turn's run may be looked up first
-    try:
-        db.executescript(_SCHEMA)
-    except sqlite3.Error as exc:
-        db.close()
-        raise StoreError(store.path, _what(exc)) from exc
-    return db
+    """A connection to the store's file, with these tables (the runs' are the run
+    store's: a conversation looks a run up only once the run store made them)."""
+    return connect(store.path, store.timeout, store.synchronous, _SCHEMA)
+
+
+def prune(db: sqlite3.Connection, workflows: Set[str], cutoff: float | None) -> int:
+    """Delete the conversations a ``SQLiteStore.gc`` leaves no run of, in its transaction.
+
+    A conversation goes, steps and calls with it, when no run of it is left and
+    either one of its runs was just deleted (``workflows``: the deleted runs'
+    workflows; a conversation's runs are of ``conversation:ID``) or it started
+    before ``cutoff``. One still in progress (its process alive) stays.
+
+    Returns:
+        How many conversations were deleted.
+    """
+    if not has_table(db, "conversations"):
+        return 0
+    doomed = []
+    rows = db.execute("SELECT conversation_id, status, started_at, host, pid FROM conversations")
+    for conversation_id, status, started, host, pid in rows.fetchall():
+        workflow = f"conversation:{conversation_id}"
+        if workflow not in workflows and (cutoff is None or started >= cutoff):
+            continue
+        if status == "running" and alive(host, pid):
+            continue
+        if db.execute("SELECT 1 FROM runs WHERE workflow = ? LIMIT 1", [workflow]).fetchone():
+            continue
+        doomed.append((conversation_id,))
+    for table in ("conversation_steps", "conversation_calls", "conversations"):
+        db.executemany(f"DELETE FROM {table} WHERE conversation_id = ?", doomed)
+    return len(doomed)
 
 
 def _load(
@@ -374,7 +406,7 @@ def _load(
             )
         }
     except sqlite3.Error as exc:
-        raise StoreError(path, _what(exc)) from exc
+        raise StoreError(path, what(exc)) from exc
     except (ValueError, pickle.UnpicklingError) as exc:  # not ours, or corrupt
         raise StoreError(path, f"conversation {conversation_id!r} cannot be read: {exc}") from exc
     return steps, calls

@@ -28,7 +28,6 @@ Writing
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import os
@@ -51,7 +50,6 @@ from graphflow import (
     Attempt,
     Event,
     EventKind,
-    GraphError,
     NodeResult,
     NodeStatus,
     RunInfo,
@@ -59,6 +57,13 @@ from graphflow import (
 )
 from graphflow.errors import NodeInputError
 
+from ._db import MAX_DETAIL as _MAX_DETAIL
+from ._db import StoreError as StoreError
+from ._db import alive as _alive
+from ._db import connect, connect_readonly, has_table
+from ._db import rollback as _rollback
+from ._db import unfaithful as _unfaithful
+from ._db import what as _what
 from ._resume import refusal
 
 DEFAULT_STORE: Final = ".graphflow/runs.db"
@@ -114,18 +119,6 @@ _FEW: Final = 16  # a commit of this many rows or fewer is one statement (of its
 _LIVE: Final = ("running",)
 _RUN_CHECKPOINT_PAGES: Final = 100_000  # WAL pages (4 KiB) a run may write before one
 _ITEM: Final = re.compile(r"(.+)\[\d+\]")  # a for_each item's id: its node's, then [index]
-_MAX_DETAIL: Final = 300
-
-
-class StoreError(GraphError):
-    """The run store cannot be used: one line naming the file and what went wrong."""
-
-    def __init__(self, path: str | os.PathLike[str], detail: str) -> None:
-        self.path = str(path)
-        detail = " ".join(str(detail).split())
-        if len(detail) > _MAX_DETAIL:
-            detail = detail[: _MAX_DETAIL - 1] + "…"
-        super().__init__(f"run store {self.path}: {detail}")
 
 
 class UnstorableOutputError(NodeInputError, TypeError):
@@ -190,19 +183,46 @@ class SQLiteStore:
         return await anyio.to_thread.run_sync(self._open_run, info)
 
     # -- reading (blocking: for the CLI and for scripts) -------------------------
+    # Reading opens the file read-only (``_db.connect_readonly``): it works on a
+    # store the user may only read, and never creates or changes anything.
 
-    def runs(self, workflow: str | None = None, limit: int | None = None) -> list[RunRecord]:
-        """Stored runs, newest first (only ``workflow``'s, if given)."""
+    def runs(
+        self, workflow: str | None = None, limit: int | None = None, *, prefix: str | None = None
+    ) -> list[RunRecord]:
+        """Stored runs, newest first.
+
+        Args:
+            workflow: only this workflow's runs.
+            limit: at most this many.
+            prefix: only runs whose id starts with this.
+
+        Node counts are read for the runs returned only, by the nodes' primary
+        key: listing the latest few runs costs the same however large the store.
+        """
+        where: list[str] = []
+        args: list[str | int] = []
+        if workflow is not None:
+            where.append("workflow = ?")
+            args.append(workflow)
+        if prefix is not None:
+            where.append("substr(run_id, 1, ?) = ?")
+            args += [len(prefix), prefix]
+        chosen = (
+            f"FROM runs {'WHERE ' + ' AND '.join(where) if where else ''}"
+            " ORDER BY seq DESC LIMIT ?"
+        )
+        args.append(-1 if limit is None else limit)
         with self._reading() as db:
-            where, args = ("WHERE workflow = ?", [workflow]) if workflow is not None else ("", [])
             rows = db.execute(
-                f"SELECT run_id, workflow, status, started_at, finished_at, resumed, labels, host,"
-                f" pid FROM runs {where} ORDER BY seq DESC LIMIT ?",
-                [*args, -1 if limit is None else limit],
+                "SELECT run_id, workflow, status, started_at, finished_at, resumed, labels,"
+                f" host, pid {chosen}",
+                args,
             ).fetchall()
             counts: dict[str, dict[str, int]] = {}
             for run_id, status, count in db.execute(
-                "SELECT run_id, status, count(*) FROM nodes GROUP BY run_id, status"
+                f"SELECT run_id, status, count(*) FROM nodes WHERE run_id IN (SELECT run_id"
+                f" {chosen}) GROUP BY run_id, status",
+                args,
             ):
                 counts.setdefault(run_id, {})[status] = count
         return [_record(row, counts.get(row[0], {})) for row in rows]
@@ -244,41 +264,45 @@ class SQLiteStore:
             return _latest(db, workflow)
 
     def gc(self, keep: int = 20, older_than: float | None = None) -> int:
-        """Delete old finished runs: all but the newest ``keep`` (per workflow), and
-        any older than ``older_than`` seconds; running ones stay. Returns how many."""
+        """Delete old runs: all but the newest ``keep`` of each workflow, and any
+        started more than ``older_than`` seconds ago.
+
+        Whatever their status: ``interrupted`` runs (their process died) go by the
+        same rule as finished ones, and count among the newest ``keep``. Only a run
+        in progress (``running``, its process alive or on another machine) stays.
+
+        A durable agent's conversation (``open_conversation``) goes with its runs:
+        once none of its runs is left — this gc deleted its last, or it had none and
+        started before ``older_than`` — its steps and calls are deleted too, unless
+        it is in progress. (A conversation that keeps some runs keeps all its steps:
+        a resume replays the steps, not the runs.)
+
+        Returns:
+            How many runs were deleted.
+        """
+        from ._conversations import prune  # (it imports this module)
+
         cutoff = time.time() - older_than if older_than is not None else None
         with self._writing() as db:
             doomed = [
-                run_id
-                for run_id, rank, started in db.execute(
-                    "SELECT run_id, row_number() OVER (PARTITION BY workflow ORDER BY seq DESC),"
-                    " started_at FROM runs WHERE status != 'running'"
+                (run_id, workflow)
+                for run_id, workflow, rank, started, status, host, pid in db.execute(
+                    "SELECT run_id, workflow, row_number() OVER (PARTITION BY workflow"
+                    " ORDER BY seq DESC), started_at, status, host, pid FROM runs"
                 )
-                if rank > keep or (cutoff is not None and started < cutoff)
+                if (rank > keep or (cutoff is not None and started < cutoff))
+                and not (status in _LIVE and _alive(host, pid))
             ]
-            for run_id in doomed:
-                db.execute("DELETE FROM nodes WHERE run_id = ?", [run_id])
-                db.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+            ids = [(run_id,) for run_id, _ in doomed]
+            db.executemany("DELETE FROM nodes WHERE run_id = ?", ids)
+            db.executemany("DELETE FROM runs WHERE run_id = ?", ids)
+            prune(db, {workflow for _, workflow in doomed if workflow is not None}, cutoff)
         return len(doomed)
 
     # -- inside -----------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(self.path, f"cannot open: {exc}") from exc
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={self.synchronous}")
-            db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            db.close()
-            raise StoreError(self.path, _what(exc)) from exc
-        return db
+        return connect(self.path, self.timeout, self.synchronous, _SCHEMA)
 
     def _reading(self) -> _Connection:
         return _Connection(self, write=False)
@@ -405,8 +429,9 @@ class SQLiteStore:
 
 
 class _Connection:
-    """``with``: a connection to the store, closed after; a write is one transaction.
-    Every ``sqlite3.Error`` becomes a one-line ``StoreError``."""
+    """``with``: a connection to the store, closed after, in one transaction: a
+    write's (``BEGIN IMMEDIATE``), or a read-only one's, so that its queries see
+    one state of the file. Every ``sqlite3.Error`` becomes a one-line ``StoreError``."""
 
     def __init__(self, store: SQLiteStore, write: bool) -> None:
         self.store = store
@@ -414,11 +439,21 @@ class _Connection:
         self.db: sqlite3.Connection | None = None
 
     def __enter__(self) -> sqlite3.Connection:
-        if not self.write and not self.store.path.exists():
-            raise StoreError(self.store.path, "no such file (no run was stored there yet)")
-        self.db = self.store._connect()
         if self.write:
+            self.db = self.store._connect()
             self._run("BEGIN IMMEDIATE")
+            return self.db
+        self.db = connect_readonly(self.store.path, self.store.timeout)
+        try:
+            if not has_table(self.db, "runs"):
+                # A file made by a process killed before it wrote the tables (or
+                # an empty one) holds no run: empty tables of this connection's own
+                # (TEMP: the file is not written) let every read say so.
+                self.db.executescript(_SCHEMA.replace(" TABLE IF", " TEMP TABLE IF"))
+            self._run("BEGIN")
+        except BaseException:
+            self.db.close()
+            raise
         return self.db
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
@@ -761,37 +796,6 @@ def _no_loop(_: Callable[[], object]) -> object:
     raise RuntimeError("the journal's writer was not started")
 
 
-_SCALARS: Final = frozenset((str, int, float, bool, type(None)))
-
-
-def _unfaithful(value: Any, path: str, depth: int) -> str | None:
-    """Where ``value`` stops being JSON that reads back equal (None: nowhere).
-    Tuples are allowed: they read back as lists, as they do in every JSON tool."""
-    kind = type(value)
-    if kind in _SCALARS:
-        if kind is int and not -(10**600) < value < 10**600:
-            return f"{path} is an int of more than 600 digits"
-        return None
-    if depth >= 100:
-        return f"{path} is nested more than 100 levels deep"
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str:
-                return f"{path} has a key of type {type(key).__name__}"
-            where = _unfaithful(item, f"{path}[{key[:40]!r}]", depth + 1)
-            if where is not None:
-                return where
-        return None
-    if kind is list or kind is tuple:
-        for i, item in enumerate(value):
-            where = _unfaithful(item, f"{path}[{i}]", depth + 1)
-            if where is not None:
-                return where
-        return None
-    hint = " (a pydantic model: return .model_dump())" if hasattr(kind, "model_dump") else ""
-    return f"{path} is a {kind.__module__}.{kind.__qualname__}"[:200] + hint
-
-
 _COLUMNS: Final = (
     "node_id, status, attempts, started_at, finished_at, output, output_pickle, detail"
 )
@@ -847,15 +851,6 @@ def _same(node_id: str, old: Mapping[str, str], new: Mapping[str, str]) -> bool:
     return old.get(node_id) == new.get(node_id)
 
 
-def _rollback(db: sqlite3.Connection) -> None:
-    """Roll back what a failed statement left, if anything: SQLite has already
-    rolled back after a full disk or an I/O error, and a second failure must not
-    hide the first (which is the one to report)."""
-    if db.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("ROLLBACK")
-
-
 def _latest(db: sqlite3.Connection, workflow: str | None) -> str | None:
     if workflow is None:
         row = db.execute("SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
@@ -886,39 +881,3 @@ def _record(row: tuple[Any, ...], counts: dict[str, int]) -> RunRecord:
     return RunRecord(
         run_id, workflow, status, started, finished, resumed, json.loads(labels), counts
     )
-
-
-def _alive(host: str | None, pid: int | None) -> bool:
-    """Whether the process that last ran a run may still be running it."""
-    if host != socket.gethostname() or pid is None:
-        return host is not None  # another machine's: assume so
-    if pid == os.getpid():
-        return False  # this process: the run is not in progress here (it would be open)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    """Whether ``pid`` has exited and only waits to be reaped (a killed run whose
-    parent has not waited for it yet: it runs nothing). False where /proc is not."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return False
-
-
-def _what(exc: sqlite3.Error) -> str:
-    text = str(exc)
-    if "not a database" in text or "malformed" in text:
-        return f"{text} (the file is not a graphflow run store, or it is corrupt)"
-    if "readonly" in text:
-        return f"{text} (the file or its folder is read-only)"
-    if "locked" in text or "busy" in text:
-        return f"{text} (another process holds it)"
-    return text

@@ -32,32 +32,43 @@ def here() -> int:
 '''
 
 
+def gpu_flow(tmp_path: Path) -> str:
+    (tmp_path / "dask_tools.py").write_text(TOOLS)
+    return flow(
+        tmp_path / "wf.yaml",
+        """\
+        name: dask-local
+        tools: [dask_tools]
+        nodes:
+          remote: {tool: where, args: {x: 21}}
+          local: {tool: here}
+          gpu: {tool: gpus_free, executor: dask, resources: {GPU: 1}}
+        """,
+    )
+
+
+# One `graphflow run` per test: each starts a LocalCluster (worker processes that
+# import distributed), seconds on a quiet machine, many more on a loaded one.
+OPTIONS = ("--dask", "local", "--dask-workers", "1", "--json", "-")
+
+
 class TestDaskOption:
     def test_dask_local_runs_dask_nodes_on_a_cluster_of_its_own(self, tmp_path: Path) -> None:
-        (tmp_path / "dask_tools.py").write_text(TOOLS)
-        path = flow(
-            tmp_path / "wf.yaml",
-            """\
-            name: dask-local
-            tools: [dask_tools]
-            nodes:
-              remote: {tool: where, args: {x: 21}}
-              local: {tool: here}
-              gpu: {tool: gpus_free, executor: dask, resources: {GPU: 1}}
-            """,
-        )
-        options = ("--dask", "local", "--dask-workers", "1", "--json", "-")
-        proc = gf("run", path, *options, "--dask-resources", "GPU=2")
+        proc = gf("run", gpu_flow(tmp_path), *OPTIONS, "--dask-resources", "GPU=2")
         assert proc.returncode == 0, proc.stderr
         assert "LocalCluster of 1 worker processes x 1 threads, each with GPU=2" in proc.stderr
-        assert json.loads(proc.stdout)["nodes"]["gpu"]["output"] == 1.0, "holding 1 of 2"
-        proc = gf("run", path, *options)
+        nodes = json.loads(proc.stdout)["nodes"]
+        assert nodes["gpu"]["output"] == 1.0, "holding 1 of 2"
+        assert nodes["remote"]["output"]["double"] == 42
+        assert nodes["remote"]["output"]["pid"] != nodes["local"]["output"]
+
+    def test_without_dask_resources_a_node_needing_them_fails(self, tmp_path: Path) -> None:
+        proc = gf("run", gpu_flow(tmp_path), *OPTIONS)
         assert proc.returncode == 1, "without --dask-resources, the gpu node fails"
         assert "LocalCluster of 1 worker processes x 1 threads for" in proc.stderr
         nodes = json.loads(proc.stdout)["nodes"]
         assert "needs worker resources {'GPU': 1.0}" in nodes["gpu"]["error"]["message"]
         assert nodes["remote"]["output"]["double"] == 42
-        assert nodes["remote"]["output"]["pid"] != nodes["local"]["output"]
 
     def test_cluster_sizes_need_dask_local(self, tmp_path: Path) -> None:
         path = flow(tmp_path / "wf.yaml", "name: n\nnodes:\n  a: {tool: echo}\n")

@@ -13,6 +13,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,6 +101,68 @@ class TestReadOnly:
             " (the file or its folder is read-only)\n"
         )
         assert len(SQLiteStore(store).runs()) == 1  # the one before
+
+    @pytest.mark.parametrize("what", ["file", "folder"])
+    def test_runs_list_and_show_read_it_and_change_nothing(
+        self, tmp_path: Path, what: str
+    ) -> None:
+        path = echo_flow(tmp_path)
+        store = tmp_path / "store" / "runs.db"
+        assert main(["run", path, "--store", str(store), "-q"]) == 0
+        locked = store if what == "file" else store.parent
+        before = sorted(p.name for p in store.parent.iterdir()), store.read_bytes()
+        locked.chmod(0o444 if what == "file" else 0o555)
+        try:
+            listed = gf_as_user("runs", "list", "--json", "--store", str(store), cwd=tmp_path)
+            shown = gf_as_user(
+                "runs", "show", "last", "--json", "--store", str(store), cwd=tmp_path
+            )
+            gc = gf_as_user("runs", "gc", "--keep", "0", "--store", str(store), cwd=tmp_path)
+        finally:
+            locked.chmod(0o644 if what == "file" else 0o755)
+        assert listed.returncode == 0, listed.stderr
+        (run,) = json.loads(listed.stdout)
+        assert (run["status"], run["counts"]) == ("succeeded", {"succeeded": 1})
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["nodes"][0]["output"] == {"x": 1}
+        assert (gc.returncode, gc.stdout) == (2, ""), "deleting needs to write"
+        assert gc.stderr.startswith(f"graphflow: error: run store {store}: ")
+        assert "read-only" in gc.stderr and len(gc.stderr.splitlines()) == 1
+        names, data = before
+        if what == "file":  # (SQLite makes a -wal and -shm to read it, if it can)
+            names = sorted({*names, "runs.db-shm", "runs.db-wal"})
+        assert (sorted(p.name for p in store.parent.iterdir()), store.read_bytes()) == (names, data)
+
+
+    def test_a_read_only_folder_whose_wal_cannot_be_read_is_one_line(
+        self, tmp_path: Path
+    ) -> None:
+        """A store copied with its -wal but not its -shm, into a folder one may only
+        read: SQLite cannot read that -wal, and reading the file alone would miss
+        committed runs; it is refused, saying why."""
+        path = echo_flow(tmp_path)
+        store = tmp_path / "store" / "runs.db"
+        assert main(["run", path, "--store", str(store), "-q"]) == 0
+        code = (  # a change committed to the -wal only: its writer died before a checkpoint
+            "import os, sqlite3, sys; db = sqlite3.connect(sys.argv[1]);"
+            " db.execute('PRAGMA wal_autocheckpoint=0');"
+            " db.execute(\"UPDATE runs SET labels = json_object('k', 'v')\");"
+            " db.commit(); os._exit(0)"
+        )
+        subprocess.run([sys.executable, "-c", code, str(store)], check=True, timeout=60)
+        Path(f"{store}-shm").unlink()
+        assert Path(f"{store}-wal").stat().st_size > 0
+        store.parent.chmod(0o555)
+        try:
+            proc = gf_as_user("runs", "list", "--store", str(store), cwd=tmp_path)
+        finally:
+            store.parent.chmod(0o755)
+        assert (proc.returncode, proc.stdout) == (2, "")
+        assert proc.stderr.startswith(f"graphflow: error: run store {store}: ")
+        assert "its folder is read-only and runs.db-wal holds rows" in proc.stderr
+        assert len(proc.stderr.splitlines()) == 1
+        (run,) = SQLiteStore(store).runs()  # where it can be written: the -wal's rows are read
+        assert run.labels == {"k": "v"}
 
 
 class TestFullDisk:

@@ -21,6 +21,12 @@ def nap(seconds: float, pid_file: str = "") -> int:
     return os.getpid()
 
 
+def started() -> float:
+    """When this process started: seconds since boot, to a clock tick (Linux's /proc)."""
+    ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def square(x: int) -> int:
     return x * x
 

@@ -194,6 +194,11 @@ class TestResumeInProcess:
                 "content": None,
                 "tool_calls": [chat_call("x", "lookup", {"sku": "A"})],
             },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [chat_call("y", "lookup", {"sku": "B"})],
+            },
             {"role": "assistant", "content": "10"},
         ]
 
@@ -204,19 +209,24 @@ class TestResumeInProcess:
         store = tmp_path / "a.db"
         question = [{"role": "user", "content": "price of A?"}]
         first = await run_agent(planner, TOOLBOX, question, store=store)
-        assert first.run_id is not None and asked == [1, 3]
+        assert first.run_id is not None and asked == [1, 3, 5]
         again = await run_agent(planner, TOOLBOX, question, store=store, resume=first.run_id)
-        assert again.messages == first.messages and again.answer == "10" and asked == [1, 3]
-        assert [t.replayed for t in again.turns] == [True, True]
+        assert again.messages == first.messages and again.answer == "10" and asked == [1, 3, 5]
+        assert [t.replayed for t in again.turns] == [True, True, True]
         assert again.turns[0].result is not None and again.turns[0].result["x"].output == {
             "sku": "A",
             "price": 10,
         }
         last = await run_agent(planner, TOOLBOX, question, store=store, resume="last")
         assert last.run_id == first.run_id
-        assert SQLiteStore(store).gc(keep=0) == 1  # the turn's run is gone; the log replays
+        assert SQLiteStore(store).gc(keep=1) == 1  # turn 1's run is gone; the log replays it
         pruned = await run_agent(planner, TOOLBOX, question, store=store, run_id=first.run_id)
-        assert pruned.messages == first.messages and pruned.turns[0].result is None
+        assert pruned.messages == first.messages and asked == [1, 3, 5]
+        assert pruned.turns[0].result is None and pruned.turns[1].result is not None
+        # its last run gone, the finished conversation goes with it: nothing left to resume
+        assert SQLiteStore(store).gc(keep=0) == 1
+        with pytest.raises(StoreError, match=f"no conversation '{first.run_id}' to resume"):
+            await run_agent(planner, TOOLBOX, question, store=store, resume=first.run_id)
 
     async def test_unknown_conversations_and_other_stores_are_refused(self, tmp_path: Path) -> None:
         async def planner(messages: list[Any]) -> dict[str, Any]:

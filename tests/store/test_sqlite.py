@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 import graphflow as gf
 from graphflow import EventSinkError
 from graphflow import NodeStatus as S
-from graphflow.store import SQLiteStore, StoreError, UnstorableOutputError
+from graphflow.store import SQLiteStore, StoreError, UnstorableOutputError, open_conversation
 
 from . import crash
 
@@ -361,6 +362,18 @@ class TestWriter:
         assert result.passed and started == 4
 
 
+async def kept(db: Path, conversation_id: str) -> bool:
+    """Whether conversation ``conversation_id`` is still stored, with its step."""
+    try:
+        log = await open_conversation(
+            SQLiteStore(db), conversation_id, kind="k", started_with="h", resume=True
+        )
+    except StoreError:
+        return False
+    await log.aclose()
+    return bool(log.step(1, "reply") == {"text": conversation_id})
+
+
 class TestReading:
     async def test_runs_result_nodes_and_gc(self, tools: Tools, db: Path) -> None:
         tools.failing = {"b"}
@@ -388,6 +401,87 @@ class TestReading:
         assert store.gc(keep=5, older_than=3600) == 0
         assert store.gc(keep=5, older_than=0) == 2
         assert store.runs() == []
+
+    def test_gc_deletes_interrupted_runs_by_the_same_rule_and_keeps_one_in_progress(
+        self, tmp_path: Path
+    ) -> None:
+        db, flag = tmp_path / "runs.db", tmp_path / "die"
+        gf.run_sync(crash.graph(1, str(flag)), store=db, workflow="crash")
+        flag.touch()  # the resume SIGKILLs its own process mid-run: interrupted
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.store.crash", str(db), str(flag)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+        )
+        assert proc.returncode == -signal.SIGKILL
+        store = SQLiteStore(db)
+        (dead,) = store.runs()
+        assert dead.status == "interrupted"
+        with subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE) as live:
+            with sqlite3.connect(db) as raw:  # a run whose process is alive: in progress
+                raw.execute(
+                    "INSERT INTO runs (run_id, workflow, labels, nodes, status, started_at, host,"
+                    " pid) VALUES ('live', 'crash', '{}', '{}', 'running', 0, ?, ?)",
+                    [socket.gethostname(), live.pid],
+                )
+            raw.close()
+            assert store.gc(keep=0, older_than=0) == 1
+            assert [(r.run_id, r.status) for r in store.runs()] == [("live", "running")]
+            live.communicate(b"\n")
+        assert store.gc(keep=0) == 1, "its process gone, it is interrupted: deleted"
+
+    def test_listing_reads_the_nodes_of_the_runs_listed_only(self, db: Path) -> None:
+        io = Path("/proc/self/io")
+        if not io.exists():
+            pytest.skip("reads are counted with /proc/self/io (Linux)")
+        gf.run_sync(gf.Graph(), store=db, run_id="first")
+        with sqlite3.connect(db) as raw:  # 40 older runs of 1,000 nodes each (~6 MB)
+            for r in range(40):
+                raw.execute(
+                    "INSERT INTO runs (run_id, labels, nodes, status, started_at)"
+                    " VALUES (?, '{}', '{}', 'succeeded', 0)",
+                    [f"old{r}"],
+                )
+                raw.executemany(
+                    "INSERT INTO nodes (run_id, node_id, status, attempts, output)"
+                    " VALUES (?, ?, 'succeeded', 1, ?)",
+                    [(f"old{r}", f"n{i}", '"' + "x" * 100 + '"') for i in range(1000)],
+                )
+        raw.close()
+        gf.run_sync(gf.Graph(), store=db, run_id="newest")
+
+        def read() -> int:
+            return int(io.read_text().split("rchar:")[1].split()[0])
+
+        store = SQLiteStore(db)
+        before = read()
+        (newest,) = store.runs(limit=1)
+        assert read() - before < 1_000_000, "it read every run's nodes"
+        assert newest.run_id == "newest"
+        assert store.runs(limit=2)[1].counts == {"succeeded": 1000}
+
+    async def test_gc_deletes_a_conversation_once_none_of_its_runs_is_left(self, db: Path) -> None:
+        async def conversation(conversation_id: str, runs: int) -> None:
+            store = SQLiteStore(db)
+            log = await open_conversation(store, conversation_id, kind="k", started_with="h")
+            await log.record(1, "reply", {"text": conversation_id})
+            for turn in range(runs):  # its turns' runs, as the agent loops store them
+                run_id, workflow = f"{conversation_id}/{turn}", f"conversation:{conversation_id}"
+                await gf.run(gf.Graph(), store=db, workflow=workflow, run_id=run_id)
+            await log.finish("finished")
+            await log.aclose()
+
+        await conversation("talk", runs=2)
+        await conversation("quiet", runs=0)  # (a conversation no tool was called in)
+        store = SQLiteStore(db)
+        assert store.gc(keep=1) == 1  # one of talk's runs: talk keeps its steps
+        assert store.gc(keep=1, older_than=3600) == 0
+        assert {await kept(db, c) for c in ("talk", "quiet")} == {True}
+        assert store.gc(keep=0) == 1  # talk's last run: talk goes too; quiet had none
+        assert (await kept(db, "talk"), await kept(db, "quiet")) == (False, True)
+        assert store.gc(keep=0, older_than=0) == 0  # no run, but quiet is older than that
+        assert not await kept(db, "quiet")
 
     def test_reading_a_missing_file_does_not_create_it(self, db: Path) -> None:
         with pytest.raises(StoreError, match=r"no such file \(no run was stored there yet\)$"):
