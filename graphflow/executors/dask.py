@@ -17,10 +17,11 @@ that failed or was cancelled is not in a batch (``await future`` raises its
 error, as distributed tells it), and when a batch's gather fails (a result
 that does not pickle, a worker lost meanwhile) its values are fetched again
 one at a time, so that each attempt gets its own value or error. The gather
-runs in an asyncio task of the executor's, not in an attempt: a timed-out attempt stops waiting at once, and the
-others' values still come back. (asyncio, not an anyio task group: the
-executor is asyncio-only, and its exit runs in the scheduler's own cancel
-scope, which a task group entered in ``__aenter__`` would not nest in.)
+runs in an asyncio task of the executor's, not in an attempt: a timed-out
+attempt stops waiting at once, and the others' values still come back.
+(asyncio, not an anyio task group: the executor is asyncio-only, and its
+exit runs in the scheduler's own cancel scope, which a task group entered
+in ``__aenter__`` would not nest in.)
 
 Timeouts and cancellation: when an attempt is cancelled (its timeout,
 ``fail_fast``, Ctrl-C) its task is cancelled on the cluster too (shielded):
