@@ -452,6 +452,8 @@ def fingerprints(specs: Sequence[NodeSpec], deps: Sequence[Sequence[int]]) -> li
         return _fingerprint(specs[i], name, upstream)
 
     for i, up in enumerate(deps):
+        if found[i] is not None:  # (done already: an earlier node depends on it)
+            continue
         upstream = [found[j] for j in up]
         if None not in upstream:
             found[i] = print_of(i, tuple(upstream))  # type: ignore[arg-type]
