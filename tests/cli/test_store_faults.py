@@ -78,6 +78,14 @@ def gf_as_user(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         pytest.skip(f"cannot drop root's file-mode override: {exc}")
 
 
+def stored_once(tmp_path: Path, what: str) -> tuple[str, Path, Path]:
+    """A workflow run once into a store; the store's ``what`` (file, folder) to lock."""
+    path = echo_flow(tmp_path)
+    store = tmp_path / "store" / "runs.db"
+    assert main(["run", path, "--store", str(store), "-q"]) == 0
+    return path, store, store if what == "file" else store.parent
+
+
 class TestReadOnly:
     """Read-only as the tests' user sees it: ``chmod``, and for root a child process
     that lost ``CAP_DAC_OVERRIDE`` (root otherwise writes any file, whatever its mode)."""
@@ -86,10 +94,7 @@ class TestReadOnly:
     def test_one_line_naming_the_file_exit_2_and_nothing_ran(
         self, tmp_path: Path, what: str
     ) -> None:
-        path = echo_flow(tmp_path)
-        store = tmp_path / "store" / "runs.db"
-        assert main(["run", path, "--store", str(store), "-q"]) == 0
-        locked = store if what == "file" else store.parent
+        path, store, locked = stored_once(tmp_path, what)
         locked.chmod(0o444 if what == "file" else 0o555)
         try:
             proc = gf_as_user("run", path, "--store", str(store), cwd=tmp_path)
@@ -106,10 +111,7 @@ class TestReadOnly:
     def test_runs_list_and_show_read_it_and_change_nothing(
         self, tmp_path: Path, what: str
     ) -> None:
-        path = echo_flow(tmp_path)
-        store = tmp_path / "store" / "runs.db"
-        assert main(["run", path, "--store", str(store), "-q"]) == 0
-        locked = store if what == "file" else store.parent
+        _, store, locked = stored_once(tmp_path, what)
         before = sorted(p.name for p in store.parent.iterdir()), store.read_bytes()
         locked.chmod(0o444 if what == "file" else 0o555)
         try:

@@ -59,6 +59,17 @@ class Tools:
         return g
 
 
+def resume_and_die(db: Path, flag: Path) -> None:
+    """Resume the latest ``crash`` run in a real process that SIGKILLs itself mid-run."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.store.crash", str(db), str(flag)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert proc.returncode == -signal.SIGKILL
+
+
 @pytest.fixture
 def tools() -> Tools:
     return Tools()
@@ -159,13 +170,7 @@ class TestResume:
         first = gf.run_sync(crash.graph(1, str(flag)), store=db, workflow="crash")
         assert first["b"].output == 1 and not first.passed
         flag.touch()
-        proc = subprocess.run(
-            [sys.executable, "-m", "tests.store.crash", str(db), str(flag)],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            timeout=60,
-        )
-        assert proc.returncode == -signal.SIGKILL
+        resume_and_die(db, flag)
         flag.unlink()
         again = gf.run_sync(crash.graph(2, str(flag)), store=db, workflow="crash", resume="last")
         assert again["b"].output == 2 and again["c"].output == 2
@@ -408,13 +413,7 @@ class TestReading:
         db, flag = tmp_path / "runs.db", tmp_path / "die"
         gf.run_sync(crash.graph(1, str(flag)), store=db, workflow="crash")
         flag.touch()  # the resume SIGKILLs its own process mid-run: interrupted
-        proc = subprocess.run(
-            [sys.executable, "-m", "tests.store.crash", str(db), str(flag)],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            timeout=60,
-        )
-        assert proc.returncode == -signal.SIGKILL
+        resume_and_die(db, flag)
         store = SQLiteStore(db)
         (dead,) = store.runs()
         assert dead.status == "interrupted"
