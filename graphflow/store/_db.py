@@ -40,6 +40,9 @@ class StoreError(GraphError):
         super().__init__(f"run store {self.path}: {detail}")
 
 
+_FOLDER: Final = "is a folder: give the store's file (e.g. .graphflow/runs.db)"
+
+
 def connect(path: Path, timeout: float, synchronous: str, schema: str) -> sqlite3.Connection:
     """A read-write connection (the file and its folder created if missing), in WAL
     mode, with ``schema`` (``CREATE ... IF NOT EXISTS``) applied.
@@ -47,6 +50,8 @@ def connect(path: Path, timeout: float, synchronous: str, schema: str) -> sqlite
     Raises:
         StoreError: the file cannot be opened, or is not a database.
     """
+    if path.is_dir():
+        raise StoreError(path, _FOLDER)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -70,6 +75,8 @@ def connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
     """
     if not path.exists():
         raise StoreError(path, "no such file (no run was stored there yet)")
+    if path.is_dir():
+        raise StoreError(path, _FOLDER)
     uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro"
     try:
         db = _open(uri, timeout)

@@ -233,6 +233,21 @@ class TestCorrupt:
                 " (the file is not a graphflow run store, or it is corrupt)\n"
             )
 
+    def test_a_folder_given_as_the_store_is_one_line(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        folder = tmp_path / "runs"
+        folder.mkdir()
+        flow_path = echo_flow(tmp_path)
+        for args in (["run", flow_path], ["runs", "list"], ["runs", "show", "last"]):
+            assert main([*args, "--store", str(folder)]) == 2
+            out, err = capsys.readouterr()
+            assert (out, err) == (
+                "",
+                f"graphflow: error: run store {folder}: is a folder: give the store's file"
+                " (e.g. .graphflow/runs.db)\n",
+            )
+
     def test_a_damaged_page_is_one_line(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
