@@ -1,0 +1,402 @@
+"""The driver: a run's workers, each running ready nodes' attempts (``Driver``).
+
+What the driver keeps (all else is the state's)
+  ``active``  workers alive; ``idle`` those of them not inside a node (just
+              started, or between two nodes): they take work without a new
+              worker being spawned.
+
+Where a tool runs
+  Coroutine functions (and graphflow's own gather nodes) are awaited on the
+  loop; plain functions go to the run's ``Executor`` (threads by default) as
+  a ``NodeCall``. A timeout wraps one attempt, not the backoff after it.
+  An executor may return a ``RemoteValue`` (an output left on a cluster):
+  from the first one on, the driver fetches such handles for nodes on other
+  executors, inside their attempt's timeout (``Driver._start_fetched``), and
+  before the run ends for the results (``fetch_results``).
+
+With a run store (durable before visible)
+  A success is held (``RunState.succeeded(hold=True)``) until the journal's
+  ``commit`` returns, then released. The worker that finished it commits it
+  itself when nothing else is ready (a chain: no task per link), else a
+  ``_commit`` task does, beside the work; either way every success that
+  arrives meanwhile goes in the next commit, so a fan-out commits in batches.
+
+Failure semantics
+  A tool's exception is recorded by the state, never raised. A retry backs
+  off in a separate sleeping task, so the node frees its worker meanwhile.
+  A stop (``fail_fast``, an essential sink failing) cancels the task group:
+  running nodes end ``cancelled``, unstarted ones ``skipped``. Cancellation
+  from outside does the same and then propagates. Only the closing
+  bookkeeping runs shielded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, final
+
+import anyio
+import anyio.lowlevel
+from anyio.abc import TaskGroup
+
+from ._context import CURRENT, idempotency_key
+from ._results import NodeError, NodeResult, NodeStatus
+from ._spec import NodeSpec, tool_identity
+from ._state import RunState
+from ._types import Executor, NodeCall, RemoteValue, RunJournal
+
+_YIELD_EVERY: Final = 64  # a worker whose tools never suspend still yields this often
+
+
+async def fetch_results(state: RunState) -> None:
+    """Give the results the values of outputs left remote, all fetched at once."""
+    async with anyio.create_task_group() as tg:
+        for result in state.results:
+            if result is not None and isinstance(result.output, RemoteValue):
+                tg.start_soon(_fetch_into, result, result.output)
+
+
+async def _fetch_into(result: NodeResult, remote: RemoteValue) -> None:
+    """``result.output = await remote.fetch()``; a failed fetch fails the node."""
+    try:
+        result.output = await remote.fetch()
+    except Exception as exc:
+        result.output = None
+        result.status = NodeStatus.FAILED
+        result.error = NodeError.from_exception(exc, f"fetching its output failed: {exc}")
+
+
+async def _fetched(kwargs: Any, owner: object) -> Any:
+    """``kwargs`` with each top-level ``RemoteValue`` not made by ``owner`` fetched."""
+    if type(kwargs) is not dict:
+        return kwargs
+    out = kwargs
+    for name, value in kwargs.items():
+        if isinstance(value, RemoteValue) and value.owner is not owner:
+            if out is kwargs:
+                out = dict(kwargs)
+            out[name] = await value.fetch()
+    return out
+
+
+async def _stored(hit: tuple[Any]) -> Any:
+    """The awaitable of an attempt answered from the cache."""
+    return hit[0]
+
+
+def cache_key(spec: NodeSpec, kwargs: Any) -> str | None:
+    """The node's cache key: its tool, version and arguments (or its ``key``
+    template) hashed; None, with a warning, if it cannot be computed."""
+    policy = spec.cache
+    assert policy is not None
+    try:
+        if policy.key is not None:
+            basis = policy.key.format_map(kwargs)
+        else:
+            basis = json.dumps(kwargs, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except Exception as exc:
+        warnings.warn(
+            f"graphflow: node {spec.node_id!r:.100} is not cached: its cache key cannot be"
+            f" computed ({type(exc).__name__}: {str(exc)[:200]})",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    text = f"{tool_identity(spec.tool)}\0{policy.version}\0{basis}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _ignore(exc: BaseException) -> None:
+    """(The default of ``Driver.journal_failed``: there is no journal.)"""
+
+
+def _tool_errors(cancelled: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """What a tool may raise that fails its node rather than the run.
+
+    Everything but the run's own cancellation — except ``KeyboardInterrupt`` on
+    trio, which raises a real Ctrl-C inside whichever task is running (asyncio
+    turns Ctrl-C into a cancellation, so there a ``KeyboardInterrupt`` inside a
+    node can only be the tool's own).
+    """
+    if cancelled.__module__.startswith("asyncio"):
+        return (Exception, SystemExit, GeneratorExit, KeyboardInterrupt)
+    return (Exception, SystemExit, GeneratorExit)
+
+
+@final
+class Driver:
+    """Workers that take ready nodes from the state and run them (module docstring)."""
+
+    __slots__ = (
+        "active",
+        "cap",
+        "cancelled_exc",
+        "executor",
+        "executors",
+        "growing",
+        "idle",
+        "committing",
+        "cache_reads",
+        "caching",
+        "journal",
+        "journal_failed",
+        "remote",
+        "uncommitted",
+        "state",
+        "tg",
+        "tool_errors",
+    )
+
+    def __init__(
+        self, state: RunState, cap: float, executors: dict[str, Executor], tg: TaskGroup
+    ) -> None:
+        self.state = state
+        self.cap = cap
+        self.executor = executors["thread"]  # where plain functions go by default
+        self.executors = executors
+        self.tg = tg
+        self.active = 0
+        self.idle = 0
+        self.growing = False  # a _grow task is looking at the pool
+        self.remote = False  # an executor returned a RemoteValue: fetch them from now on
+        self.journal: RunJournal | None = None  # the run store's: successes are committed
+        self.journal_failed: Callable[[BaseException], None] = _ignore
+        self.uncommitted: list[int] = []  # succeeded, held until committed (then released)
+        self.committing = False  # a _commit task is draining ``uncommitted``
+        self.caching = False  # nodes with ``cache=`` store their calls (the journal can)
+        self.cache_reads = True  # ... and look them up (RunOptions.cache)
+        self.cancelled_exc = anyio.get_cancelled_exc_class()
+        self.tool_errors = _tool_errors(self.cancelled_exc)
+
+    def wake(self) -> None:
+        """Ready work waits: make sure a worker will take it (module docstring, "Pool")."""
+        ready = self.state.ready
+        if not ready or self.state.stop_reason is not None:
+            return
+        if self.active == 0:
+            self._spawn(1)
+        if len(ready) > self.idle and not self.growing and self.active < self.cap:
+            self.growing = True
+            self.tg.start_soon(self._grow)
+
+    def _spawn(self, count: int) -> None:
+        for _ in range(count):
+            self.active += 1
+            self.idle += 1
+            self.tg.start_soon(self._worker)
+
+    async def _grow(self) -> None:
+        """Each loop tick while work waits: if every worker is blocked in a tool, add workers.
+
+        A worker between two nodes takes the next one itself, so a pool whose
+        tools never suspend stays one worker; a pool whose tools all wait on
+        I/O grows to one worker per waiting node (up to the cap), one tick later.
+        """
+        state = self.state
+        ready = state.ready
+        try:
+            while ready and state.stop_reason is None and self.active < self.cap:
+                await anyio.lowlevel.checkpoint()
+                if self.idle == 0 and ready:
+                    self._spawn(int(min(len(ready), self.cap - self.active)))
+                    return
+        finally:
+            self.growing = False
+
+    async def _worker(self) -> None:
+        state = self.state
+        ready = state.ready
+        busy = False
+        done = 0
+        try:
+            while ready and state.stop_reason is None:
+                i = ready.popleft()
+                if state.claiming and not state.claim(i):
+                    continue  # parked until what blocks it is released
+                self.idle -= 1
+                busy = True
+                await self._attempt(i)
+                busy = False
+                if self.uncommitted and not self.committing:
+                    if ready:  # commit beside the work that waits (a fan-out's successes batch)
+                        self.committing = True
+                        self.tg.start_soon(self._commit)
+                    else:  # nothing else to do: commit here (a chain spawns no task per link)
+                        self.idle -= 1
+                        busy = True
+                        await self._commit(inline=True)
+                        busy = False
+                        self.idle += 1
+                if len(ready) > self.idle and not self.growing:
+                    self.wake()
+                done += 1
+                if done % _YIELD_EVERY == 0:
+                    await anyio.lowlevel.checkpoint()
+        finally:
+            if not busy:
+                self.idle -= 1
+            self.active -= 1
+
+    async def _attempt(self, i: int) -> None:
+        """One attempt at node ``i``, told to the state (which may ask for a retry)."""
+        state = self.state
+        spec = state.specs[i]
+        attempt = state.begin(i)
+        timeout = state.timeouts[i]
+        scope: anyio.CancelScope | None = None
+        token = None
+        key = hit = None
+        try:
+            kwargs = state.arguments(i)
+            token = CURRENT.set((state, i, attempt, kwargs))
+            call: Awaitable[Any]
+            if spec.cache is not None and self.caching:
+                key, hit = await self._cached(spec, kwargs)
+            if hit is not None:
+                call = _stored(hit)
+            elif self.remote:
+                call = self._start_fetched(spec, kwargs, attempt, timeout)
+            else:
+                call = self._start(spec, kwargs, attempt, timeout)
+            if timeout is None:
+                output = await call
+            else:
+                with anyio.fail_after(timeout) as scope:
+                    output = await call
+                if scope.cancel_called:  # the tool swallowed its cancellation: still too late
+                    raise TimeoutError(f"ignored its cancellation after {timeout:g} s")
+        except self.cancelled_exc as exc:
+            if anyio.current_effective_deadline() != -math.inf:  # not us: the tool's own
+                self._failed(i, exc, timeout, scope)
+                return
+            state.cancelled(i)
+            raise
+        except self.tool_errors as exc:  # the node's failure, not the run's
+            self._failed(i, exc, timeout, scope)
+            return
+        finally:
+            if token is not None:
+                CURRENT.reset(token)
+        if self.journal is not None:
+            self._succeeded_held(i, output, key, hit is not None)
+            return
+        self.idle += 1
+        if isinstance(output, RemoteValue):
+            self.remote = True
+        state.succeeded(i, output)
+
+    async def _cached(self, spec: NodeSpec, kwargs: Any) -> tuple[str | None, Any]:
+        """The node's cache key, and the stored call it finds (a 1-tuple) or None."""
+        assert self.journal is not None and spec.cache is not None
+        key = cache_key(spec, kwargs)
+        if key is None:
+            return None, None
+        if not self.cache_reads:  # (--no-cache: call the tool, store its output)
+            return key, None
+        return key, await self.journal.cache_get(key)  # type: ignore[attr-defined]
+
+    def _succeeded_held(self, i: int, output: Any, key: str | None, cached: bool) -> None:
+        """With a run store: record the success, release its dependents once committed.
+
+        ``key``: the node's cache key (its output is stored under it, unless
+        ``cached``: it came from there)."""
+        journal = self.journal
+        assert journal is not None
+        spec = self.state.specs[i]
+        if not cached:
+            try:
+                journal.check_output(spec.node_id, output)
+            except Exception as exc:  # cannot be stored faithfully: the node fails (no retry)
+                self._failed(i, exc, None, None)
+                return
+            if key is not None:
+                assert spec.cache is not None
+                ttl = spec.cache.ttl
+                expires = None if ttl is None else time.time() + ttl
+                journal.cache_put(key, spec.node_id, output, expires)  # type: ignore[attr-defined]
+        self.idle += 1
+        self.state.succeeded(i, output, hold=True, cached=cached)
+        self.uncommitted.append(i)  # (its worker commits it, or has it committed: _worker)
+
+    async def _commit(self, inline: bool = False) -> None:
+        """Commit held successes in batches — all that arrived while the last commit
+        ran go in the next — and release each batch's dependents once it is durable.
+
+        ``inline``: run by a worker that goes on with what the last batch released
+        (it wakes the pool itself, so a chain's link wakes nothing)."""
+        assert self.journal is not None
+        state = self.state
+        self.committing = True
+        try:
+            while self.uncommitted:
+                batch, self.uncommitted = self.uncommitted, []
+                try:
+                    await self.journal.commit([state.results[i] for i in batch])  # type: ignore[misc]
+                except Exception as exc:  # the run stops (an essential sink failed)
+                    self.journal_failed(exc)
+                for i in batch:
+                    state.release(i)
+                if not inline or self.uncommitted:
+                    self.wake()
+        finally:
+            self.committing = False
+
+    def _failed(
+        self, i: int, exc: BaseException, timeout: float | None, scope: anyio.CancelScope | None
+    ) -> None:
+        self.idle += 1
+        timed_out = timeout if scope is not None and scope.cancel_called else None
+        delay = self.state.failed(i, exc, timed_out)
+        if delay is not None:
+            self.tg.start_soon(self._retry_after, i, delay)
+
+    def _start(
+        self, spec: NodeSpec, kwargs: Any, attempt: int, timeout: float | None
+    ) -> Awaitable[Any]:
+        """The attempt's awaitable: a coroutine function's call, or its executor's ``call``."""
+        where = spec.executor
+        if (where is None and spec.is_async) or where == "async":
+            return spec.tool(**kwargs)  # type: ignore[no-any-return]
+        executor = self.executor if where is None else self.executors[where]
+        run_id = self.state.run_id
+        key = idempotency_key(run_id, spec.node_id, spec.idempotency_key, kwargs)
+        node = NodeCall(
+            run_id,
+            spec.node_id,
+            attempt,
+            spec.tool,
+            kwargs,
+            timeout,
+            idempotency_key=key,
+            resources=spec.resources,
+        )
+        return executor.call(node)
+
+    async def _start_fetched(
+        self,
+        spec: NodeSpec,
+        kwargs: Any,
+        attempt: int,
+        timeout: float | None,  # noqa: ASYNC109 - handed on in the NodeCall; enforced by the caller
+    ) -> Any:
+        """``_start`` once the ``RemoteValue`` arguments its executor cannot take are fetched."""
+        where = spec.executor
+        owner: object = None  # (the loop: nothing stays remote for it)
+        if not ((where is None and spec.is_async) or where == "async"):
+            owner = self.executor if where is None else self.executors[where]
+        return await self._start(spec, await _fetched(kwargs, owner), attempt, timeout)
+
+    async def _retry_after(self, i: int, delay: float) -> None:
+        try:
+            await anyio.sleep(delay)
+        except self.cancelled_exc:
+            reason = self.state.stop_reason or "run cancelled"
+            self.state.cancelled(i, reason + " while waiting to retry")
+            raise
+        self.state.retry(i)
+        self.wake()
