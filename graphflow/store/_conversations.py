@@ -44,7 +44,7 @@ from ._resume import refusal
 
 if TYPE_CHECKING:
     from ._sqlite import SQLiteStore
-from ._db import StoreError, alive, connect, has_table, rollback, unfaithful, what
+from ._db import StoreError, alive, connect, has_table, transaction, unfaithful, what
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -184,16 +184,8 @@ class Conversation:
             db = self._db
             if db is None:
                 raise StoreError(self.store.path, f"{self!r} is closed")
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    db.execute(sql, args)
-                    db.execute("COMMIT")
-                except BaseException:
-                    rollback(db)
-                    raise
-            except sqlite3.Error as exc:
-                raise StoreError(self.store.path, what(exc)) from exc
+            with transaction(db, self.store.path):
+                db.execute(sql, args)
 
         async with self._lock:
             await anyio.to_thread.run_sync(write)
@@ -273,24 +265,16 @@ class _Open:
         return db, conversation_id, resumed, steps, calls
 
     def _begin(self, db: sqlite3.Connection) -> tuple[str, bool]:
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                found = self._find(db)
-                if found is None:
-                    self._insert(db)
-                else:
-                    db.execute(
-                        "UPDATE conversations SET status = 'running', finished_at = NULL,"
-                        " resumed = resumed + 1, host = ?, pid = ? WHERE conversation_id = ?",
-                        [socket.gethostname(), os.getpid(), found],
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                rollback(db)
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(self.store.path, what(exc)) from exc
+        with transaction(db, self.store.path):
+            found = self._find(db)
+            if found is None:
+                self._insert(db)
+            else:
+                db.execute(
+                    "UPDATE conversations SET status = 'running', finished_at = NULL,"
+                    " resumed = resumed + 1, host = ?, pid = ? WHERE conversation_id = ?",
+                    [socket.gethostname(), os.getpid(), found],
+                )
         return (self.conversation_id, False) if found is None else (found, True)
 
     def _find(self, db: sqlite3.Connection) -> str | None:

@@ -20,6 +20,7 @@ import os
 import socket
 import sqlite3
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -131,6 +132,23 @@ def has_table(db: sqlite3.Connection, name: str) -> bool:
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]
     ).fetchone()
     return found is not None
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
+    """``with``: a write transaction (``BEGIN IMMEDIATE``), committed when the body
+    ends, rolled back if it raises; a ``sqlite3.Error`` (the body's, or the
+    commit's) comes out as a one-line ``StoreError`` naming ``path``."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            rollback(db)
+            raise
+    except sqlite3.Error as exc:
+        raise StoreError(path, what(exc)) from exc
 
 
 def rollback(db: sqlite3.Connection) -> None:

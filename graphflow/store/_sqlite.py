@@ -60,7 +60,7 @@ from graphflow.errors import NodeInputError
 from ._db import MAX_DETAIL as _MAX_DETAIL
 from ._db import StoreError as StoreError
 from ._db import alive as _alive
-from ._db import connect, connect_readonly, has_table
+from ._db import connect, connect_readonly, has_table, transaction
 from ._db import rollback as _rollback
 from ._db import unfaithful as _unfaithful
 from ._db import what as _what
@@ -328,32 +328,24 @@ class SQLiteStore:
     def _begin(
         self, db: sqlite3.Connection, info: RunInfo
     ) -> tuple[str, dict[str, NodeResult], dict[str, str]]:
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                found = self._find(db, info) if info.resume else None
-                run_id, earlier, stored = found or (info.run_id, {}, {})
-                nodes = {**stored, **info.nodes} if info.grows else dict(info.nodes)
-                if found is None:
-                    self._insert(db, info)
-                else:
-                    db.execute(
-                        "UPDATE runs SET status = 'running', finished_at = NULL, nodes = ?,"
-                        " labels = ?, resumed = resumed + 1, host = ?, pid = ? WHERE run_id = ?",
-                        [
-                            json.dumps(nodes),
-                            json.dumps(dict(info.labels)),  # (a forced resume's, like its nodes)
-                            socket.gethostname(),
-                            os.getpid(),
-                            run_id,
-                        ],
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                _rollback(db)
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(self.path, _what(exc)) from exc
+        with transaction(db, self.path):
+            found = self._find(db, info) if info.resume else None
+            run_id, earlier, stored = found or (info.run_id, {}, {})
+            nodes = {**stored, **info.nodes} if info.grows else dict(info.nodes)
+            if found is None:
+                self._insert(db, info)
+            else:
+                db.execute(
+                    "UPDATE runs SET status = 'running', finished_at = NULL, nodes = ?,"
+                    " labels = ?, resumed = resumed + 1, host = ?, pid = ? WHERE run_id = ?",
+                    [
+                        json.dumps(nodes),
+                        json.dumps(dict(info.labels)),  # (a forced resume's, like its nodes)
+                        socket.gethostname(),
+                        os.getpid(),
+                        run_id,
+                    ],
+                )
         return run_id, earlier, stored
 
     def _insert(self, db: sqlite3.Connection, info: RunInfo) -> None:
@@ -665,8 +657,7 @@ class _Journal:
                 # from a busy loop.
                 db.execute(_insert_many(len(encoded)), [v for row in encoded for v in row])
                 return
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db, self.store.path):
                 _insert(db, encoded)
                 if cached:
                     now = time.time()
@@ -685,10 +676,6 @@ class _Journal:
                         "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
                         [_run_status(db, run_id), self.finished_at or time.time(), run_id],
                     )
-                db.execute("COMMIT")
-            except BaseException:
-                _rollback(db)
-                raise
             if final:
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error as exc:
