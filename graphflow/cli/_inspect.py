@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
+from collections.abc import Iterator
 
 from .. import analysis
 from ..workflow import Workflow, load_workflow
@@ -13,13 +16,49 @@ def load(args: argparse.Namespace, listed: bool = True) -> Workflow:
     """The workflow; ``listed``: its ``mcp:`` servers' tools listed first, so that its
     nodes are checked against them (``McpConnectError``, one line, if one is down)."""
     inputs, tools = parse_inputs(args.input, args.inputs), tuple(args.tools)
-    wf = load_workflow(args.file, inputs, tools)
+    with collector_paused():
+        wf = load_workflow(args.file, inputs, tools)
     if wf.mcp is None or not listed:
         return wf
     import anyio
 
     anyio.run(wf.mcp.list_tools)
-    return load_workflow(args.file, inputs, tools, mcp=wf.mcp)
+    with collector_paused():
+        return load_workflow(args.file, inputs, tools, mcp=wf.mcp)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a workflow is loaded (restored after).
+
+    Loading builds tens of thousands of containers that all stay alive (a
+    10,000-node file: ~0.06 s of collections that free nothing). The CLI owns
+    its process: ``load_workflow`` itself leaves the collector alone.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def frozen() -> Iterator[None]:
+    """What is alive now (the loaded workflow, above all) left out of the collections
+    made while the block runs: a 10,000-node run's own time falls by about a third.
+
+    Unfrozen after, unless something had frozen objects before (a caller of
+    ``main`` in its own process): that is theirs to undo.
+    """
+    mine = gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if mine:
+            gc.unfreeze()
 
 
 def command_validate(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from ..workflow import Outputs, Workflow
 from . import EXIT_FAILED, EXIT_OK, UsageError, parse_inputs
 from ._dask import dask_executors
 from ._fanout import ItemCount, complete, item_parent
-from ._inspect import load
+from ._inspect import frozen, load
 from ._output import EventLines, json_event_stream, level_of
 from ._report import write_html
 from ._signals import Interrupts, exit_code
@@ -106,7 +106,9 @@ class Collector:
 def command_run(args: argparse.Namespace) -> int:
     """``graphflow run``: the exit code (0, 1, or 128 + a signal's number)."""
     store = stored(args, parse_inputs(args.input, args.inputs))  # (usage checked before loading)
-    return RunCommand(args, load(args), store).main()
+    wf = load(args)
+    with frozen():  # the graph, built once, is not walked by every collection of the run
+        return RunCommand(args, wf, store).main()
 
 
 class RunCommand:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from pathlib import Path
@@ -66,3 +67,33 @@ def test_json_has_one_line_per_node(tmp_path: Path) -> None:
     assert json.loads(text)["nodes"]["broken"]["status"] == "failed"
     node_lines = [line for line in text.splitlines() if re.match(r'    "(n\d+|broken)": \{', line)]
     assert len(node_lines) == WIDE + 1
+
+
+class TestCollectorLeftAsFound:
+    """The CLI pauses the collector while loading and freezes the graph for the run;
+    a program calling ``main`` in its own process gets its collector back as it was."""
+
+    def run_in_process(self, tmp_path: Path) -> int:
+        from graphflow.cli import main
+
+        return main(["run", wide(tmp_path), "--no-store", "--quiet", "--live", "off"])
+
+    def test_enabled_and_nothing_frozen_after_a_run(self, tmp_path: Path) -> None:
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        assert self.run_in_process(tmp_path) == 1  # (one node fails: the other path out)
+        assert gc.isenabled()
+        assert gc.get_freeze_count() == 0
+
+    def test_a_disabled_collector_stays_off_and_a_callers_freeze_stays(
+        self, tmp_path: Path
+    ) -> None:
+        gc.disable()
+        gc.freeze()
+        try:
+            before = gc.get_freeze_count()
+            assert self.run_in_process(tmp_path) == 1
+            assert not gc.isenabled()
+            assert gc.get_freeze_count() >= before > 0
+        finally:
+            gc.unfreeze()
+            gc.enable()
