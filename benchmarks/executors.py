@@ -3,6 +3,10 @@
 (a) CPU-bound fan-out: 32 nodes of ~200 ms of pure Python on ``thread``,
     ``process`` (2 workers) and ``dask`` (LocalCluster, 2 worker processes x
     1 thread), against the sequential sum; goal: speed-up >= 0.8 x workers.
+    Beside them, the same tasks without graphflow: ``ProcessPoolExecutor``
+    (spawn, 2 workers, its start-up included as the process row's is) and
+    ``client.map`` + ``gather``; "raw ÷ this" (median over the turns) says how
+    near each executor comes to what this machine gives the tools themselves.
     Each task returns the CPU time its thread got (``time.thread_time``), so
     every row shows the work it really ran next to its wall time: "CPU use"
     is that work / (wall x workers), 1.0 when its workers never waited.
@@ -27,7 +31,9 @@ Prints Markdown tables. Needs ``graphflow[dask]``.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import math
+import multiprocessing
 import os
 import statistics
 import time
@@ -46,6 +52,8 @@ if TYPE_CHECKING:
     import distributed
 
 WORKERS = 2
+RAW_POOL = "raw ProcessPoolExecutor(2, spawn).map"
+RAW_DASK = "raw client.map + gather"
 
 
 def burn(loops: int) -> float:
@@ -134,6 +142,18 @@ async def bench_fan_out(client: distributed.Client, n: int, repeat: int) -> list
     async def sequential() -> list[float]:
         return await anyio.to_thread.run_sync(lambda: [burn(loops) for _ in range(n)])
 
+    def pool_map() -> list[float]:  # start-up included, as the process row's
+        spawn = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=spawn) as pool:
+            return list(pool.map(burn, [loops] * n))
+
+    async def raw_pool() -> list[float]:
+        return await anyio.to_thread.run_sync(pool_map)
+
+    async def raw_dask() -> list[float]:
+        futures = client.map(burn, [loops] * n, pure=False)
+        return await client.gather(futures)  # type: ignore[no-any-return,no-untyped-call]
+
     runs: dict[str, tuple[int, Callable[[], Awaitable[list[float]]]]] = {
         "sequential sum": (1, sequential),
         "thread": (1, lambda: cpu_of(fan_out(n, loops, "thread"), executor=ThreadExecutor())),
@@ -149,6 +169,12 @@ async def bench_fan_out(client: distributed.Client, n: int, repeat: int) -> list
                 fan_out(n, loops, "dask"), executors={"dask": DaskExecutor(client=client)}
             ),
         ),
+        RAW_POOL: (WORKERS, raw_pool),
+        RAW_DASK: (WORKERS, raw_dask),
+    }
+    baseline = {
+        "process (2 workers)": RAW_POOL,
+        "dask (LocalCluster, 2 workers x 1 thread)": RAW_DASK,
     }
     warm = fan_out(WORKERS * 2, 1000, "dask")  # each worker imports this module once
     await cpu_of(warm, executors={"dask": DaskExecutor(client=client)})
@@ -162,6 +188,8 @@ async def bench_fan_out(client: distributed.Client, n: int, repeat: int) -> list
         seconds = statistics.median(w for w, _ in times[name])
         cpu = statistics.median(c for _, c in times[name])
         speedup = base / seconds
+        raw = baseline.get(name)
+        against = "" if raw is None else f"{_turn_ratio(times[raw], times[name]):.2f}"
         rows.append(
             [
                 name,
@@ -170,9 +198,15 @@ async def bench_fan_out(client: distributed.Client, n: int, repeat: int) -> list
                 f"{speedup:.2f}",
                 f"{speedup / workers:.2f}",
                 f"{cpu / (seconds * workers):.2f}",
+                against,
             ]
         )
     return rows
+
+
+def _turn_ratio(raw: list[tuple[float, float]], mine: list[tuple[float, float]]) -> float:
+    """Median over the turns of raw wall time / this row's (1.0: as fast as raw)."""
+    return statistics.median(r / m for (r, _), (m, _) in zip(raw, mine, strict=True))
 
 
 async def bench_overhead(client: distributed.Client, n: int, repeat: int) -> list[list[Any]]:
@@ -259,7 +293,15 @@ async def main(quick: bool) -> None:
         width = 8 if quick else 32
         fan = await bench_fan_out(client, width, repeat)
         print(f"\n(a) CPU-bound fan-out, {width} x ~200 ms CPU of pure Python\n")
-        headers = ["executor", "wall s", "task CPU s", "speed-up", "per worker", "CPU use"]
+        headers = [
+            "executor",
+            "wall s",
+            "task CPU s",
+            "speed-up",
+            "per worker",
+            "CPU use",
+            "raw ÷ this",
+        ]
         print(table(headers, fan))
         over = await bench_overhead(client, 200 if quick else 1000, repeat)
         print("\n(b) no-op nodes on the same LocalCluster\n")
