@@ -12,7 +12,9 @@ stderr sent to ``os.devnull``), best of ``--repeat``, each timed run after
 ``gc.collect()`` + ``gc.freeze()`` (see shared/PERFORMANCE.md). For ``run``,
 the run's own duration comes from its ``--json`` output (``duration``): the
 *overhead* is the command's wall time minus that — loading the file, building
-the graph, configuring output, the summary and writing the JSON.
+the graph, configuring output, opening and closing the run store, the summary
+and writing the JSON. ``run`` is measured as the CLI runs by default (its run
+store beside the file) and with ``--no-store``.
 """
 
 from __future__ import annotations
@@ -78,15 +80,20 @@ def best(fn: Callable[[], float], repeat: int) -> float:
     return min(times)
 
 
-def measure(path: Path, repeat: int) -> list[str]:
-    """Validate, plan and run ``path``: seconds for each, and the run's overhead."""
+def measure(path: Path, repeat: int, store: bool) -> list[str]:
+    """Validate, plan and run ``path``: seconds for each, and the run's overhead.
+
+    ``store``: run as the CLI does by default (the run stored in
+    ``.graphflow/runs.db`` beside the file, one store for the repetitions);
+    else with ``--no-store``."""
     validate = best(quietly(["validate", str(path)]), repeat)
     plan = best(quietly(["plan", str(path)]), repeat)
     out = path.with_suffix(".json")
     overheads: list[tuple[float, float, float]] = []  # (overhead, wall, run)
+    flags = [] if store else ["--no-store"]
 
     def run() -> float:
-        wall = quietly(["run", str(path), "--live", "off", "--json", str(out)])()
+        wall = quietly(["run", str(path), "--live", "off", "--json", str(out), *flags])()
         own = float(json.loads(out.read_text())["duration"])
         overheads.append((wall - own, wall, own))
         return wall
@@ -167,8 +174,19 @@ def main() -> None:
         for shape, make in (("chain", chain_yaml), ("fan-out", fan_out_yaml)):
             path = Path(folder) / f"{shape}.yaml"
             path.write_text(make(args.nodes), encoding="utf-8")
-            rows.append([f"{args.nodes:,}", shape, *measure(path, args.repeat)])
-    headers = ["nodes", "shape", "validate s", "plan s", "run s", "of which the run", "overhead"]
+            for store in (True, False):
+                cells = measure(path, args.repeat, store)
+                rows.append([f"{args.nodes:,}", shape, "on" if store else "--no-store", *cells])
+    headers = [
+        "nodes",
+        "shape",
+        "store",
+        "validate s",
+        "plan s",
+        "run s",
+        "of which the run",
+        "overhead",
+    ]
     print(table(headers, rows))
     print()
     rows = [
