@@ -226,6 +226,6 @@ def _detail(node: dict[str, Any]) -> str:
 def _console() -> Any:
     import sys
 
-    from rich.console import Console
+    from ._view import plain_console
 
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
+    return plain_console(sys.stdout)

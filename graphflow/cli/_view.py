@@ -64,7 +64,7 @@ class LiveView:
         self.running: dict[str, tuple[float, int]] = {}  # node -> (started, attempt)
         self.counts = dict.fromkeys(NodeStatus, 0)
         self.started = time.monotonic()
-        self.console = Console(file=stream)
+        self.console = plain_console(stream, fit=False)
         self.live = Live(
             console=self.console, get_renderable=self.render, refresh_per_second=10, transient=True
         )
@@ -111,6 +111,15 @@ class LiveView:
         return Group(_row(bar, line), rows)
 
 
+def plain_console(stream: TextIO, fit: bool = True) -> Console:
+    """A console that prints text as it is: node ids, errors and outputs come from
+    tools and files, so ``[/x]`` is not markup (a closing tag that matches
+    nothing made rich raise) and ``:smile:`` is not an emoji. ``fit``: 120
+    columns unless a terminal says otherwise."""
+    width = None if not fit or stream.isatty() else 120
+    return Console(file=stream, width=width, markup=False, emoji=False)
+
+
 def _row(*cells: Any) -> Table:
     grid = Table.grid()
     grid.add_row(*cells)
@@ -136,7 +145,7 @@ def summary(result: RunResult, stream: TextIO, shown: Shown) -> None:
         stream: where to print.
         shown: the title, wall time, row bound, declared outputs and what to hide.
     """
-    console = Console(file=stream, width=None if stream.isatty() else 120)
+    console = plain_console(stream)
     hide = shown.hide
     table = Table(title=hide(shown.title), title_justify="left")
     for column in ("node", "status", "duration", "attempts", "error / reason"):

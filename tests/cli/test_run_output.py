@@ -176,3 +176,31 @@ class TestOutputsThatCannotBeJson:
         proc = gf("run", path)
         [line] = [line for line in proc.stdout.splitlines() if line.startswith("text: ")]
         assert line.endswith("… (cut; --json has all of it)") and len(line) < 500
+
+
+class TestTextIsPrintedAsItIs:
+    """Tool text and node ids reach the tables literally: a ``[/path]`` in an
+    error was read as a closing markup tag, and rich raised (no summary, no
+    ``--json``, and ``runs show`` failed on that run every time)."""
+
+    def test_markup_and_emoji_codes_in_errors_ids_and_outputs(self, tmp_path: Path) -> None:
+        path = flow(
+            tmp_path / "markup.yaml",
+            """\
+            name: markup
+            nodes:
+              build:
+                tool: shell
+                args: {argv: [sh, -c, "echo '[/etc/a] :smile:' >&2; exit 1"]}
+              "[bold]n[/bold]": {tool: echo, args: {v: "[red]x[/red]"}}
+            """,
+        )
+        out = tmp_path / "out.json"
+        proc = gf("run", path, "--json", str(out), cwd=tmp_path)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "[/etc/a] :smile:" in proc.stdout
+        assert "│ [bold]n[/bold] │" in proc.stdout and '"[red]x[/red]"' in proc.stdout
+        assert json.loads(out.read_text())["nodes"]["build"]["status"] == "failed"
+        shown = gf("runs", "show", "last", cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert "[/etc/a] :smile:" in shown.stdout and "│ [bold]n[/bold] │" in shown.stdout
