@@ -103,6 +103,7 @@ def item_spec(
         for_each=None,
         max_parallel=None,
         limits=(*spec.limits, *group),
+        item=None if upstream is not None else (value,),
     )
 
 

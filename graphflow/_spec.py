@@ -152,6 +152,9 @@ class NodeSpec:
     """when an earlier call's stored output is reused (a run with a store)"""
     resources: dict[str, float] | None = None
     """worker resources each call needs (``{"GPU": 1}``), handed on in ``NodeCall.resources``"""
+    item: tuple[Any] | None = None
+    """a ``for_each`` item's value, as ``(value,)``, when bound to it (not read from
+    another item's output): part of the item's fingerprint"""
 
     @property
     def deps(self) -> tuple[NodeId, ...]:
@@ -422,7 +425,7 @@ def tool_identity(tool: ToolFn) -> str:
 
 def fingerprint(spec: NodeSpec, upstream: Iterable[str] = ()) -> str:
     """What the node does, as a short hash: its tool, arguments, condition,
-    ``for_each`` and its ``upstream`` nodes' fingerprints (not its timeout,
+    ``for_each`` (an item's value) and its ``upstream`` nodes' fingerprints (not its timeout,
     retries or limits, which may change without changing what a stored output
     means). A resumed run compares them to say which nodes changed; a change
     upstream changes every node below it."""
@@ -432,6 +435,8 @@ def fingerprint(spec: NodeSpec, upstream: Iterable[str] = ()) -> str:
 def _fingerprint(spec: NodeSpec, name: str, upstream: tuple[str, ...]) -> str:
     condition = None if spec.condition is None else spec.condition.text
     text = repr((name, spec.args, spec.deps, condition, spec.for_each, upstream))
+    if spec.item is not None:  # (its args say ${item}: the value is what tells items apart)
+        text += f" item={spec.item[0]!r}"
     if " at 0x" in text:
         text = _ADDRESS.sub("", text)
     return blake2b(text.encode(), digest_size=8).hexdigest()

@@ -121,6 +121,27 @@ class TestResume:
         assert again["total"].output == 100
         assert tools.calls == {"item 0": 1, "item 1": 1, "item 2": 2, "item 3": 1, "item 4": 2}
 
+    async def test_a_changed_for_each_list_is_refused_and_forced_reruns_the_changed_items(
+        self, tools: Tools, db: Path
+    ) -> None:
+        """Items call the same tool with the same ``${item}`` arguments: their values
+        tell them apart (a changed list was resumed with the old items' outputs)."""
+
+        def graph(values: list[int]) -> gf.Graph:
+            g = gf.Graph()
+            g.add("each", tools.item, for_each=values, args={"i": "${item}"})
+            g.add("after", tools.step, args={"name": "after", "x": "${each}"})
+            return g
+
+        tools.failing = {"after"}
+        first = await gf.run(graph([1, 2, 3]), store=db)
+        tools.failing = set()
+        with pytest.raises(StoreError, match=r": changed 'each\[2\]', 'each', 'after' \(force"):
+            await gf.run(graph([1, 2, 5]), store=db, resume=first.run_id)
+        forced = await gf.run(graph([1, 2, 5]), store=db, resume=first.run_id, force=True)
+        assert forced["each"].output == [10, 20, 50]  # not the stored [10, 20, 30]
+        assert tools.calls == {"item 1": 1, "item 2": 1, "item 3": 1, "item 5": 1, "after": 2}
+
     async def test_a_changed_node_is_refused_naming_it_and_its_dependents(
         self, tools: Tools, db: Path
     ) -> None:
