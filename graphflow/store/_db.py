@@ -59,13 +59,37 @@ def connect(path: Path, timeout: float, synchronous: str, schema: str) -> sqlite
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(path, f"cannot open: {exc}") from exc
     try:
+        _refuse_foreign(db, path)  # before anything is changed in it
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")
         db.executescript(schema)
     except sqlite3.Error as exc:
         db.close()
         raise StoreError(path, what(exc)) from exc
+    except StoreError:
+        db.close()
+        raise
     return db
+
+
+_OURS: Final = frozenset(
+    ("runs", "nodes", "cache", "conversations", "conversation_steps", "conversation_calls")
+)
+
+
+def _refuse_foreign(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse a database that holds tables and none of the store's: another
+    program's file, which opening it as a store would change (WAL mode, new tables)."""
+    names = [
+        name
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    if names and _OURS.isdisjoint(names):
+        shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+        detail = f"is not a graphflow run store (it holds tables {shown}): give another file"
+        raise StoreError(path, detail)
 
 
 def connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
@@ -90,6 +114,11 @@ def connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
             raise StoreError(path, what(again)) from again
     except sqlite3.Error as exc:
         raise StoreError(path, what(exc)) from exc
+    try:
+        _refuse_foreign(db, path)
+    except BaseException:
+        db.close()
+        raise
     return db
 
 

@@ -633,6 +633,29 @@ class TestOutputs:
 
 
 class TestFaults:
+    async def test_another_programs_database_is_refused_and_left_as_it_was(
+        self, tools: Tools, db: Path
+    ) -> None:
+        """A store path mistyped onto an app's own SQLite file: nothing is written to it
+        (not even WAL mode), and reading it does not pretend it is an empty store."""
+        app = sqlite3.connect(db)
+        app.execute("CREATE TABLE users (id INTEGER)")
+        app.commit()
+        app.close()
+        before = db.read_bytes()
+        expected = (
+            f"run store {db}: is not a graphflow run store (it holds tables users):"
+            " give another file"
+        )
+        with pytest.raises(StoreError) as refused:
+            await gf.run(tools.chain(), store=db)
+        assert str(refused.value) == expected and tools.calls == {}
+        with pytest.raises(StoreError, match="is not a graphflow run store"):
+            SQLiteStore(db).runs()
+        with pytest.raises(StoreError, match="is not a graphflow run store"):
+            SQLiteStore(db).gc(keep=0)
+        assert db.read_bytes() == before and not Path(f"{db}-wal").exists()
+
     @pytest.fixture
     def garbage(self, db: Path) -> Path:
         db.write_bytes(b"not a database, " * 512)
