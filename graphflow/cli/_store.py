@@ -11,7 +11,6 @@ unless ``--force``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -69,7 +68,7 @@ def store_file(given: str | None, workflow_file: str | None) -> Path:
 
     chosen = given or os.environ.get(ENV_STORE)
     if chosen:
-        return Path(chosen)
+        return Path(chosen).expanduser()  # ("~/runs.db" in $GRAPHFLOW_STORE: no shell expands it)
     folder = Path(workflow_file).parent if workflow_file is not None else Path()
     return folder / DEFAULT_STORE
 
@@ -105,9 +104,20 @@ class Stored:
     def prepare(self) -> None:
         """Create the store's folder, if missing, readable by its owner only: the
         store keeps outputs as the tools returned them, secrets included (a
-        resume feeds them to dependents), where the summary hides them."""
-        with contextlib.suppress(OSError):  # (the store names the problem when it opens)
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        resume feeds them to dependents), where the summary hides them.
+
+        Raises:
+            UsageError: the folder cannot be made (a workflow in a read-only
+                folder: the default store is beside it), saying what to do.
+        """
+        folder = self.path.parent
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"run store {self.path}: cannot create its folder {folder}"
+                f" ({exc.strerror or exc}): give --store PATH elsewhere, or --no-store"
+            ) from None
 
     def line(self, run_id: str, passed: bool, restored: int) -> str:
         """``run ID stored in PATH``, and how to resume it if it did not pass."""
@@ -132,6 +142,8 @@ def stored(args: argparse.Namespace, inputs: dict[str, Any]) -> Stored | None:
         return None
     if args.force and args.resume is None:
         raise UsageError("--force is for --resume: it resumes a run though it changed")
+    if args.store is not None and not args.store.strip():
+        raise UsageError("--store needs a file name (or --no-store to record nothing)")
     path = store_file(args.store, args.file)
     resume = args.resume
     if resume is not None and resume != "last":  # an id, or a prefix of one, as runs show takes

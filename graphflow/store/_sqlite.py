@@ -538,7 +538,8 @@ class _Journal:
             raise UnstorableOutputError(
                 f"output of {node_id[:100]!r} cannot be stored faithfully as JSON: {where}"
                 " (return dicts with str keys, lists, str, int, float, bool or None;"
-                " or open the store with pickle=True)"
+                " or keep it as it is: SQLiteStore(path, pickle=True), or from the CLI"
+                " --no-store)"
             )
 
     async def cache_get(self, key: str) -> tuple[Any] | None:

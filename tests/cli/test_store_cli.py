@@ -121,6 +121,17 @@ class TestWhereRunsAreStored:
         assert len(SQLiteStore(tmp_path / "env.db").runs()) == 1
         assert not (tmp_path / ".graphflow").exists()
 
+    def test_a_tilde_in_the_store_path_is_the_home_folder(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """No shell expands ``~`` in an environment variable's value: graphflow does."""
+        home = tmp_path / "home"
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.setenv("GRAPHFLOW_STORE", "~/env.db")
+        assert Ran(capsys, "run", steps(tmp_path)).returncode == 0
+        assert len(SQLiteStore(home / "env.db").runs()) == 1
+        assert not (tmp_path / "~").exists()
+
 
 class TestResume:
     def test_resume_last_runs_only_what_did_not_succeed(
@@ -205,7 +216,8 @@ class TestResume:
             (["--force"], "--force is for --resume"),
             (["--resume", "nope"], "no such file (no run was stored there yet)"),
             (["--resume", "last"], "no earlier run of"),
-            (["--store", "/dev/null/runs.db"], "run store /dev/null/runs.db: cannot open: "),
+            (["--store", "/dev/null/runs.db"], "run store /dev/null/runs.db: cannot create its"),
+            (["--store", ""], "--store needs a file name (or --no-store to record nothing)"),
         ]:
             proc = Ran(capsys, "run", path, *args)
             assert proc.returncode == 2, (args, proc.stderr)

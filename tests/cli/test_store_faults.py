@@ -90,6 +90,24 @@ class TestReadOnly:
     """Read-only as the tests' user sees it: ``chmod``, and for root a child process
     that lost ``CAP_DAC_OVERRIDE`` (root otherwise writes any file, whatever its mode)."""
 
+    def test_a_workflow_in_a_read_only_folder_says_where_else_to_store(
+        self, tmp_path: Path
+    ) -> None:
+        folder = tmp_path / "shared"
+        folder.mkdir()
+        path = echo_flow(folder)
+        folder.chmod(0o555)
+        try:
+            proc = gf_as_user("run", path, cwd=tmp_path)
+        finally:
+            folder.chmod(0o755)
+        assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
+        assert proc.stderr == (
+            f"graphflow: error: run store {folder}/.graphflow/runs.db: cannot create its folder"
+            f" {folder}/.graphflow (Permission denied): give --store PATH elsewhere,"
+            " or --no-store\n"
+        )
+
     @pytest.mark.parametrize("what", ["file", "folder"])
     def test_one_line_naming_the_file_exit_2_and_nothing_ran(
         self, tmp_path: Path, what: str

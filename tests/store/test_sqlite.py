@@ -546,7 +546,9 @@ class TestOutputs:
         assert error.message.startswith(
             "output of 'odd' cannot be stored faithfully as JSON: output['bad'] is a builtins.set"
         )
-        assert error.message.endswith("or open the store with pickle=True)")
+        assert error.message.endswith(
+            "or keep it as it is: SQLiteStore(path, pickle=True), or from the CLI --no-store)"
+        )
         assert tools.calls == {"odd": 1}  # never retried
         assert result["after"].status is S.SKIPPED
 
