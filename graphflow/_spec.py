@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import math
 import re
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -248,17 +249,44 @@ def _condition(node_id: str, when: object) -> Condition:
 
 
 def _durability(spec: NodeSpec, idempotency_key: object, cache: object) -> None:
-    """The spec's ``idempotency_key`` and ``cache`` (the node's, else its tool's)."""
+    """The spec's ``idempotency_key`` and ``cache`` (the node's, else its tool's);
+    a key template that could never be rendered from the arguments is refused now,
+    not found out at run time."""
     node_id = spec.node_id
     if idempotency_key is not None:
         if not isinstance(idempotency_key, str) or not idempotency_key:
             message = f"idempotency_key must be a str.format template, got {idempotency_key!r:.100}"
             raise _bad(node_id, message, "idempotency_key")
+        problem = _key_problem(idempotency_key, spec.args)
+        if problem is not None:
+            raise _bad(node_id, f"idempotency_key {problem}", "idempotency_key")
         spec.idempotency_key = idempotency_key
     try:
         spec.cache = cache_policy(cache if cache is not None else getattr(spec.tool, "cache", None))
     except (TypeError, ValueError) as exc:
         raise _bad(node_id, str(exc), "cache") from None
+    key = None if spec.cache is None else spec.cache.key
+    problem = None if key is None else _key_problem(key, spec.args)
+    if problem is not None:
+        raise _bad(node_id, f"cache key {problem}", "cache")
+
+
+def _key_problem(template: str, args: Any) -> str | None:
+    """Why ``template.format_map(arguments)`` cannot work, whatever the values: not a
+    template, a positional field, or a field naming no argument; None if it may."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        return f"{template!r:.100} is not a str.format template ({exc})"
+    names = list(args) if isinstance(args, Mapping) else []
+    for field_name in fields:
+        first = re.split(r"[.\[]", field_name, maxsplit=1)[0]
+        if not first or first.isdigit():
+            return f"{template!r:.100}: name an argument in each {{}} (as {{sku}})"
+        if first not in names:
+            known = ", ".join(repr(n)[:40] for n in names[:10]) or "none"
+            return f"{template!r:.100} names {first!r:.60}, not an argument (arguments: {known})"
+    return None
 
 
 def _executor_name(node_id: str, name: object, is_async: bool) -> str:

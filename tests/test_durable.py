@@ -80,17 +80,34 @@ class TestCurrentCall:
         assert again.ok
         assert calls.keys["pay"] == [f"{first.run_id}/pay"] * 3
 
-    def test_a_key_template_naming_a_missing_argument_fails_the_node(self) -> None:
+    def test_a_key_template_naming_no_argument_is_refused_when_added(self) -> None:
         def tool(x: int) -> None:
             gf.current_call()
 
         g = gf.Graph()
-        g.add("a", tool, args={"x": 1}, idempotency_key="{nope}")
-        g.add("b", tool, args={"x": 1})
+        for key, says in [
+            ("{nope}", "idempotency_key '{nope}' names 'nope', not an argument (arguments: 'x')"),
+            ("{x", "idempotency_key '{x' is not a str.format template"),
+            ("k-{}", "idempotency_key 'k-{}': name an argument in each {} (as {sku})"),
+        ]:
+            with pytest.raises(gf.SpecError) as refused:
+                g.add("a", tool, args={"x": 1}, idempotency_key=key)
+            assert str(refused.value).startswith(f"node 'a': {says}")
+            assert refused.value.key == "a.idempotency_key"
+        with pytest.raises(gf.SpecError, match=r"node 'c': cache key '\{sku\}' names 'sku'"):
+            g.add("c", tool, args={"x": 1}, cache={"key": "{sku}"})
+
+    def test_a_key_that_cannot_be_rendered_from_the_values_fails_the_node(self) -> None:
+        def tool(x: list[int]) -> None:
+            gf.current_call()
+
+        g = gf.Graph()
+        g.add("a", tool, args={"x": [1]}, idempotency_key="{x[3]}")  # (x has no item 3)
+        g.add("b", tool, args={"x": [1]})
         result = gf.run_sync(g)
         assert result["a"].status == S.FAILED and result["b"].ok
         assert result["a"].error is not None
-        assert "idempotency_key='{nope}'" in result["a"].error.message
+        assert "idempotency_key='{x[3]}'" in result["a"].error.message
 
     def test_executor_calls_carry_the_key(self) -> None:
         got: list[gf.NodeCall] = []

@@ -11,9 +11,11 @@ A user's mistake is one line on stderr, never a traceback (``--debug`` shows it)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -194,6 +196,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_INVALID
+    with warnings.catch_warnings():  # (restored after: main may be called in-process)
+        warnings.showwarning = _warning_line
+        return _dispatch(args)
+
+
+def _warning_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line on stderr (``graphflow: warning: ...``), not Python's
+    file, line and source: a CLI user did not write that code."""
+    text = " ".join(str(message).split()).removeprefix("graphflow: ")
+    if len(text) > 400:
+        text = text[:399] + "…"
+    with contextlib.suppress(OSError, ValueError):
+        print(f"graphflow: warning: {text}", file=sys.stderr)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "run":
             from ._run import command_run

@@ -17,7 +17,7 @@ import pytest
 from graphflow.cli import main
 from graphflow.store import SQLiteStore
 
-from .runner import flow, start
+from .runner import flow, gf, start
 
 
 @pytest.fixture(autouse=True)
@@ -384,6 +384,17 @@ class TestRunsCommand:
 
 
 class TestCache:
+    def test_cache_without_a_store_is_one_warning_line(self, tmp_path: Path) -> None:
+        path = flow(
+            tmp_path / "c.yaml", "name: c\nnodes:\n  x: {tool: echo, args: {a: 1}, cache: true}\n"
+        )
+        proc = gf("run", path, "--no-store", "-q", cwd=tmp_path)
+        assert proc.returncode == 0
+        assert proc.stderr == (
+            "graphflow: warning: nodes 'x' ask for cache=, but the run has no store"
+            " (RunOptions(store=...); in the CLI, --no-store): they are not cached\n"
+        )
+
     def test_a_cached_node_is_reused_across_runs_unless_no_cache(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -635,7 +635,7 @@ class TestOutputs:
 
 
 class TestFaults:
-    async def test_another_programs_database_is_refused_and_left_as_it_was(
+    def test_another_programs_database_is_refused_and_left_as_it_was(
         self, tools: Tools, db: Path
     ) -> None:
         """A store path mistyped onto an app's own SQLite file: nothing is written to it
@@ -650,7 +650,7 @@ class TestFaults:
             " give another file"
         )
         with pytest.raises(StoreError) as refused:
-            await gf.run(tools.chain(), store=db)
+            gf.run_sync(tools.chain(), store=db)
         assert str(refused.value) == expected and tools.calls == {}
         with pytest.raises(StoreError, match="is not a graphflow run store"):
             SQLiteStore(db).runs()
