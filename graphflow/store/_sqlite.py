@@ -384,10 +384,17 @@ class SQLiteStore:
                 raise StoreError(self.path, f"no earlier run{of} to resume")
             run_id = latest
         row = db.execute(
-            "SELECT nodes, labels, status, host, pid FROM runs WHERE run_id = ?", [run_id]
+            "SELECT nodes, labels, status, host, pid, workflow FROM runs WHERE run_id = ?",
+            [run_id],
         ).fetchone()
         if row is None:
             raise StoreError(self.path, f"no run {run_id!r} to resume")
+        if row[5] is not None and info.workflow is not None and row[5] != info.workflow:
+            raise StoreError(  # not even forced: the run would be another workflow's after
+                self.path,
+                f"run {run_id!r} is of workflow {str(row[5])[-200:]!r},"
+                f" not {str(info.workflow)[-200:]!r}: resume it with that one",
+            )
         nodes, labels = json.loads(row[0]), json.loads(row[1])
         if row[2] == "running":
             self._refuse_if_running(run_id, row[3], row[4], info.force)

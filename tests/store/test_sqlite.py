@@ -106,6 +106,23 @@ class TestResume:
         with pytest.raises(StoreError, match=r"no earlier run of 'third' to resume$"):
             await gf.run(tools.chain(), store=db, workflow="third", resume="last")
 
+    async def test_another_workflows_run_is_never_resumed_even_forced(
+        self, tools: Tools, db: Path
+    ) -> None:
+        tools.failing = {"c"}
+        theirs = await gf.run(tools.chain(), store=db, workflow="theirs")
+        for force in (False, True):
+            with pytest.raises(StoreError) as refused:
+                await gf.run(
+                    tools.chain(), store=db, workflow="mine", resume=theirs.run_id, force=force
+                )
+            assert str(refused.value) == (
+                f"run store {db}: run {theirs.run_id!r} is of workflow 'theirs', not 'mine':"
+                " resume it with that one"
+            )
+        assert tools.calls == {"a": 1, "b": 1, "c": 1}
+        assert [r.workflow for r in SQLiteStore(db).runs()] == ["theirs"]
+
     async def test_for_each_items_resume_one_by_one(self, tools: Tools, db: Path) -> None:
         def graph() -> gf.Graph:
             g = gf.Graph()
