@@ -169,7 +169,7 @@ class RunCommand:
         if result is None:  # the CLI's own record, with the edges the graph declares
             partial = self.collector.partial(f"interrupted by {_name(received)}")
             result = complete(partial, self.wf.graph)
-        code = self.report(result, received)
+        code = self.report(result, received, lost is not None)
         if lost is None:
             return code
         print(f"graphflow: error: {lost.error}", file=sys.stderr)  # (the store names its file)
@@ -228,7 +228,9 @@ class RunCommand:
                     stream.flush()
         os._exit(code)
 
-    def report(self, result: RunResult, received: signal.Signals | None) -> int:
+    def report(
+        self, result: RunResult, received: signal.Signals | None, lost: bool = False
+    ) -> int:
         """Print the summary (unless ``--quiet``), write ``--json``; return the exit code.
 
         Everything written passes through the workflow's ``redact``.
@@ -247,7 +249,8 @@ class RunCommand:
                 if self.store is not None and (result.run_id or self.collector.run_id):
                     run_id = result.run_id or self.collector.run_id
                     passed = result.passed and received is None
-                    print(self.store.line(run_id, passed, self.restored.count), file=self.out)
+                    line = self.store.line(run_id, passed, self.restored.count, lost)
+                    print(line, file=self.out)
         if self.args.json:
             _write_json(result, self.args.json, outputs, self.wf.redact)
         if self.args.report:

@@ -119,12 +119,18 @@ class Stored:
                 f" ({exc.strerror or exc}): give --store PATH elsewhere, or --no-store"
             ) from None
 
-    def line(self, run_id: str, passed: bool, restored: int) -> str:
-        """``run ID stored in PATH``, and how to resume it if it did not pass."""
+    def line(self, run_id: str, passed: bool, restored: int, lost: bool = False) -> str:
+        """``run ID stored in PATH``, and how to resume it if it did not pass.
+
+        ``lost``: the store failed during the run (the error follows): only what
+        was committed before is in it."""
         text = f"run {run_id}"
         if restored:
             text += f" (resumed: {restored} node{'s' * (restored != 1)} not run again)"
-        text += f" stored in {shown_path(self.path)}"
+        if lost:
+            text += f" only partly stored in {shown_path(self.path)} (the store failed)"
+        else:
+            text += f" stored in {shown_path(self.path)}"
         if not passed:
             text += f"; resume with --resume {run_id}{self.hint}"
         return text

@@ -126,9 +126,7 @@ class TestReadOnly:
         assert len(SQLiteStore(store).runs()) == 1  # the one before
 
     @pytest.mark.parametrize("what", ["file", "folder"])
-    def test_runs_list_and_show_read_it_and_change_nothing(
-        self, tmp_path: Path, what: str
-    ) -> None:
+    def test_runs_list_and_show_read_it_and_change_nothing(self, tmp_path: Path, what: str) -> None:
         _, store, locked = stored_once(tmp_path, what)
         before = sorted(p.name for p in store.parent.iterdir()), store.read_bytes()
         locked.chmod(0o444 if what == "file" else 0o555)
@@ -153,10 +151,7 @@ class TestReadOnly:
             names = sorted({*names, "runs.db-shm", "runs.db-wal"})
         assert (sorted(p.name for p in store.parent.iterdir()), store.read_bytes()) == (names, data)
 
-
-    def test_a_read_only_folder_whose_wal_cannot_be_read_is_one_line(
-        self, tmp_path: Path
-    ) -> None:
+    def test_a_read_only_folder_whose_wal_cannot_be_read_is_one_line(self, tmp_path: Path) -> None:
         """A store copied with its -wal but not its -shm, into a folder one may only
         read: SQLite cannot read that -wal, and reading the file alone would miss
         committed runs; it is refused, saying why."""
@@ -189,6 +184,10 @@ class TestFullDisk:
     def check(self, proc: subprocess.CompletedProcess[str], store: Path, says: str) -> None:
         assert proc.returncode == 1, proc.stderr
         assert "first " in proc.stdout and "big (8 items)" in proc.stdout  # the table, as usual
+        assert (
+            " only partly stored in " in proc.stdout
+            and " stored in " not in proc.stdout.replace(" only partly stored in ", "")
+        )
         assert "Traceback" not in proc.stderr and "cannot rollback" not in proc.stderr
         last = proc.stderr.splitlines()[-1]
         assert last.startswith(f"graphflow: error: run store {store}: ")
