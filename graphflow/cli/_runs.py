@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
+import os
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+import yaml
 
 from . import EXIT_OK, UsageError
 from ._store import find_run, shown_path, store_file
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
     from graphflow.store import RunRecord, SQLiteStore
 
 DEFAULT_LIMIT: Final = 20
+_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # (libyaml when PyYAML has it)
 """Runs ``runs list`` shows unless told otherwise (newest first)."""
 MAX_ROWS: Final = 50
 """Rows of ``runs show`` beyond which only nodes that did not succeed or skip are listed."""
@@ -120,8 +126,9 @@ def _list(store: SQLiteStore, args: argparse.Namespace) -> int:
 def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
     record = find_run(store, args.run_id, _workflow(args.workflow))
     nodes = store.nodes(record.run_id)
+    hide = _hider(record.workflow)
     if args.json:
-        print(json.dumps({"run": _record_data(record), "nodes": nodes}, indent=2))
+        print(hide(json.dumps({"run": _record_data(record), "nodes": nodes}, indent=2)))
         return EXIT_OK
     from rich.table import Table
 
@@ -137,11 +144,11 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
     for node in rows:
         took = node.get("duration")
         table.add_row(
-            str(node.get("node_id")),
+            hide(str(node.get("node_id"))),
             str(node.get("status")),
             str(node.get("attempts", "-")),
             "-" if took is None else f"{took:.2f} s",
-            _detail(node),
+            hide(_detail(node)),
         )
     _console().print(table)
     if rest:
@@ -221,6 +228,23 @@ def _detail(node: dict[str, Any]) -> str:
         text = str(node.get("reason") or "")
     text = " ".join(text.split())
     return text if len(text) <= DETAIL else text[: DETAIL - 1] + "…"
+
+
+def _hider(workflow: str | None) -> Callable[[str], str]:
+    """What hides the run's secrets in text: the values, in this environment, of the
+    variables its workflow file lists under ``secrets:`` (as ``graphflow run`` hid
+    them); the text as it is when the file cannot be read or lists none."""
+    from graphflow.workflow import redact
+
+    try:
+        data = yaml.load(Path(str(workflow)).read_text(encoding="utf-8"), Loader=_LOADER)
+        names = data.get("secrets") if isinstance(data, dict) else None
+    except (OSError, ValueError, yaml.YAMLError):
+        names = None
+    if not isinstance(names, list):
+        return str
+    values = frozenset(os.environ.get(n) or "" for n in names if isinstance(n, str)) - {""}
+    return functools.partial(redact, secrets=values) if values else str
 
 
 def _console() -> Any:

@@ -300,6 +300,25 @@ class TestRunsCommand:
         passed = run_id_in(Ran(capsys, "run", path).stdout)
         return failed, passed
 
+    def test_show_hides_the_secrets_the_workflow_names(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        path = flow(
+            tmp_path / "sec.yaml",
+            """\
+            name: sec
+            secrets: [API_TOKEN]
+            nodes:
+              call: {tool: shell, args: {argv: [sh, -c, "echo token=$API_TOKEN; exit 1"]}}
+            """,
+        )
+        monkeypatch.setenv("API_TOKEN", "s3cr3t-value")
+        assert Ran(capsys, "run", path, "-q").returncode == 1
+        for args in ((), ("--json",)):
+            shown = Ran(capsys, "runs", "show", "last", *args)
+            assert shown.returncode == 0, shown.stderr
+            assert "token=***" in shown.stdout and "s3cr3t" not in shown.stdout
+
     def test_list_show_and_gc(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         failed, passed = self._two_runs(tmp_path, capsys)
         listed = Ran(capsys, "runs", "list")
