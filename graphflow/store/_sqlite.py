@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 import os
 import pickle
 import queue
@@ -271,6 +272,10 @@ class SQLiteStore:
         same rule as finished ones, and count among the newest ``keep``. Only a run
         in progress (``running``, its process alive or on another machine) stays.
 
+        Cached calls (``cache=``) whose ``ttl`` has passed are deleted too, and, with
+        ``older_than``, those stored before it (a cached call is not a run's: it is
+        reused by any run while fresh, so ``keep`` does not touch it).
+
         A durable agent's conversation (``open_conversation``) goes with its runs:
         once none of its runs is left — this gc deleted its last, or it had none and
         started before ``older_than`` — its steps and calls are deleted too, unless
@@ -297,6 +302,10 @@ class SQLiteStore:
             db.executemany("DELETE FROM nodes WHERE run_id = ?", ids)
             db.executemany("DELETE FROM runs WHERE run_id = ?", ids)
             prune(db, {workflow for _, workflow in doomed if workflow is not None}, cutoff)
+            db.execute(
+                "DELETE FROM cache WHERE expires_at <= ? OR stored_at < ?",
+                [time.time(), -math.inf if cutoff is None else cutoff],
+            )
         return len(doomed)
 
     # -- inside -----------------------------------------------------------------

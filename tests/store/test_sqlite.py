@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -437,6 +438,29 @@ async def kept(db: Path, conversation_id: str) -> bool:
 
 
 class TestReading:
+    def test_gc_deletes_cached_calls_past_their_ttl_and_older_than(self, db: Path) -> None:
+        def cached_keys() -> set[str]:
+            conn = sqlite3.connect(db)
+            try:
+                return {key for (key,) in conn.execute("SELECT key FROM cache")}
+            finally:
+                conn.close()
+
+        def graph() -> gf.Graph:
+            g = gf.Graph()
+            g.add("brief", lambda k: k, args={"k": "brief"}, cache={"ttl": 0.01, "key": "{k}"})
+            g.add("long", lambda k: k, args={"k": "long"}, cache={"ttl": 3600, "key": "{k}"})
+            g.add("ever", lambda k: k, args={"k": "ever"}, cache={"key": "{k}"})
+            return g
+
+        assert gf.run_sync(graph(), store=db).passed
+        assert len(cached_keys()) == 3
+        time.sleep(0.05)
+        SQLiteStore(db).gc(keep=20)  # the run stays; the call past its ttl goes
+        assert len(cached_keys()) == 2 and len(SQLiteStore(db).runs()) == 1
+        SQLiteStore(db).gc(keep=20, older_than=0)
+        assert cached_keys() == set()
+
     async def test_runs_result_nodes_and_gc(self, tools: Tools, db: Path) -> None:
         tools.failing = {"b"}
         old = await gf.run(tools.chain(), store=db, workflow="w", labels={"k": "v"})
