@@ -246,11 +246,19 @@ def _map_row(result: RunResult, map_id: str, items: list[str]) -> Row:
 
 
 def _totals(result: RunResult, wall: float) -> str:
+    """Counts, wall time against one at a time, and the critical path — of the nodes
+    this run ran: a resumed run's restored nodes ran before it started (their
+    times are the earlier run's), so they are counted apart."""
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
-    serial = sum(r.duration or 0.0 for r in result.values())
+    began = result.started_at
+    ran = [r for r in result.values() if r.started_at is None or r.started_at >= began]
+    serial = sum(r.duration or 0.0 for r in ran)
     line = f"{counts}. wall {wall:.2f} s; one at a time {serial:.2f} s"
     if wall > 0 and serial > 0:
         line += f" ({serial / wall:.1f}x)"
+    restored = len(result) - len(ran)
+    if restored:  # (a path through them would mix two runs' clocks)
+        return line + f"; {restored} restored from the stored run"
     cp, chain = analysis.critical_path(result)
     if chain:
         shown = chain if len(chain) <= 8 else [*chain[:3], "…", *chain[-3:]]

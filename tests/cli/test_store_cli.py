@@ -148,6 +148,9 @@ class TestResume:
         assert ran(tmp_path) == ["a", "b", "b", "c"]  # a succeeded: not again
         run_id = run_id_in(first.stdout)
         assert f"run {run_id} (resumed: 1 node not run again) stored in" in proc.stdout
+        # its times are the first run's: not in this run's "one at a time" nor its path
+        assert "; 1 restored from the stored run\n" in proc.stdout
+        assert "critical path" not in proc.stdout
         [record] = SQLiteStore(tmp_path / ".graphflow" / "runs.db").runs()
         assert (record.run_id, record.status, record.resumed) == (run_id, "succeeded", 1)
 
