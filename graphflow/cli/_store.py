@@ -148,6 +148,8 @@ def stored(args: argparse.Namespace, inputs: dict[str, Any]) -> Stored | None:
         return None
     if args.force and args.resume is None:
         raise UsageError("--force is for --resume: it resumes a run though it changed")
+    if args.resume is not None and not args.resume.strip():
+        raise UsageError("--resume needs a run id (or a prefix of one), or last")
     if args.store is not None and not args.store.strip():
         raise UsageError("--store needs a file name (or --no-store to record nothing)")
     path = store_file(args.store, args.file)

@@ -221,6 +221,7 @@ class TestResume:
             (["--resume", "last"], "no earlier run of"),
             (["--store", "/dev/null/runs.db"], "run store /dev/null/runs.db: cannot create its"),
             (["--store", ""], "--store needs a file name (or --no-store to record nothing)"),
+            (["--resume", ""], "--resume needs a run id (or a prefix of one), or last"),
         ]:
             proc = Ran(capsys, "run", path, *args)
             assert proc.returncode == 2, (args, proc.stderr)
