@@ -73,8 +73,28 @@ def dask_executors(args: argparse.Namespace) -> dict[str, Executor]:
     except ImportError:
         raise UsageError(INSTALL) from None
     if args.dask != "local":
-        return {"dask": DaskExecutor(args.dask)}
+        return {"dask": DaskExecutor(_address(args.dask))}
     return {"dask": DaskExecutor(cluster_kwargs=_cluster_kwargs(args, resources))}
+
+
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def _address(text: str) -> str:
+    """``--dask ADDRESS`` checked before anything starts: ``[scheme://]host:port``."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, where = parse_address(text)
+        if scheme not in _SCHEMES:
+            raise ValueError(f"scheme {scheme!r} is not one of {', '.join(_SCHEMES)}")
+        _, port = parse_host_port(where)
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"port {port} is out of range")
+    except (ValueError, TypeError) as exc:
+        message = f"--dask {text[:100]!r}: {exc} (give tcp://host:port, or local)"
+        raise UsageError(message) from None
+    return text
 
 
 def _resources(text: str | None) -> dict[str, float]:

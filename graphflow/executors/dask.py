@@ -74,6 +74,7 @@ import importlib.util
 import os
 import pickle
 import sys
+import warnings
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, final
@@ -81,6 +82,7 @@ from typing import Any, final
 import anyio
 
 from .._types import NodeCall, NodeId, RemoteValue, ToolFn
+from ..errors import GraphError
 
 try:
     import distributed
@@ -145,6 +147,11 @@ of 1,000 no-op nodes made ~150 gathers of ~7 values each, 1.32x raw
 ``submit`` + one ``gather`` (median of 15 interleaved turns); waiting up to
 20 ms while tasks still run, ~75 gathers of ~14, 1.21x. A value waits at most
 this long for its siblings, never when none is running."""
+
+
+class DaskConnectError(GraphError, ConnectionError):
+    """The executor could not connect to its scheduler (nothing ran): one line saying
+    where and why (a ``GraphError``: the CLI prints it as such, exit 2)."""
 
 
 @final
@@ -249,9 +256,17 @@ class DaskExecutor:
             )
             address = self._cluster
         try:
-            self._client = await distributed.Client(  # type: ignore[no-untyped-call]
-                address, asynchronous=True
-            )
+            with warnings.catch_warnings():  # (a client that failed leaves a coroutine
+                warnings.simplefilter("ignore", RuntimeWarning)  # never awaited: noise)
+                self._client = await distributed.Client(  # type: ignore[no-untyped-call]
+                    address, asynchronous=True
+                )
+        except (OSError, ValueError) as exc:  # (asyncio's TimeoutError is an OSError)
+            await self._close_cluster()
+            where = f"at {self._address!r:.200}" if self._address else "started for the run"
+            raise DaskConnectError(
+                f"cannot connect to the Dask scheduler {where}: {' '.join(str(exc).split())}"
+            ) from exc
         except BaseException:
             await self._close_cluster()
             raise

@@ -876,6 +876,11 @@ def _run_status(db: sqlite3.Connection, run_id: str) -> str:
     )
     if found.get(NodeStatus.CANCELLED.value):
         return "cancelled"
+    if found.get(NodeStatus.SKIPPED.value) and db.execute(  # never started: the run was
+        "SELECT 1 FROM nodes WHERE run_id = ? AND status = 'skipped' AND detail LIKE ?",  # cut
+        [run_id, '%"reason":"run cancelled"%'],  # short (an executor that could not start...)
+    ).fetchone():
+        return "cancelled"
     if found.get(NodeStatus.FAILED.value) or found.get("running") or found.get("retrying"):
         return "failed"
     return "succeeded"

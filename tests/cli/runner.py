@@ -16,10 +16,17 @@ CLI = [sys.executable, "-m", "graphflow.cli"]
 ENV = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT)}
 
 
-def gf(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``graphflow ARGS`` to completion, capturing its output."""
+def gf(
+    *args: str, cwd: Path = ROOT, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``graphflow ARGS`` to completion, capturing its output (``env``: more variables)."""
     return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=ENV
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**ENV, **(env or {})},
     )
 
 

@@ -79,3 +79,41 @@ class TestDaskOption:
         proc = gf("run", path, "--dask", "local", "--dask-resources", "GPU=none")
         assert proc.returncode == 2
         assert "--dask-resources: 'GPU=none' is not NAME=N with N > 0" in proc.stderr
+
+    @pytest.mark.parametrize(
+        ("address", "says"),
+        [
+            ("nonsense", "missing port number in address 'nonsense'"),
+            ("", "missing port number"),
+            ("http://127.0.0.1:18786", "scheme 'http' is not one of tcp, tls, ws, wss, ucx"),
+            ("tcp://127.0.0.1:99999", "port 99999 is out of range"),
+        ],
+    )
+    def test_a_malformed_address_is_one_line_before_anything_runs(
+        self, tmp_path: Path, address: str, says: str
+    ) -> None:
+        node = "{tool: pick, executor: dask, args: {value: {x: 1}, path: x}}"
+        path = flow(tmp_path / "wf.yaml", f"name: n\nnodes:\n  a: {node}\n")
+        proc = gf("run", path, "--dask", address, cwd=tmp_path)
+        assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
+        assert proc.stderr.startswith(f"graphflow: error: --dask {address!r}: {says}")
+        assert len(proc.stderr.splitlines()) == 1
+        assert not (tmp_path / ".graphflow").exists()
+
+    def test_an_unreachable_scheduler_is_one_line_and_the_run_is_not_succeeded(
+        self, tmp_path: Path
+    ) -> None:
+        (tmp_path / "dask_tools.py").write_text(TOOLS)
+        path = flow(
+            tmp_path / "wf.yaml",
+            "name: n\ntools: [dask_tools]\nnodes:\n  a: {tool: here, executor: dask}\n",
+        )
+        env = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"}  # (dask's default: 30 s)
+        proc = gf("run", path, "--dask", "tcp://127.0.0.1:1", cwd=tmp_path, env=env)
+        assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
+        assert proc.stderr.startswith(
+            "graphflow: error: cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1': "
+        )
+        assert len(proc.stderr.splitlines()) == 1
+        [run] = json.loads(gf("runs", "list", "--json", cwd=tmp_path).stdout)
+        assert run["status"] == "cancelled"
