@@ -69,11 +69,7 @@ entering the executor raises ``RuntimeError`` saying so.
 from __future__ import annotations
 
 import asyncio
-import importlib.machinery
-import importlib.util
-import os
 import pickle
-import sys
 import warnings
 from collections.abc import Mapping
 from types import TracebackType
@@ -83,6 +79,7 @@ import anyio
 
 from .._types import NodeCall, NodeId, RemoteValue, ToolFn
 from ..errors import GraphError
+from ._modules import apply_from, folder_of
 
 try:
     import distributed
@@ -309,12 +306,12 @@ class DaskExecutor:
         if resources and self._cluster is not None:
             self._check_hostable(call, resources)
         try:
-            folder = _folder_of(call.tool)
+            folder = folder_of(call.tool)
             if folder is None:
                 task: tuple[Any, ...] = (_apply, call.tool, arguments)
             else:
                 name, qualname = call.tool.__module__, call.tool.__qualname__
-                task = (_apply_from, folder, name, qualname, arguments)
+                task = (apply_from, folder, name, qualname, arguments)
             future = client.submit(*task, key=key, pure=False, resources=resources)
         except Exception as exc:  # serialising the task failed
             raise _unpicklable(call, exc) from None
@@ -459,43 +456,6 @@ class DaskExecutor:
             if type(value) is DaskValue and value.owner is self:
                 out[name] = value.future
         return out
-
-
-_FOLDERS: dict[str, str | None] = {}  # module name -> folder its tools are imported from
-
-
-def _folder_of(tool: ToolFn) -> str | None:
-    """The folder of ``tool``'s module if it is not on ``sys.path`` (else None).
-
-    Such a module (a workflow's ``tools:``, imported from the workflow's
-    folder) is imported on the worker from that folder: pickle sends a
-    module-level function by name, and the worker could not import it.
-    """
-    name = getattr(tool, "__module__", None) or "__main__"
-    if name in _FOLDERS:
-        return _FOLDERS[name]
-    module = sys.modules.get(name)
-    path = getattr(module, "__file__", None)
-    top = name.partition(".")[0]
-    folder = None
-    if path and "." not in name and importlib.machinery.PathFinder.find_spec(top) is None:
-        folder = os.path.dirname(path)
-    _FOLDERS[name] = folder
-    return folder
-
-
-def _apply_from(folder: str, module: str, qualname: str, arguments: dict[str, Any]) -> Any:
-    """``_apply`` for a tool named by its module, imported from ``folder`` on the worker."""
-    if module not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module, os.path.join(folder, module + ".py"))
-        if spec is None or spec.loader is None:
-            raise ModuleNotFoundError(f"no module {module!r} in {folder}", name=module)
-        loaded = sys.modules[module] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loaded)
-    tool: Any = sys.modules[module]
-    for part in qualname.split("."):
-        tool = getattr(tool, part)
-    return tool(**arguments)
 
 
 _NOT_SERIALIZED = "Could not serialize object of type"  # distributed's own words

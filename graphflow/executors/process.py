@@ -11,11 +11,14 @@ Arguments, the tool and its result travel by pickle: a module-level function
 or ``@graphflow.tool`` will do, a lambda or closure will not (the node fails,
 naming what did not pickle). An exception the tool raises comes back as
 itself when it pickles, else as ``RemoteError`` with its type, message and
-traceback. Workers are started with ``spawn`` (never ``fork``: the run has
-threads), so the tool's module must be importable in a fresh interpreter; a
-worker is started before it is needed (its start-up never counts against a
-call's timeout), but its first call of a tool imports that tool's module,
-which does.
+traceback (one line: its type and text; the worker's traceback is a note in
+the error's). Workers are started with ``spawn`` (never ``fork``: the run has
+threads), so the tool's module must be importable in a fresh interpreter, or
+be a module imported from a folder not on ``sys.path`` (a workflow's
+``tools:``), which the worker imports from that folder; a worker is started
+before it is needed, but its first call of a tool imports that tool's module,
+which counts against the call's timeout. Workers ignore Ctrl-C (it reaches the
+whole process group): the run decides, and kills those it cancels.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import traceback
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -33,6 +37,7 @@ import anyio
 import anyio.to_thread
 
 from .._types import NodeCall
+from ._modules import by_name
 
 
 class RemoteError(Exception):
@@ -44,7 +49,12 @@ class WorkerDied(Exception):
 
 
 def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker process
-    """A worker's loop: say it is ready, then receive (tool, arguments), run, send back."""
+    """A worker's loop: say it is ready, then receive (tool, arguments), run, send back.
+
+    Ctrl-C reaches the whole process group, workers too: they ignore it (the run
+    kills those it cancels), so that it never comes back as a tool's own error.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn.send("ready")
     while True:
         try:
@@ -67,6 +77,13 @@ def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker p
             outcome: tuple[str, Any] = ("ok", tool(**arguments))
         except BaseException as exc:  # the tool's failure, reported to the run
             outcome = ("error", exc)
+            try:  # it must come back as itself: one that pickles but cannot be
+                pickle.loads(pickle.dumps(exc))  # rebuilt would fail in the run instead
+            except Exception as why:
+                told = f"{type(exc).__name__}: {exc}"
+                text = "".join(traceback.format_exception(exc))
+                conn.send(("unpicklable", ("exception", told, f"{text}({why!r:.200})")))
+                continue
         try:
             conn.send(outcome)
         except Exception as exc:  # the result or the exception does not pickle
@@ -174,9 +191,10 @@ class ProcessExecutor:
         async with self._limiter:
             worker = await self._take()
             self._running.add(worker)
+            tool, arguments = by_name(call.tool), dict(call.arguments)
             try:
                 kind, value = await anyio.to_thread.run_sync(
-                    worker.exchange, call.tool, dict(call.arguments), abandon_on_cancel=True
+                    worker.exchange, tool, arguments, abandon_on_cancel=True
                 )
             except BaseException:  # cancelled (a timeout...) or died: this worker is done
                 self._running.discard(worker)
@@ -226,4 +244,8 @@ def _outcome(call: NodeCall, kind: str, value: Any) -> Any:
         )
     if what == "call":
         raise RemoteError(f"node {call.node_id!r}: the worker could not load the call: {message}")
-    raise RemoteError(f"{message}\n{text}".strip())
+    # the tool's exception could not come back as itself: its type and text, one line
+    # (the worker's traceback in the error's traceback, as a note)
+    error = RemoteError(f"node {call.node_id!r}: {message} (raised in the worker; not picklable)")
+    error.add_note(f"in the worker process:\n{text.rstrip()}")
+    raise error

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -105,22 +107,27 @@ class TestProcessExecutor:
 
 
 class TestProcessFailures:
-    async def test_a_tool_the_worker_cannot_import_is_named(self, tmp_path: Path) -> None:
+    async def test_a_module_off_sys_path_is_imported_from_its_folder_and_named_if_gone(
+        self, tmp_path: Path
+    ) -> None:
         import importlib
         import sys
 
-        (tmp_path / "only_here.py").write_text("def hello() -> str:\n    return 'hi'\n")
+        name = f"only_here_{os.getpid()}_{time.monotonic_ns()}"  # (one per backend's run)
+        source = tmp_path / f"{name}.py"
+        source.write_text("def hello() -> str:\n    return 'hi'\n")
         sys.path.insert(0, str(tmp_path))
         try:
-            module = importlib.import_module("only_here")
+            module = importlib.import_module(name)
         finally:
-            sys.path.remove(str(tmp_path))  # a spawned worker will not find it
+            sys.path.remove(str(tmp_path))  # a spawned worker would not find it by name
         g = gf.Graph()
         g.add("h", module.hello, executor="process")
-        result = await gf.run(g)
-        error = result["h"].error
-        assert error is not None and error.type == "RemoteError"
-        assert "could not load the call" in error.message and "only_here" in error.message
+        assert (await gf.run(g))["h"].output == "hi"  # sent as (folder, module, name)
+        source.unlink()
+        error = (await gf.run(g))["h"].error  # a new worker: the module is gone
+        assert error is not None and error.type == "ModuleNotFoundError"
+        assert error.message == f"no module {name!r} in {tmp_path}"
 
     async def test_an_idle_worker_that_died_is_replaced(self) -> None:
         def kill(pid: int) -> None:
@@ -155,3 +162,59 @@ class TestProcessFailures:
         # the worker replacing the killed one was up before "next" started: its
         # start-up (a fresh interpreter, ~0.3 s) was not spent in next's timeout
         assert boot + node.output + tick < node.started_at
+
+
+class TestWorkerSide:
+    async def test_an_exception_that_cannot_come_back_as_itself_is_one_line(self) -> None:
+        g = gf.Graph()
+        g.add("locked", tools.raise_locked, executor="process")
+        g.add("two", tools.raise_two_args, executor="process")
+        result = await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
+        for node, told in [
+            ("locked", "LockedError: bad thing happened"),
+            ("two", "TwoArgs: 1/2"),
+        ]:
+            error = result[node].error
+            assert error is not None and error.type == "RemoteError"
+            assert error.message == f"node {node!r}: {told} (raised in the worker; not picklable)"
+            assert "in the worker process:" in error.traceback and told in error.traceback
+
+    def test_a_worker_ignores_ctrl_c_the_run_decides(self, tmp_path: Path) -> None:
+        """Ctrl-C goes to the whole process group: a worker that died of it sent back
+        KeyboardInterrupt as the tool's own failure (the run, not the worker, cancels)."""
+        pid_file = tmp_path / "pid"
+
+        def interrupt() -> None:
+            deadline = time.monotonic() + 30
+            while not (pid_file.exists() and pid_file.read_text()):
+                assert time.monotonic() < deadline, "the tool never started"
+                time.sleep(0.01)
+            os.kill(int(pid_file.read_text()), signal.SIGINT)
+
+        g = gf.Graph()
+        args = {"pid_file": str(pid_file), "seconds": 1}
+        g.add("nap", tools.nap_until_signalled, args=args, executor="process")
+        signaller = threading.Thread(target=interrupt)
+        signaller.start()
+        try:
+            result = gf.run_sync(g, executors={"process": ProcessExecutor(workers=1)})
+        finally:
+            signaller.join()
+        assert result["nap"].ok and result["nap"].output == "slept", result["nap"].error
+
+    def test_a_workflows_own_tool_module_runs_in_a_worker(self, tmp_path: Path) -> None:
+        """A workflow's ``tools:`` are imported from its folder, not on ``sys.path``:
+        sent by name, a worker could not import them."""
+        (tmp_path / "local_tools.py").write_text(
+            "import os\n\ndef where() -> int:\n    return os.getpid()\n"
+        )
+        (tmp_path / "wf.yaml").write_text(
+            "name: own\ntools: [local_tools]\nnodes:\n"
+            "  here: {tool: where}\n  there: {tool: where, executor: process}\n"
+        )
+        from graphflow.workflow import load_workflow
+
+        wf = load_workflow(tmp_path / "wf.yaml")
+        result = gf.run_sync(wf.graph, executors={"process": ProcessExecutor(workers=1)})
+        assert result.ok, result.by_status("failed")
+        assert result["there"].output not in (os.getpid(), result["here"].output)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,3 +52,33 @@ def die_once(marker: str) -> str:
 def cube(x: int) -> int:
     """A tool that runs in a process unless told otherwise."""
     return x**3
+
+
+class LockedError(Exception):
+    """An exception holding a lock: it cannot be pickled back from a worker."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+class TwoArgs(Exception):
+    """Pickles, but cannot be rebuilt from its args (pickle calls TwoArgs(message))."""
+
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(f"{a}/{b}")
+
+
+def raise_locked() -> None:
+    raise LockedError("bad thing happened")
+
+
+def raise_two_args() -> None:
+    raise TwoArgs(1, 2)
+
+
+def nap_until_signalled(pid_file: str, seconds: float) -> str:
+    """Write this worker's pid, then sleep through whatever signal arrives meanwhile."""
+    Path(pid_file).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return "slept"
