@@ -294,7 +294,16 @@ def _executor_name(node_id: str, name: object, is_async: bool) -> str:
         raise _bad(node_id, f"executor must be an executor's name, got {name!r:.100}", "executor")
     if name == "async" and not is_async:
         raise _bad(node_id, "executor 'async' runs coroutine functions only", "executor")
+    if is_async and name in _PLAIN_ONLY:  # (its call would return a coroutine, there)
+        message = (
+            f"executor {name!r} runs plain functions, and this tool is an async def:"
+            " it runs on the event loop (leave executor out)"
+        )
+        raise _bad(node_id, message, "executor")
     return name
+
+
+_PLAIN_ONLY: Final = ("thread", "process", "dask")  # graphflow's executors of plain functions
 
 
 def _resources(node_id: str, resources: object) -> dict[str, float] | None:

@@ -105,6 +105,23 @@ class TestProcessExecutor:
         with pytest.raises(gf.SpecError, match="coroutine"):
             gf.Graph().add("a", tools.pid, executor="async")
 
+    @pytest.mark.parametrize("name", ["thread", "process", "dask"])
+    def test_a_coroutine_function_is_refused_on_an_executor_of_plain_functions(
+        self, name: str
+    ) -> None:
+        """Its call would return a coroutine there (that cannot even be pickled back)."""
+
+        async def fetch() -> int:
+            return 1
+
+        with pytest.raises(gf.SpecError) as refused:
+            gf.Graph().add("a", fetch, executor=name)
+        assert str(refused.value) == (
+            f"node 'a': executor {name!r} runs plain functions, and this tool is an async def:"
+            " it runs on the event loop (leave executor out)"
+        )
+        assert refused.value.key == "a.executor"
+
 
 class TestProcessFailures:
     async def test_a_module_off_sys_path_is_imported_from_its_folder_and_named_if_gone(
