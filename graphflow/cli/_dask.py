@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from typing import Any
 
@@ -68,6 +69,8 @@ def dask_executors(args: argparse.Namespace) -> dict[str, Executor]:
         if isinstance(value, int) and value < 1:
             raise UsageError(f"{name} must be >= 1, got {value}")
     resources = _resources(args.dask_resources)
+    if not (args.debug or args.verbose):
+        _quiet_dask()
     try:
         from graphflow.executors.dask import DaskExecutor
     except ImportError:
@@ -78,6 +81,18 @@ def dask_executors(args: argparse.Namespace) -> dict[str, Executor]:
 
 
 _SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def _quiet_dask() -> None:
+    """dask's own logs off (unless ``-v`` or ``--debug``): each failed task logged
+    "Compute Failed" with a traceback, before graphflow's one line saying the same.
+    Set in the environment before dask is imported, so that the LocalCluster's
+    worker processes, which inherit it, read it too; a value the user set stays."""
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
+    import logging
+
+    for name in ("distributed", "distributed.client"):  # (if imported already)
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _address(text: str) -> str:
@@ -119,11 +134,12 @@ def _cluster_kwargs(args: argparse.Namespace, resources: dict[str, float]) -> di
     workers = args.dask_workers or workers
     threads = args.dask_threads or threads
     has = "".join(f", each with {k}={v:g}" for k, v in resources.items())
-    print(
-        f"graphflow: --dask local: a LocalCluster of {workers} worker processes x "
-        f"{threads} threads{has} for this run (--dask-workers, --dask-threads)",
-        file=sys.stderr,
-    )
+    if not args.quiet:
+        print(
+            f"graphflow: --dask local: a LocalCluster of {workers} worker processes x "
+            f"{threads} threads{has} for this run (--dask-workers, --dask-threads)",
+            file=sys.stderr,
+        )
     kwargs: dict[str, Any] = {"n_workers": workers, "threads_per_worker": threads}
     if resources:
         kwargs["resources"] = resources

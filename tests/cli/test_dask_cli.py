@@ -29,6 +29,10 @@ def gpus_free() -> float:
 
 def here() -> int:
     return os.getpid()
+
+
+def fails() -> None:
+    raise ValueError("no luck")
 '''
 
 
@@ -117,3 +121,16 @@ class TestDaskOption:
         assert len(proc.stderr.splitlines()) == 1
         [run] = json.loads(gf("runs", "list", "--json", cwd=tmp_path).stdout)
         assert run["status"] == "cancelled"
+
+    def test_a_failed_task_is_graphflows_one_line_not_dasks_log(self, tmp_path: Path) -> None:
+        (tmp_path / "dask_tools.py").write_text(TOOLS)
+        path = flow(
+            tmp_path / "wf.yaml",
+            "name: n\ntools: [dask_tools]\nnodes:\n  a: {tool: fails, executor: dask}\n",
+        )
+        proc = gf("run", path, *OPTIONS, "-q", "--no-store", cwd=tmp_path)
+        assert proc.returncode == 1
+        assert proc.stderr.splitlines() == [
+            next(line for line in proc.stderr.splitlines() if "failed a after" in line)
+        ]
+        assert proc.stderr.rstrip().endswith("ValueError: no luck")
