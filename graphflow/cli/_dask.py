@@ -65,9 +65,12 @@ def dask_executors(args: argparse.Namespace) -> dict[str, Executor]:
         return {}
     if args.dask != "local" and given:
         raise UsageError(f"{given[0]} applies to --dask local only, not to a running scheduler")
+    most = 4 * (os.cpu_count() or 1)  # (1,000 workers on 2 cores started 500 processes)
     for name, value in local_only.items():
         if isinstance(value, int) and value < 1:
             raise UsageError(f"{name} must be >= 1, got {value}")
+        if isinstance(value, int) and value > most:
+            raise UsageError(f"{name} {value} is more than 4 per core here (at most {most})")
     resources = _resources(args.dask_resources)
     if not (args.debug or args.verbose):
         _quiet_dask()

@@ -80,6 +80,9 @@ class TestDaskOption:
         assert proc.returncode == 2 and "--dask-workers needs --dask local" in proc.stderr
         proc = gf("run", path, "--dask-resources", "GPU=1")
         assert proc.returncode == 2 and "--dask-resources needs --dask local" in proc.stderr
+        proc = gf("run", path, "--dask", "local", "--dask-workers", "100000")
+        assert proc.returncode == 2
+        assert "--dask-workers 100000 is more than 4 per core" in proc.stderr
         proc = gf("run", path, "--dask", "local", "--dask-resources", "GPU=none")
         assert proc.returncode == 2
         assert "--dask-resources: 'GPU=none' is not NAME=N with N > 0" in proc.stderr
