@@ -54,7 +54,8 @@ class Collector:
     def __init__(self, wf: Workflow) -> None:
         specs = wf.graph.plan().specs
         self.results: dict[str, NodeResult | None] = {s.node_id: None for s in specs}
-        self.sync = {s.node_id for s in specs if not s.is_async}
+        # (in a thread: a process or dask node's call is killed or cancelled, not waited for)
+        self.sync = {s.node_id for s in specs if not s.is_async and s.executor in (None, "thread")}
         self.running: dict[str, float] = {}  # node id -> monotonic start of its attempt
         self.abandoned: dict[str, float] = {}  # sync node id -> seconds it had run
         self.run_id = ""

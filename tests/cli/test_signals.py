@@ -106,3 +106,33 @@ def _wait_file(path: Path, within: float = 20) -> None:
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.01)
+
+
+def test_ctrl_c_with_process_nodes_running_waits_for_no_threads(tmp_path: Path) -> None:
+    """A process node's worker is killed at once: no 'waits for the threads of' it; and
+    the workflow's own tool module runs in the worker (imported from its folder)."""
+    (tmp_path / "napping.py").write_text(
+        "import os, time\n\n"
+        "def nap(pid_file: str) -> None:\n"
+        "    with open(pid_file, 'w') as f:\n"
+        "        print(os.getpid(), file=f)\n"
+        "    time.sleep(60)\n"
+    )
+    path = flow(
+        tmp_path / "wf.yaml",
+        f"""\
+        name: procs
+        tools: [napping]
+        nodes:
+          nap: {{tool: nap, executor: process, args: {{pid_file: {tmp_path}/worker.pid}}}}
+        """,
+    )
+    out = tmp_path / "out.json"
+    proc = start("run", path, "--no-store", "--json", str(out))
+    worker = read_pid(tmp_path / "worker.pid")
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "graphflow: SIGINT: cancelling the run\n" in stderr and "threads of" not in stderr
+    assert statuses(json.loads(out.read_text())) == {"nap": "cancelled"}
+    assert gone(worker)
