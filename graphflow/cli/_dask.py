@@ -51,8 +51,9 @@ def add_dask_options(run: argparse.ArgumentParser) -> None:
     )
 
 
-def dask_executors(args: argparse.Namespace) -> dict[str, Executor]:
-    """``{"dask": DaskExecutor(...)}`` from ``--dask``; ``{}`` without it."""
+def dask_executors(args: argparse.Namespace, start: bool = True) -> dict[str, Executor]:
+    """``{"dask": DaskExecutor(...)}`` from ``--dask``; ``{}`` without it (or with
+    ``start=False``: the options checked only)."""
     local_only = {
         "--dask-workers": args.dask_workers,
         "--dask-threads": args.dask_threads,
@@ -72,6 +73,8 @@ def dask_executors(args: argparse.Namespace) -> dict[str, Executor]:
         if isinstance(value, int) and value > most:
             raise UsageError(f"{name} {value} is more than 4 per core here (at most {most})")
     resources = _resources(args.dask_resources)
+    if not start:
+        return {}
     if not (args.debug or args.verbose):
         _quiet_dask()
     try:
@@ -126,6 +129,8 @@ def _resources(text: str | None) -> dict[str, float]:
             value = math.nan
         if not name or not 0 < value < math.inf:
             raise UsageError(f"--dask-resources: {part[:60]!r} is not NAME=N with N > 0")
+        if name in found:
+            raise UsageError(f"--dask-resources: {name[:60]!r} is given twice")
         found[name] = value
     return found
 

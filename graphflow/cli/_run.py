@@ -120,7 +120,7 @@ class RunCommand:
         self.wf = wf
         self.store = store
         self.restored = Restored()
-        self.options = command_line_options(args, wf.run_options())
+        self.options = command_line_options(args, wf.run_options(), wf.graph)
         if store is not None:
             self.options = self.options.replace(**store.options)
         check_executors(wf.graph, self.options)
@@ -274,7 +274,9 @@ def _http_pool(args: argparse.Namespace, wf: Workflow) -> HttpPool:
         raise UsageError(f"--http-{exc}".replace("_", "-")) from None
 
 
-def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOptions:
+def command_line_options(
+    args: argparse.Namespace, options: RunOptions, graph: Graph | None = None
+) -> RunOptions:
     """The workflow file's ``options`` with ``--sequential``, ``--concurrency``, ``--fail-fast``,
     ``--no-cache`` and ``--dask``."""
     if args.sequential:
@@ -287,6 +289,12 @@ def command_line_options(args: argparse.Namespace, options: RunOptions) -> RunOp
         options = options.replace(fail_fast=True)
     if getattr(args, "no_cache", False):
         options = options.replace(cache=False)
+    if args.dask == "local" and graph is not None and first_on(graph, "dask") is None:
+        # (a LocalCluster takes seconds to start and stop: not for nothing)
+        dask_executors(args, start=False)  # (the --dask-* options are still checked)
+        if not args.quiet:
+            print("graphflow: --dask local: no node runs on executor dask", file=sys.stderr)
+        return options
     dask = dask_executors(args)
     if dask:
         options = options.replace(executors={**options.executors, **dask})
@@ -297,13 +305,18 @@ def check_executors(graph: Graph, options: RunOptions) -> None:
     """A node on ``executor: dask`` needs ``--dask``: say so before anything runs."""
     if "dask" in options.executors:
         return
-    plan = graph.plan()
-    specs = [*plan.specs, *(m.spec for maps in plan.expansions.values() for m in maps)]
-    needing = next((s.node_id for s in specs if s.executor == "dask"), None)
+    needing = first_on(graph, "dask")
     if needing is not None:
         raise UsageError(
             f"node {needing!r:.100} runs on executor 'dask': pass --dask local or --dask ADDRESS"
         )
+
+
+def first_on(graph: Graph, executor: str) -> str | None:
+    """The first node (for_each nodes made at run time included) on ``executor``."""
+    plan = graph.plan()
+    specs = [*plan.specs, *(m.spec for maps in plan.expansions.values() for m in maps)]
+    return next((s.node_id for s in specs if s.executor == executor), None)
 
 
 def _write_json(

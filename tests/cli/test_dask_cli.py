@@ -83,6 +83,11 @@ class TestDaskOption:
         proc = gf("run", path, "--dask", "local", "--dask-workers", "100000")
         assert proc.returncode == 2
         assert "--dask-workers 100000 is more than 4 per core" in proc.stderr
+        proc = gf("run", path, "--dask", "local", "--dask-resources", "GPU=1,GPU=2")
+        assert proc.returncode == 2 and "--dask-resources: 'GPU' is given twice" in proc.stderr
+        proc = gf("run", path, "--dask", "local", "--no-store", cwd=tmp_path)  # no dask node:
+        assert proc.returncode == 0, proc.stderr  # no cluster started for nothing
+        assert proc.stderr == "graphflow: --dask local: no node runs on executor dask\n"
         proc = gf("run", path, "--dask", "local", "--dask-resources", "GPU=none")
         assert proc.returncode == 2
         assert "--dask-resources: 'GPU=none' is not NAME=N with N > 0" in proc.stderr
