@@ -249,4 +249,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def run_main() -> NoReturn:  # pragma: no cover - the console script
+    # A dask client that failed to connect warns, when collected at exit (after the
+    # one error line, and out of main's reach), of coroutines it never awaited.
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"distributed\.")
     sys.exit(main())

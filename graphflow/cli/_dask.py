@@ -113,7 +113,8 @@ def _address(text: str) -> str:
         if not 0 < int(port) < 65536:
             raise ValueError(f"port {port} is out of range")
     except (ValueError, TypeError) as exc:
-        message = f"--dask {text[:100]!r}: {exc} (give tcp://host:port, or local)"
+        why = " ".join(str(exc).split())[:200]  # (dask's words repeat the whole address)
+        message = f"--dask {text[:100]!r}: {why} (give tcp://host:port, or local)"
         raise UsageError(message) from None
     return text
 

@@ -261,9 +261,8 @@ class DaskExecutor:
         except (OSError, ValueError) as exc:  # (asyncio's TimeoutError is an OSError)
             await self._close_cluster()
             where = f"at {self._address!r:.200}" if self._address else "started for the run"
-            raise DaskConnectError(
-                f"cannot connect to the Dask scheduler {where}: {' '.join(str(exc).split())}"
-            ) from exc
+            why = " ".join(str(exc).split())[:300]
+            raise DaskConnectError(f"cannot connect to the Dask scheduler {where}: {why}") from exc
         except BaseException:
             await self._close_cluster()
             raise
