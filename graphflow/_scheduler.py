@@ -169,7 +169,7 @@ def _warn_uncached(plan: Plan) -> None:
         more = f" and {len(uncached) - 3} more" if len(uncached) > 3 else ""
         warnings.warn(
             f"graphflow: nodes {names}{more} ask for cache=, but the run has no store"
-            " (RunOptions(store=...); in the CLI, --no-store): they are not cached",
+            " (no RunOptions(store=...), or the CLI's --no-store): they are not cached",
             RuntimeWarning,
             stacklevel=4,
         )

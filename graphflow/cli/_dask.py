@@ -66,7 +66,8 @@ def dask_executors(args: argparse.Namespace, start: bool = True) -> dict[str, Ex
         return {}
     if args.dask != "local" and given:
         raise UsageError(f"{given[0]} applies to --dask local only, not to a running scheduler")
-    most = 4 * (os.cpu_count() or 1)  # (1,000 workers on 2 cores started 500 processes)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    most = 4 * (cores or 1)  # (1,000 workers on 2 cores started 500 processes)
     for name, value in local_only.items():
         if isinstance(value, int) and value < 1:
             raise UsageError(f"{name} must be >= 1, got {value}")

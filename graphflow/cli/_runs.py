@@ -20,8 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import yaml
-
 from . import EXIT_OK, UsageError
 from ._store import find_run, shown_path, store_file
 
@@ -29,7 +27,6 @@ if TYPE_CHECKING:
     from graphflow.store import RunRecord, SQLiteStore
 
 DEFAULT_LIMIT: Final = 20
-_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # (libyaml when PyYAML has it)
 """Runs ``runs list`` shows unless told otherwise (newest first)."""
 MAX_ROWS: Final = 50
 """Rows of ``runs show`` beyond which only nodes that did not succeed or skip are listed."""
@@ -148,7 +145,7 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
             str(node.get("status")),
             str(node.get("attempts", "-")),
             "-" if took is None else f"{took:.2f} s",
-            hide(_detail(node)),
+            _detail(node, hide),
         )
     _console().print(table)
     if rest:
@@ -219,14 +216,16 @@ def _counts(counts: Any) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "-"
 
 
-def _detail(node: dict[str, Any]) -> str:
+def _detail(node: dict[str, Any], hide: Callable[[str], str] = str) -> str:
+    """The node's error or reason on one line, cut at ``DETAIL``; ``hide`` applies to
+    the text as stored, before either (a secret with a newline still matches)."""
     error = node.get("error")
     if isinstance(error, dict):
         text = f"{error.get('type')}: {error.get('message')}" if error.get("message") else ""
         text = text or str(error.get("type"))
     else:
         text = str(node.get("reason") or "")
-    text = " ".join(text.split())
+    text = " ".join(hide(text).split())
     return text if len(text) <= DETAIL else text[: DETAIL - 1] + "…"
 
 
@@ -234,16 +233,16 @@ def _hider(workflow: str | None) -> Callable[[str], str]:
     """What hides the run's secrets in text: the values, in this environment, of the
     variables its workflow file lists under ``secrets:`` (as ``graphflow run`` hid
     them); the text as it is when the file cannot be read or lists none."""
-    from graphflow.workflow import redact
+    from graphflow import SpecError
+    from graphflow.workflow import redact, secret_names
 
-    try:
-        data = yaml.load(Path(str(workflow)).read_text(encoding="utf-8"), Loader=_LOADER)
-        names = data.get("secrets") if isinstance(data, dict) else None
-    except (OSError, ValueError, yaml.YAMLError):
-        names = None
-    if not isinstance(names, list):
+    if workflow is None:
         return str
-    values = frozenset(os.environ.get(n) or "" for n in names if isinstance(n, str)) - {""}
+    try:
+        names = secret_names(workflow)
+    except SpecError:  # (moved, or no longer YAML: nothing to go by)
+        return str
+    values = frozenset(os.environ.get(n) or "" for n in names) - {""}
     return functools.partial(redact, secrets=values) if values else str
 
 

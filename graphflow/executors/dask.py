@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-import warnings
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, final
@@ -253,11 +252,9 @@ class DaskExecutor:
             )
             address = self._cluster
         try:
-            with warnings.catch_warnings():  # (a client that failed leaves a coroutine
-                warnings.simplefilter("ignore", RuntimeWarning)  # never awaited: noise)
-                self._client = await distributed.Client(  # type: ignore[no-untyped-call]
-                    address, asynchronous=True
-                )
+            self._client = await distributed.Client(  # type: ignore[no-untyped-call]
+                address, asynchronous=True
+            )
         except (OSError, ValueError) as exc:  # (asyncio's TimeoutError is an OSError)
             await self._close_cluster()
             where = f"at {self._address!r:.200}" if self._address else "started for the run"

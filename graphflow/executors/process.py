@@ -48,13 +48,19 @@ class WorkerDied(Exception):
     """The worker process running the call died (killed, out of memory, ``os._exit``)."""
 
 
+def _ignored(signum: int, frame: Any) -> None:  # pragma: no cover - in the worker
+    return None
+
+
 def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker process
     """A worker's loop: say it is ready, then receive (tool, arguments), run, send back.
 
     Ctrl-C reaches the whole process group, workers too: they ignore it (the run
     kills those it cancels), so that it never comes back as a tool's own error.
+    A handler that does nothing, not SIG_IGN: programs a tool starts would inherit
+    SIG_IGN, and outlive the worker the run kills.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, _ignored)
     conn.send("ready")
     while True:
         try:
@@ -65,7 +71,7 @@ def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker p
             job = pickle.loads(data)
         except BaseException as exc:  # e.g. the tool's module cannot be imported here
             text = "".join(traceback.format_exception(exc))
-            conn.send(("unpicklable", ("call", f"{type(exc).__name__}: {exc}", text)))
+            conn.send(("unpicklable", ("call", f"{type(exc).__name__}: {_text(exc)}", text)))
             continue
         if job is None:
             return
@@ -80,7 +86,7 @@ def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker p
             try:  # it must come back as itself: one that pickles but cannot be
                 pickle.loads(pickle.dumps(exc))  # rebuilt would fail in the run instead
             except Exception as why:
-                told = f"{type(exc).__name__}: {exc}"
+                told = f"{type(exc).__name__}: {_text(exc)}"
                 text = "".join(traceback.format_exception(exc))
                 conn.send(("unpicklable", ("exception", told, f"{text}({why!r:.200})")))
                 continue
@@ -89,7 +95,16 @@ def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker p
         except Exception as exc:  # the result or the exception does not pickle
             kind = "result" if outcome[0] == "ok" else "exception"
             text = "".join(traceback.format_exception(exc))
-            conn.send(("unpicklable", (kind, f"{type(exc).__name__}: {exc}", text)))
+            conn.send(("unpicklable", (kind, f"{type(exc).__name__}: {_text(exc)}", text)))
+
+
+def _text(exc: BaseException) -> str:  # pragma: no cover - in the worker
+    """An exception's text on one line, at most 300 characters (whatever its __str__ does)."""
+    try:
+        text = " ".join(str(exc).split())
+    except Exception:
+        return "(its text could not be read)"
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 class _Worker:
@@ -188,10 +203,10 @@ class ProcessExecutor:
         """Run ``call.tool(**call.arguments)`` in a worker process."""
         _check_pickles(call)
         assert self._limiter is not None, "enter the executor first"
+        tool, arguments = by_name(call.tool), dict(call.arguments)
         async with self._limiter:
             worker = await self._take()
             self._running.add(worker)
-            tool, arguments = by_name(call.tool), dict(call.arguments)
             try:
                 kind, value = await anyio.to_thread.run_sync(
                     worker.exchange, tool, arguments, abandon_on_cancel=True

@@ -56,6 +56,7 @@ them (``redact`` is the same as a function).
 from ._build import Workflow as Workflow
 from ._build import load_workflow as load_workflow
 from ._build import load_workflow_text as load_workflow_text
+from ._build import secret_names as secret_names
 from ._env import redact as redact
 from ._errors import WorkflowCycleError as WorkflowCycleError
 from ._errors import WorkflowErrors as WorkflowErrors
@@ -75,4 +76,5 @@ __all__ = [
     "load_workflow_text",
     "parse_duration",
     "redact",
+    "secret_names",
 ]

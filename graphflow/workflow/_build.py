@@ -156,6 +156,19 @@ def load_workflow_text(
     return _build(load_text(text), inputs or {}, tools, None, environ, mcp)
 
 
+def secret_names(path: str | Path) -> list[str]:
+    """The variables a workflow file lists under ``secrets:``, read with the loader's
+    limits (size, depth, aliases) and nothing else checked: for hiding their values
+    where the file's run is shown again (``graphflow runs show``).
+
+    Raises:
+        SpecError: the file cannot be read, or is not YAML.
+    """
+    data = load_file(path).data
+    names = data.get("secrets") if isinstance(data, dict) else None
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
 def _build(
     doc: Document,
     inputs: Mapping[str, Any],

@@ -313,10 +313,10 @@ class TestRunsCommand:
             name: sec
             secrets: [API_TOKEN]
             nodes:
-              call: {tool: shell, args: {argv: [sh, -c, "echo token=$API_TOKEN; exit 1"]}}
+              call: {tool: shell, args: {argv: [sh, -c, 'echo "token=$API_TOKEN"; exit 1']}}
             """,
         )
-        monkeypatch.setenv("API_TOKEN", "s3cr3t-value")
+        monkeypatch.setenv("API_TOKEN", "s3cr3t  value")  # (squashed to one space, it once leaked)
         assert Ran(capsys, "run", path, "-q").returncode == 1
         for args in ((), ("--json",)):
             shown = Ran(capsys, "runs", "show", "last", *args)
@@ -415,7 +415,7 @@ class TestCache:
         assert proc.returncode == 0
         assert proc.stderr == (
             "graphflow: warning: nodes 'x' ask for cache=, but the run has no store"
-            " (RunOptions(store=...); in the CLI, --no-store): they are not cached\n"
+            " (no RunOptions(store=...), or the CLI's --no-store): they are not cached\n"
         )
 
     def test_a_cached_node_is_reused_across_runs_unless_no_cache(
