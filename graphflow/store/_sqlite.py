@@ -349,12 +349,14 @@ class SQLiteStore:
             else:
                 db.execute(
                     "UPDATE runs SET status = 'running', finished_at = NULL, nodes = ?,"
-                    " labels = ?, resumed = resumed + 1, host = ?, pid = ? WHERE run_id = ?",
+                    " labels = ?, resumed = resumed + 1, host = ?, pid = ?,"
+                    " workflow = coalesce(?, workflow) WHERE run_id = ?",
                     [
                         json.dumps(nodes),
                         json.dumps(dict(info.labels)),  # (a forced resume's, like its nodes)
                         socket.gethostname(),
                         os.getpid(),
+                        info.workflow,  # (forced from another file: now this one's run)
                         run_id,
                     ],
                 )
@@ -399,11 +401,13 @@ class SQLiteStore:
         if row is None:
             raise StoreError(self.path, f"no run {run_id!r} to resume")
         if row[5] is not None and info.workflow is not None and row[5] != info.workflow:
-            raise StoreError(  # not even forced: the run would be another workflow's after
-                self.path,
-                f"run {run_id!r} is of workflow {str(row[5])[-200:]!r},"
-                f" not {str(info.workflow)[-200:]!r}: resume it with that one",
-            )
+            if not info.force:  # forced (a renamed or moved file): it becomes this one's
+                raise StoreError(
+                    self.path,
+                    f"run {run_id!r} is of workflow {str(row[5])[-150:]!r},"
+                    f" not {str(info.workflow)[-150:]!r}: resume it with that one"
+                    " (force to make it this one's: a renamed or moved file)",
+                )
         nodes, labels = json.loads(row[0]), json.loads(row[1])
         if row[2] == "running":
             self._refuse_if_running(run_id, row[3], row[4], info.force)

@@ -107,22 +107,28 @@ class TestResume:
         with pytest.raises(StoreError, match=r"no earlier run of 'third' to resume$"):
             await gf.run(tools.chain(), store=db, workflow="third", resume="last")
 
-    async def test_another_workflows_run_is_never_resumed_even_forced(
+    async def test_another_workflows_run_is_refused_unless_forced_then_it_is_this_ones(
         self, tools: Tools, db: Path
     ) -> None:
+        """--force with another file's run took it over while it stayed listed as the
+        other's; forcing is for a renamed or moved file: the run moves with it."""
         tools.failing = {"c"}
         theirs = await gf.run(tools.chain(), store=db, workflow="theirs")
-        for force in (False, True):
-            with pytest.raises(StoreError) as refused:
-                await gf.run(
-                    tools.chain(), store=db, workflow="mine", resume=theirs.run_id, force=force
-                )
-            assert str(refused.value) == (
-                f"run store {db}: run {theirs.run_id!r} is of workflow 'theirs', not 'mine':"
-                " resume it with that one"
-            )
+        with pytest.raises(StoreError) as refused:
+            await gf.run(tools.chain(), store=db, workflow="mine", resume=theirs.run_id)
+        assert str(refused.value) == (
+            f"run store {db}: run {theirs.run_id!r} is of workflow 'theirs', not 'mine':"
+            " resume it with that one (force to make it this one's: a renamed or moved file)"
+        )
         assert tools.calls == {"a": 1, "b": 1, "c": 1}
-        assert [r.workflow for r in SQLiteStore(db).runs()] == ["theirs"]
+        tools.failing = set()
+        forced = await gf.run(
+            tools.chain(), store=db, workflow="mine", resume=theirs.run_id, force=True
+        )
+        assert forced.passed and tools.calls == {"a": 1, "b": 1, "c": 2}
+        assert [(r.run_id, r.workflow) for r in SQLiteStore(db).runs()] == [
+            (theirs.run_id, "mine")
+        ]
 
     async def test_for_each_items_resume_one_by_one(self, tools: Tools, db: Path) -> None:
         def graph() -> gf.Graph:
