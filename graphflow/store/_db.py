@@ -72,23 +72,39 @@ def connect(path: Path, timeout: float, synchronous: str, schema: str) -> sqlite
     return db
 
 
-_OURS: Final = frozenset(
-    ("runs", "nodes", "cache", "conversations", "conversation_steps", "conversation_calls")
-)
+_OURS: Final = {  # the store's tables, and columns that only ours have together
+    "runs": {"run_id", "workflow", "nodes", "labels"},
+    "nodes": {"run_id", "node_id", "output_pickle", "detail"},
+    "cache": {"key", "output_pickle", "stored_at", "expires_at"},
+    "conversations": {"conversation_id", "kind", "started_with"},
+    "conversation_steps": {"conversation_id", "step", "what"},
+    "conversation_calls": {"conversation_id", "key", "output_pickle"},
+}
 
 
 def _refuse_foreign(db: sqlite3.Connection, path: Path) -> None:
-    """Refuse a database that holds tables and none of the store's: another
-    program's file, which opening it as a store would change (WAL mode, new tables)."""
+    """Refuse a database that holds tables and none of the store's, or a table of a
+    store's name that is not the store's (an app's own ``cache``): another program's
+    file, which opening it as a store would change (WAL mode, new tables)."""
     names = [
         name
         for (name,) in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         )
     ]
-    if names and _OURS.isdisjoint(names):
+    ours = [name for name in names if name in _OURS]
+    alien = next(
+        (
+            name
+            for name in ours
+            if not _OURS[name] <= {row[1] for row in db.execute(f"PRAGMA table_info({name})")}
+        ),
+        None,
+    )
+    if (names and not ours) or alien is not None:
         shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
-        detail = f"is not a graphflow run store (it holds tables {shown}): give another file"
+        what = f"its table {alien} is not the store's; " if alien else ""
+        detail = f"is not a graphflow run store ({what}it holds tables {shown}): give another file"
         raise StoreError(path, detail)
 
 

@@ -705,6 +705,18 @@ class TestFaults:
             SQLiteStore(db).gc(keep=0)
         assert db.read_bytes() == before and not Path(f"{db}-wal").exists()
 
+    def test_an_app_database_with_a_table_named_like_ours_is_refused(self, db: Path) -> None:
+        app = sqlite3.connect(db)
+        app.execute("CREATE TABLE cache (k TEXT, v BLOB)")
+        app.commit()
+        app.close()
+        with pytest.raises(StoreError) as refused:
+            SQLiteStore(db).runs()
+        assert str(refused.value) == (
+            f"run store {db}: is not a graphflow run store (its table cache is not the"
+            " store's; it holds tables cache): give another file"
+        )
+
     @pytest.fixture
     def garbage(self, db: Path) -> Path:
         db.write_bytes(b"not a database, " * 512)
