@@ -235,3 +235,22 @@ class TestWorkerSide:
         result = gf.run_sync(wf.graph, executors={"process": ProcessExecutor(workers=1)})
         assert result.ok, result.by_status("failed")
         assert result["there"].output not in (os.getpid(), result["here"].output)
+
+    def test_a_workflows_tool_module_in_a_package_runs_in_a_worker(self, tmp_path: Path) -> None:
+        """``tools: [kit.tools]``: a module of a package, importing a sibling."""
+        kit = tmp_path / "kit"
+        kit.mkdir()
+        (kit / "__init__.py").write_text("")
+        (kit / "helpers.py").write_text("import os\n\ndef pid() -> int:\n    return os.getpid()\n")
+        (kit / "tools.py").write_text(
+            "from kit.helpers import pid\n\ndef where() -> int:\n    return pid()\n"
+        )
+        (tmp_path / "wf.yaml").write_text(
+            "name: kit\ntools: [kit.tools]\nnodes:\n  there: {tool: where, executor: process}\n"
+        )
+        from graphflow.workflow import load_workflow
+
+        wf = load_workflow(tmp_path / "wf.yaml")
+        result = gf.run_sync(wf.graph, executors={"process": ProcessExecutor(workers=1)})
+        assert result.ok, result.by_status("failed")
+        assert result["there"].output != os.getpid()
