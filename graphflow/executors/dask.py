@@ -23,6 +23,11 @@ attempt stops waiting at once, and the others' values still come back.
 exit runs in the scheduler's own cancel scope, which a task group entered
 in ``__aenter__`` would not nest in.)
 
+Connecting: a scheduler that cannot be reached (after distributed's connect
+timeout, 30 s by default) or an address it cannot parse raises
+``DaskConnectError`` (a ``GraphError``, with ``.address`` and ``.reason``)
+when the run enters the executor, before any node runs.
+
 Timeouts and cancellation: when an attempt is cancelled (its timeout,
 ``fail_fast``, Ctrl-C) its task is cancelled on the cluster too (shielded):
 a task still waiting never starts, and the scheduler forgets the key. One
@@ -146,8 +151,19 @@ this long for its siblings, never when none is running."""
 
 
 class DaskConnectError(GraphError, ConnectionError):
-    """The executor could not connect to its scheduler (nothing ran): one line saying
-    where and why (a ``GraphError``: the CLI prints it as such, exit 2)."""
+    """The executor could not connect to its scheduler: nothing ran.
+
+    A ``GraphError`` (the CLI prints it as one line, exit 2). ``address`` is the
+    scheduler's (None: the LocalCluster started for the run), ``reason`` what
+    distributed said.
+    """
+
+    def __init__(self, address: str | None, reason: str) -> None:
+        self.address = address
+        self.reason = reason
+        where = f"at {address!r:.200}" if address else "started for the run"
+        why = " ".join(reason.split())[:300]
+        super().__init__(f"cannot connect to the Dask scheduler {where}: {why}")
 
 
 @final
@@ -257,9 +273,7 @@ class DaskExecutor:
             )
         except (OSError, ValueError) as exc:  # (asyncio's TimeoutError is an OSError)
             await self._close_cluster()
-            where = f"at {self._address!r:.200}" if self._address else "started for the run"
-            why = " ".join(str(exc).split())[:300]
-            raise DaskConnectError(f"cannot connect to the Dask scheduler {where}: {why}") from exc
+            raise DaskConnectError(self._address, str(exc)) from exc
         except BaseException:
             await self._close_cluster()
             raise
