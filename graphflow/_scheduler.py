@@ -139,6 +139,8 @@ async def open_run(plan: Plan, options: RunOptions, grows: bool = False) -> Asyn
             try:
                 state.finish()
             finally:
+                if failure is not None and journal is not None and hasattr(journal, "cut_short"):
+                    journal.cut_short = True  # (its nodes skipped: not a run that succeeded)
                 await sinks.aclose(cancelled)
     if failure is not None:
         raise failure

@@ -191,6 +191,11 @@ class RunJournal(Protocol):
         earlier: when resuming, the stored results of its succeeded nodes
             (they are not run again); else empty.
         essential: True (a journal that fails stops the run: ``EventSinkError``).
+
+    A journal with a ``cut_short`` attribute has it set to True before it is
+    closed when the run ended by an exception (an executor that could not
+    start...): the nodes it never reached are recorded skipped, and the run
+    is not one that succeeded.
     """
 
     run_id: str

@@ -518,6 +518,7 @@ class _Journal:
         self.prints_changed = False  # nodes were added while it ran: rewrite the row's
         self.finished_at: float | None = None
         self.broken = False  # a write failed: the run stops; nothing more is tried
+        self.cut_short = False  # set by the run: it ended by an exception (nodes never ran)
 
     def __repr__(self) -> str:
         return f"<run {self.run_id!r} in {self.store!r}>"
@@ -698,7 +699,11 @@ class _Journal:
                 if final:
                     db.execute(
                         "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
-                        [_run_status(db, run_id), self.finished_at or time.time(), run_id],
+                        [
+                            "cancelled" if self.cut_short else _run_status(db, run_id),
+                            self.finished_at or time.time(),
+                            run_id,
+                        ],
                     )
             if final:
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -879,11 +884,6 @@ def _run_status(db: sqlite3.Connection, run_id: str) -> str:
         ).fetchall()
     )
     if found.get(NodeStatus.CANCELLED.value):
-        return "cancelled"
-    if found.get(NodeStatus.SKIPPED.value) and db.execute(  # never started: the run was
-        "SELECT 1 FROM nodes WHERE run_id = ? AND status = 'skipped' AND detail LIKE ?",  # cut
-        [run_id, '%"reason":"run cancelled"%'],  # short (an executor that could not start...)
-    ).fetchone():
         return "cancelled"
     if found.get(NodeStatus.FAILED.value) or found.get("running") or found.get("retrying"):
         return "failed"
