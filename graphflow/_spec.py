@@ -275,7 +275,7 @@ def _key_problem(template: str, args: Any) -> str | None:
     """Why ``template.format_map(arguments)`` cannot work, whatever the values: not a
     template, a positional field, or a field naming no argument; None if it may."""
     try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        fields = _fields(template)
     except ValueError as exc:
         return f"{template!r:.100} is not a str.format template ({exc})"
     names = list(args) if isinstance(args, Mapping) else []
@@ -301,6 +301,21 @@ def _executor_name(node_id: str, name: object, is_async: bool) -> str:
         )
         raise _bad(node_id, message, "executor")
     return name
+
+
+def _fields(template: str, depth: int = 0) -> list[str]:
+    """The field names of a ``str.format`` template, those nested in format specs
+    (``{x:{width}}``) too; ValueError if it is not one (a conversion but !r, !s, !a)."""
+    found = []
+    for _, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if conversion not in (None, "r", "s", "a"):
+            raise ValueError(f"unknown conversion !{conversion}")
+        found.append(name)
+        if spec and "{" in spec and depth < 2:  # (format allows one level of nesting)
+            found += _fields(spec, depth + 1)
+    return found
 
 
 _PLAIN_ONLY: Final = ("thread", "process", "dask")  # graphflow's executors of plain functions

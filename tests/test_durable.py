@@ -89,6 +89,8 @@ class TestCurrentCall:
             ("{nope}", "idempotency_key '{nope}' names 'nope', not an argument (arguments: 'x')"),
             ("{x", "idempotency_key '{x' is not a str.format template"),
             ("k-{}", "idempotency_key 'k-{}': name an argument in each {} (as {sku})"),
+            ("{x:{w}}", "idempotency_key '{x:{w}}' names 'w', not an argument (arguments: 'x')"),
+            ("{x!z}", "idempotency_key '{x!z}' is not a str.format template (unknown conv"),
         ]:
             with pytest.raises(gf.SpecError) as refused:
                 g.add("a", tool, args={"x": 1}, idempotency_key=key)
