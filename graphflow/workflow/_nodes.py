@@ -427,7 +427,7 @@ def retry_of(spec: int | RetrySpec | None) -> int | Retry | None:
     return spec
 
 
-def cache_of(spec: bool | CacheSpec) -> Cache | None:
+def cache_of(spec: bool | CacheSpec | None) -> Cache | None:
     """The core's ``cache=`` for a file's ``cache:``."""
     if isinstance(spec, CacheSpec):
         version = None if spec.version is None else str(spec.version)

@@ -164,7 +164,7 @@ class NodeModel(_Strict):
     retries: Retries | None = None
     trigger: Literal["all_success", "all_done"] = "all_success"
     executor: Literal["async", "thread", "process", "dask"] | None = None
-    cache: bool | CacheSpec = False
+    cache: bool | CacheSpec | None = False  # (null: no cache, as false)
     idempotency_key: Annotated[str, Field(min_length=1)] | None = None
     resources: dict[ResourceName, Amount] | None = None
     description: str = ""

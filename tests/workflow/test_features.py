@@ -440,6 +440,10 @@ class TestDurabilityKeys:
         assert first.ok and second.ok
         assert [second[n].cached for n in "ab"] == [True, True]
 
+    def test_cache_null_is_no_cache(self) -> None:
+        wf = load(self.FLOW.replace("cache: true", "cache: null"))
+        assert {s.node_id: s for s in wf.graph.plan().specs}["b"].cache is None
+
     @pytest.mark.parametrize(
         ("cache", "expected"),
         [
