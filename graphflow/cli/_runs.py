@@ -31,6 +31,7 @@ DEFAULT_LIMIT: Final = 20
 MAX_ROWS: Final = 50
 """Rows of ``runs show`` beyond which only nodes that did not succeed or skip are listed."""
 _QUIET: Final = ("succeeded", "skipped")
+_LIVE_NODE: Final = ("running", "retrying")  # a node's stored status while it ran
 DETAIL: Final = 160
 """Characters of an error or reason in ``runs show``'s table."""
 _AGE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -138,11 +139,13 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
     for column in ("node", "status", "attempts", "duration", "error / reason"):
         table.add_column(column, overflow="fold")
     rows, rest = _bounded(nodes, args.all)
+    dead = record.status == "interrupted"  # (its process is gone: nothing runs any more)
     for node in rows:
         took = node.get("duration")
+        status = str(node.get("status"))
         table.add_row(
             hide(str(node.get("node_id"))),
-            str(node.get("status")),
+            "interrupted" if dead and status in _LIVE_NODE else status,
             str(node.get("attempts", "-")),
             "-" if took is None else f"{took:.2f} s",
             _detail(node, hide),

@@ -8,7 +8,10 @@ writers — are in ``test_store_faults.py``, the SIGKILL chaos loop in
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -322,6 +325,23 @@ class TestRunsCommand:
             shown = Ran(capsys, "runs", "show", "last", *args)
             assert shown.returncode == 0, shown.stderr
             assert "token=***" in shown.stdout and "s3cr3t" not in shown.stdout
+
+    def test_show_of_an_interrupted_run_says_its_running_nodes_were_interrupted(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Stored 'running' when its process died: the table says what became of them;
+        --json keeps what was stored."""
+        assert Ran(capsys, "run", steps(tmp_path), "-q").returncode == 0
+        db = sqlite3.connect(tmp_path / ".graphflow" / "runs.db")
+        db.execute("UPDATE nodes SET status = 'running', finished_at = NULL WHERE node_id = 'b'")
+        db.execute("UPDATE runs SET status = 'running', pid = ?", [os.getpid()])  # (not alive:
+        db.commit()  # a run of this process is never in progress when it is read)
+        db.close()
+        shown = Ran(capsys, "runs", "show", "last")
+        assert ": interrupted, started " in shown.stdout
+        assert re.search(r"│ b +│ interrupted +│", shown.stdout), shown.stdout
+        stored = json.loads(Ran(capsys, "runs", "show", "last", "--json").stdout)
+        assert {n["node_id"]: n["status"] for n in stored["nodes"]}["b"] == "running"
 
     def test_list_show_and_gc(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         failed, passed = self._two_runs(tmp_path, capsys)
