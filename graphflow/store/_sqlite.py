@@ -18,9 +18,11 @@ Writing
   and once more when the run ends. Each journal has a writer thread of its own
   (started by the first write, ended by ``aclose``): a commit is one queue put
   and one wake-up of the loop, ~4x lighter than ``anyio.to_thread``, which a
-  chain pays once per link; it also serialises the cache lookups. So a
-  crash loses at most transitions of nodes that had not succeeded: they run
-  again, which the at-least-once contract allows. WAL mode and
+  chain pays once per link; it also serialises the cache lookups. A node's
+  start row waits until the node has run ``_START_AFTER`` (one that is done
+  sooner has only its result written). So a crash loses at most transitions
+  of nodes that had not succeeded: they run again, which the at-least-once
+  contract allows. WAL mode and
   ``synchronous=NORMAL`` survive a killed process; ``synchronous="FULL"``
   also survives a power cut, at an fsync per commit.
 """
@@ -118,7 +120,8 @@ _CHUNK: Final = 512 if sqlite3.sqlite_version_info >= (3, 32) else 64  # rows pe
 # statement: 9 parameters each; SQLite allows 32,766 since 3.32, 999 before
 _FEW: Final = 16  # a commit of this many rows or fewer is one statement (of its exact size)
 _LIVE: Final = ("running",)
-_RUN_CHECKPOINT_PAGES: Final = 1_000  # WAL pages (4 KiB) written before a checkpoint
+_RUN_CHECKPOINT_PAGES: Final = 200  # WAL pages (4 KiB) written before a checkpoint
+_START_AFTER: Final = 0.25  # s: a node still running this long has its start row written
 _ITEM: Final = re.compile(r"(.+)\[\d+\]")  # a for_each item's id: its node's, then [index]
 
 
@@ -322,11 +325,12 @@ class SQLiteStore:
     def _open_run(self, info: RunInfo) -> _Journal:
         db = self._connect()
         try:
-            # SQLite's default, said here because it was once raised to checkpoint only
-            # at the end: a chain commits each link alone (~6 KB of WAL a link), so a
-            # 10,000-link run left a 63 MB WAL to copy and delete on close (0.15 s).
-            # Checkpoints in a commit now and then keep the file at ~4 MB, reused
-            # from its start, and cost the same in all: close takes 0.02 s.
+            # A chain commits each link alone (~6 KB of WAL a link): checkpointing only
+            # at the end left a 10,000-link run a 63 MB WAL to copy and delete on
+            # close (0.15 s). Checkpoints in a commit now and then keep the file
+            # small, reused from its start: SQLite's default, 1,000 pages (4 MB),
+            # still took 0.015-0.02 s to truncate on close and stalled a commit
+            # 6 ms; 200 pages: 0.01 s, 1.5-3 ms, about the same in all.
             db.execute(f"PRAGMA wal_autocheckpoint={_RUN_CHECKPOINT_PAGES}")
             run_id, earlier, stored = self._begin(db, info)
         except BaseException:
@@ -509,6 +513,7 @@ class _Journal:
         self.run_id = run_id
         self.earlier: Mapping[str, NodeResult] = earlier
         self.pending: dict[str, NodeResult | tuple[str, int, float]] = {}
+        self.started: dict[str, tuple[str, int, float]] = {}  # in start order (``_flush``)
         self.cache_rows: list[tuple[str, str, Any, float | None]] = []
         self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self.writer: threading.Thread | None = None  # uses ``db``; started by the first write
@@ -537,9 +542,12 @@ class _Journal:
             # the end. A resumed node's stored result is not written again.
             if self.earlier.get(node_id) is not result:
                 self.pending[node_id] = result
+            if self.started:
+                self.started.pop(node_id, None)
         elif kind is EventKind.NODE_STARTED or kind is EventKind.NODE_RETRYING:
             status = "running" if kind is EventKind.NODE_STARTED else "retrying"
-            self.pending[node_id] = (status, event.attempt, event.time)
+            self.started.pop(node_id, None)  # (a retry's: moved to the end, its new time)
+            self.started[node_id] = (status, event.attempt, event.time)
 
     def vet(self, node_id: str, fingerprint: str) -> bool:
         """A node added while the run goes on: record its fingerprint; True if the
@@ -597,6 +605,8 @@ class _Journal:
 
     async def _flush(self, final: bool = False) -> None:
         rows, self.pending = self.pending, {}
+        if self.started:
+            self._take_started(rows, math.inf if final else time.time() - _START_AFTER)
         if self.broken:
             raise StoreError(self.store.path, "an earlier write failed")
         cached, self.cache_rows = self.cache_rows, []
@@ -609,6 +619,27 @@ class _Journal:
         except BaseException:
             self.broken = True
             raise
+
+    def _take_started(
+        self, rows: dict[str, NodeResult | tuple[str, int, float]], before: float
+    ) -> None:
+        """Move into ``rows`` the start rows of nodes started before ``before``.
+
+        A start is written only once its node has run ``_START_AFTER`` seconds
+        (and at the end): a node that is done sooner has only its result
+        written. Writing every start with the next commit made the first
+        commits of a wide I/O DAG carry hundreds of rows (its roots' starts)
+        while successes waited behind them: 0.2x more makespan on the 2,000-node
+        benchmark. A killed run still shows every node that had run that long."""
+        started = self.started
+        taken = []
+        for node_id, row in started.items():  # in start order: stop at the first too recent
+            if row[2] >= before:
+                break
+            rows.setdefault(node_id, row)
+            taken.append(node_id)
+        for node_id in taken:
+            del started[node_id]
 
     async def _on_writer(self, job: Callable[..., Any], *args: Any) -> Any:
         """``job(*args)`` on the journal's writer thread (started on first use);
