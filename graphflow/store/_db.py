@@ -28,6 +28,7 @@ from graphflow import GraphError
 
 MAX_DETAIL: Final = 300
 _SCALARS: Final = frozenset((str, int, float, bool, type(None)))
+_MAX_INT: Final = 10**600  # (a constant: ``10**600`` in an expression is computed each time)
 
 
 class StoreError(GraphError):
@@ -245,26 +246,39 @@ def _zombie(pid: int) -> bool:
 def unfaithful(value: Any, path: str, depth: int) -> str | None:
     """Where ``value`` stops being JSON that reads back equal (None: nowhere).
     Tuples are allowed: they read back as lists, as they do in every JSON tool."""
+    found = _flaw(value, depth)
+    if found is None:
+        return None
+    where, what = found
+    return f"{path}{where} {what}"
+
+
+def _flaw(value: Any, depth: int) -> tuple[str, str] | None:
+    """``unfaithful``'s walk: (the path below ``value``, what is wrong there), or None.
+
+    The path is spelled only on the way back from a flaw: every success of a
+    run with a store is walked, and most have none (building each child's path
+    text up front cost more than the walk)."""
     kind = type(value)
     if kind in _SCALARS:
-        if kind is int and not -(10**600) < value < 10**600:
-            return f"{path} is an int of more than 600 digits"
+        if kind is int and not -_MAX_INT < value < _MAX_INT:
+            return "", "is an int of more than 600 digits"
         return None
     if depth >= 100:
-        return f"{path} is nested more than 100 levels deep"
+        return "", "is nested more than 100 levels deep"
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str:
-                return f"{path} has a key of type {type(key).__name__}"
-            where = unfaithful(item, f"{path}[{key[:40]!r}]", depth + 1)
-            if where is not None:
-                return where
+                return "", f"has a key of type {type(key).__name__}"
+            found = _flaw(item, depth + 1)
+            if found is not None:
+                return f"[{key[:40]!r}]{found[0]}", found[1]
         return None
     if kind is list or kind is tuple:
         for i, item in enumerate(value):
-            where = unfaithful(item, f"{path}[{i}]", depth + 1)
-            if where is not None:
-                return where
+            found = _flaw(item, depth + 1)
+            if found is not None:
+                return f"[{i}]{found[0]}", found[1]
         return None
     hint = " (a pydantic model: return .model_dump())" if hasattr(kind, "model_dump") else ""
-    return f"{path} is a {kind.__module__}.{kind.__qualname__}"[:200] + hint
+    return "", f"is a {kind.__module__}.{kind.__qualname__}"[:200] + hint
