@@ -125,8 +125,11 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
     record = find_run(store, args.run_id, _workflow(args.workflow))
     nodes = store.nodes(record.run_id)
     hide = _hider(record.workflow)
+    recorded = {n.get("node_id") for n in nodes}
+    missing = [n for n in store.declared(record.run_id) if n not in recorded]
     if args.json:
-        print(hide(json.dumps({"run": _record_data(record), "nodes": nodes}, indent=2)))
+        data = {"run": _record_data(record), "nodes": nodes, "unrecorded": missing}
+        print(hide(json.dumps(data, indent=2)))
         return EXIT_OK
     from rich.table import Table
 
@@ -153,7 +156,21 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
     _console().print(table)
     if rest:
         print(rest)
+    if missing:
+        print(hide(_unrecorded(missing, record.status)))
     return EXIT_OK
+
+
+def _unrecorded(missing: list[str], status: str) -> str:
+    """The line about a run's nodes that have no row (bounded, whatever their number)."""
+    names = ", ".join(repr(n[:60]) for n in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    when = "when its process died" if status == "interrupted" else "so far"
+    return (
+        f"{len(missing)} node{'s' if len(missing) != 1 else ''} with no record {when}: "
+        f"{names}{more} (not started, or started less than a quarter second before"
+        " the run last wrote)"
+    )
 
 
 def _bounded(nodes: list[dict[str, Any]], every: bool) -> tuple[list[dict[str, Any]], str]:

@@ -262,6 +262,18 @@ class SQLiteStore:
         found.sort(key=lambda n: (n.get("started_at") is None, n.get("started_at") or 0))
         return found
 
+    def declared(self, run_id: str) -> list[str]:
+        """The ids of the nodes ``run_id`` was run with (its fingerprints' keys), in
+        order: those with no row in ``nodes`` had not started, or not long enough
+        for its start to be written (a quarter second), when the run last wrote."""
+        with self._reading() as db:
+            row = db.execute("SELECT nodes FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        try:
+            found = json.loads(row[0]) if row is not None else {}
+        except ValueError:
+            return []
+        return [str(node_id) for node_id in found] if isinstance(found, dict) else []
+
     def latest(self, workflow: str | None) -> str | None:
         """The id of the latest run of ``workflow`` (of any, if None), or None."""
         with self._reading() as db:

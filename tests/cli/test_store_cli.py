@@ -270,6 +270,12 @@ class TestResume:
         data = json.loads(Ran(capsys, "runs", "list", "--json").stdout)
         # b's start was not written: a start is recorded with the next commit
         assert [(r["status"], r["counts"]) for r in data] == [("interrupted", {"succeeded": 1})]
+        shown = Ran(capsys, "runs", "show", "last")
+        assert "2 nodes with no record when its process died: 'b', 'c' (not started" in (
+            shown.stdout
+        )
+        stored = json.loads(Ran(capsys, "runs", "show", "last", "--json").stdout)
+        assert stored["unrecorded"] == ["b", "c"]
         (tmp_path / "fast").touch()
         resumed = Ran(capsys, "run", path, "--resume", "last")
         assert resumed.returncode == 0, resumed.stderr
@@ -362,8 +368,9 @@ class TestRunsCommand:
         assert shown.returncode == 0, shown.stderr
         assert f"run {failed} of steps.yaml: failed" in shown.stdout
         assert "RuntimeError: b failed" in shown.stdout
+        assert "no record" not in shown.stdout  # (a finished run has a row for every node)
         last = json.loads(Ran(capsys, "runs", "show", "last", "--json").stdout)
-        assert last["run"]["run_id"] == passed
+        assert last["run"]["run_id"] == passed and last["unrecorded"] == []
         assert [n["node_id"] for n in last["nodes"]] == ["a", "b", "c"]
         assert last["nodes"][2]["output"] == "c"
 
