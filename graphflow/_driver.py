@@ -257,16 +257,19 @@ class Driver:
             call: Awaitable[Any]
             if spec.cache is not None and self.caching:
                 key, hit = await self._cached(spec, kwargs)
+            clock = None if timeout is None else _Clock(timeout)
             if hit is not None:
                 call = _stored(hit)
             elif self.remote:
-                call = self._start_fetched(spec, kwargs, attempt, timeout)
+                call = self._start_fetched(spec, kwargs, attempt, timeout, clock)
             else:
-                call = self._start(spec, kwargs, attempt, timeout)
+                call = self._start(spec, kwargs, attempt, timeout, clock)
             if timeout is None:
                 output = await call
             else:
-                with anyio.fail_after(timeout) as scope:
+                assert clock is not None
+                with anyio.fail_after(None if clock.deferred else timeout) as scope:
+                    clock.scope = scope
                     output = await call
                 if scope.cancel_called:  # the tool swallowed its cancellation: still too late
                     raise TimeoutError(f"ignored its cancellation after {timeout:g} s")
@@ -356,7 +359,12 @@ class Driver:
             self.tg.start_soon(self._retry_after, i, delay)
 
     def _start(
-        self, spec: NodeSpec, kwargs: Any, attempt: int, timeout: float | None
+        self,
+        spec: NodeSpec,
+        kwargs: Any,
+        attempt: int,
+        timeout: float | None,
+        clock: _Clock | None,
     ) -> Awaitable[Any]:
         """The attempt's awaitable: a coroutine function's call, or its executor's ``call``."""
         where = spec.executor
@@ -365,6 +373,8 @@ class Driver:
         executor = self.executor if where is None else self.executors[where]
         run_id = self.state.run_id
         key = idempotency_key(run_id, spec.node_id, spec.idempotency_key, kwargs)
+        if clock is not None and getattr(executor, "waits_for_capacity", False):
+            clock.defer()  # (it calls ``began`` when the tool starts)
         node = NodeCall(
             run_id,
             spec.node_id,
@@ -374,6 +384,7 @@ class Driver:
             timeout,
             idempotency_key=key,
             resources=spec.resources,
+            began=None if clock is None else clock.began,
         )
         return executor.call(node)
 
@@ -383,13 +394,14 @@ class Driver:
         kwargs: Any,
         attempt: int,
         timeout: float | None,  # noqa: ASYNC109 - handed on in the NodeCall; enforced by the caller
+        clock: _Clock | None,
     ) -> Any:
         """``_start`` once the ``RemoteValue`` arguments its executor cannot take are fetched."""
         where = spec.executor
         owner: object = None  # (the loop: nothing stays remote for it)
         if not ((where is None and spec.is_async) or where == "async"):
             owner = self.executor if where is None else self.executors[where]
-        return await self._start(spec, await _fetched(kwargs, owner), attempt, timeout)
+        return await self._start(spec, await _fetched(kwargs, owner), attempt, timeout, clock)
 
     async def _retry_after(self, i: int, delay: float) -> None:
         try:
@@ -400,3 +412,29 @@ class Driver:
             raise
         self.state.retry(i)
         self.wake()
+
+
+
+@final
+class _Clock:
+    """An attempt's timeout, which an executor may start late (``NodeCall.began``).
+
+    Started when ``Executor.call`` is, unless the executor says it makes calls
+    wait for capacity (``waits_for_capacity``): then ``began`` starts it.
+    """
+
+    __slots__ = ("deferred", "scope", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.scope: anyio.CancelScope | None = None  # ``fail_after``'s, once entered
+        self.deferred = False
+
+    def defer(self) -> None:
+        self.deferred = True
+        if self.scope is not None:  # (entered already: outputs were fetched first)
+            self.scope.deadline = math.inf
+
+    def began(self) -> None:
+        if self.scope is not None:
+            self.scope.deadline = anyio.current_time() + self.timeout

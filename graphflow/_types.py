@@ -40,6 +40,12 @@ class NodeCall:
         timeout: seconds this attempt may take (None: no limit). graphflow
             enforces it around ``Executor.call``; an executor that can stop
             remote work (a process, a cluster task) may use it to do so.
+        began: set when there is a timeout. An executor that makes calls wait
+            for capacity (a free thread or process, a worker starting) says so
+            with a true class attribute ``waits_for_capacity`` and calls
+            ``call.began()``, on the event loop, once the tool really starts:
+            the timeout counts from there, so a node queued behind others does
+            not time out waiting. Otherwise it counts from ``Executor.call``.
         idempotency_key: the same for every attempt of this node in this run,
             across retries and resumes (the node's ``idempotency_key`` template
             over its arguments, else ``"RUN_ID/NODE_ID"``): a tool with side
@@ -59,6 +65,7 @@ class NodeCall:
     timeout: float | None = None
     idempotency_key: str = ""
     resources: Mapping[str, float] | None = None
+    began: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
 @runtime_checkable

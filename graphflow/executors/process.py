@@ -15,9 +15,10 @@ traceback (one line: its type and text; the worker's traceback is a note in
 the error's). Workers are started with ``spawn`` (never ``fork``: the run has
 threads), so the tool's module must be importable in a fresh interpreter, or
 be a module imported from a folder not on ``sys.path`` (a workflow's
-``tools:``), which the worker imports from that folder; a worker is started
-before it is needed, but its first call of a tool imports that tool's module,
-which counts against the call's timeout. Workers ignore Ctrl-C (it reaches the
+``tools:``), which the worker imports from that folder. A call's timeout
+counts once a worker has it (``waits_for_capacity``): waiting for a busy
+worker, or for one to start, does not count; a worker's first call of a tool
+imports that tool's module, which does. Workers ignore Ctrl-C (it reaches the
 whole process group): the run decides, and kills those it cancels.
 """
 
@@ -27,11 +28,12 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 import traceback
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
-from typing import Any, final
+from typing import Any, Final, final
 
 import anyio
 import anyio.to_thread
@@ -159,6 +161,16 @@ class _Worker:
         self.conn.close()
 
 
+class _Boot:
+    """One worker being started for one call (``ProcessExecutor._start``)."""
+
+    __slots__ = ("abandoned", "worker")
+
+    def __init__(self) -> None:
+        self.worker: _Worker | None = None
+        self.abandoned = False
+
+
 @final
 class ProcessExecutor:
     """Run each call in a worker process (``spawn``), at most ``workers`` at once.
@@ -170,7 +182,9 @@ class ProcessExecutor:
     call are killed), so no process outlives the run.
     """
 
-    __slots__ = ("_context", "_idle", "_limiter", "_running", "_workers")
+    __slots__ = ("_booting", "_context", "_idle", "_limiter", "_lock", "_running", "_workers")
+
+    waits_for_capacity: Final = True  # a call's timeout counts once a worker has it
 
     def __init__(self, workers: int | None = None) -> None:
         count = workers if workers is not None else (os.cpu_count() or 1)
@@ -181,10 +195,12 @@ class ProcessExecutor:
         self._idle: list[_Worker] = []
         self._running: set[_Worker] = set()
         self._limiter: anyio.CapacityLimiter | None = None
+        self._booting = 0  # workers being started (in threads; ``_boot``)
+        self._lock = threading.Condition()  # guards ``_idle`` and ``_booting`` for them
 
     async def __aenter__(self) -> ProcessExecutor:
         self._limiter = anyio.CapacityLimiter(self._workers)
-        self._idle.append(await self._start())  # warm: start-up is not a first call's time
+        self._add_idle(await self._start())  # warm: the first call does not wait for it
         return self
 
     async def __aexit__(
@@ -193,20 +209,27 @@ class ProcessExecutor:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        workers = [*self._idle, *self._running]
-        self._idle, self._running = [], set()
         with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._wait_booted)  # (left by cancelled calls)
+            with self._lock:
+                workers = [*self._idle, *self._running]
+                self._idle, self._running = [], set()
             for worker in workers:
                 await anyio.to_thread.run_sync(worker.stop)
 
     async def call(self, call: NodeCall) -> Any:
-        """Run ``call.tool(**call.arguments)`` in a worker process."""
+        """Run ``call.tool(**call.arguments)`` in a worker process.
+
+        Waiting for a free worker, or for one to start, is not the call's time:
+        ``call.began()`` starts its timeout once a worker has it."""
         _check_pickles(call)
         assert self._limiter is not None, "enter the executor first"
         tool, arguments = by_name(call.tool), dict(call.arguments)
         async with self._limiter:
             worker = await self._take()
             self._running.add(worker)
+            if call.began is not None:
+                call.began()
             try:
                 kind, value = await anyio.to_thread.run_sync(
                     worker.exchange, tool, arguments, abandon_on_cancel=True
@@ -215,24 +238,65 @@ class ProcessExecutor:
                 self._running.discard(worker)
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(worker.kill)
-                    # a fresh one now, so that a retry does not pay the start-up in its timeout
-                    self._idle.append(await self._start())
-                raise
+                raise  # (the next call that finds no idle worker starts one)
             self._running.discard(worker)
-            self._idle.append(worker)
+            self._add_idle(worker)
         return _outcome(call, kind, value)
 
     async def _take(self) -> _Worker:
         """An idle worker that is still alive (one may have been killed meanwhile), or a new one."""
-        while self._idle:
-            worker = self._idle.pop()
+        while True:
+            with self._lock:
+                worker = self._idle.pop() if self._idle else None
+            if worker is None:
+                return await self._start()
             if await anyio.to_thread.run_sync(worker.alive):
                 return worker
             await anyio.to_thread.run_sync(worker.kill)  # (reaps it, closes its pipe)
-        return await self._start()
 
     async def _start(self) -> _Worker:
-        return await anyio.to_thread.run_sync(_Worker, self._context)
+        """A new worker. Waiting for it can be cancelled (a timeout, Ctrl-C): the
+        start goes on in its thread and the worker joins the idle ones, so no
+        cancellation waits ~1 s for an interpreter to boot and no process is lost."""
+        boot = _Boot()
+        with self._lock:
+            self._booting += 1
+        try:
+            return await anyio.to_thread.run_sync(self._boot, boot, abandon_on_cancel=True)
+        except BaseException:
+            with self._lock:
+                if boot.worker is not None:  # up, but its call is gone: an idle one now
+                    self._idle.append(boot.worker)
+                boot.abandoned = True  # (else ``_boot`` makes it idle once it is up)
+            raise
+
+    def _boot(self, boot: _Boot) -> _Worker:
+        """``_Worker(...)``, in a thread: handed to ``boot`` or, if the call that
+        asked for it is gone, to the idle workers (under the lock: one has it)."""
+        try:
+            worker = _Worker(self._context)
+        except BaseException:
+            with self._lock:
+                self._booting -= 1
+                self._lock.notify_all()
+            raise
+        with self._lock:
+            self._booting -= 1
+            if boot.abandoned:
+                self._idle.append(worker)
+            else:
+                boot.worker = worker
+            self._lock.notify_all()
+        return worker
+
+    def _add_idle(self, worker: _Worker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def _wait_booted(self) -> None:
+        with self._lock:
+            while self._booting:
+                self._lock.wait()
 
 
 def _check_pickles(call: NodeCall) -> None:

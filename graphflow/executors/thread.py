@@ -54,19 +54,23 @@ class ThreadExecutor:
             run's ``concurrency``, or ``MAX_THREADS`` (256) when that is ``math.inf``.
     """
 
-    __slots__ = ("_cond", "_limiter", "_running", "_threads")
+    __slots__ = ("_cond", "_limiter", "_running", "_spare", "_threads")
+
+    waits_for_capacity: Final = True  # with ``threads``, a call's timeout counts once it has one
 
     def __init__(self, threads: int | None = None) -> None:
         if threads is not None and (isinstance(threads, bool) or threads < 1):
             raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
         self._threads = threads
         self._limiter: anyio.CapacityLimiter | None = None
+        self._spare: anyio.CapacityLimiter | None = None
         self._running = 0
         self._cond = threading.Condition()
 
     async def __aenter__(self) -> ThreadExecutor:
-        if self._threads is not None:  # a limiter of this run's event loop
+        if self._threads is not None:  # limiters of this run's event loop
             self._limiter = anyio.CapacityLimiter(self._threads)
+            self._spare = anyio.CapacityLimiter(self._threads)  # (``call``: never binds)
         return self
 
     async def __aexit__(
@@ -83,14 +87,31 @@ class ThreadExecutor:
         """Run ``call.tool(**call.arguments)`` in a worker thread."""
         state = _Call()
         try:
-            result = await anyio.to_thread.run_sync(
-                self._in_thread,
-                state,
-                call.tool,
-                call.arguments,
-                abandon_on_cancel=True,
-                limiter=self._limiter,
-            )
+            if call.began is None:
+                result = await anyio.to_thread.run_sync(
+                    self._in_thread,
+                    state,
+                    call.tool,
+                    call.arguments,
+                    abandon_on_cancel=True,
+                    limiter=self._limiter,
+                )
+            elif self._limiter is None:  # (anyio's default limiter: its wait counts)
+                call.began()
+                result = await anyio.to_thread.run_sync(
+                    self._in_thread, state, call.tool, call.arguments, abandon_on_cancel=True
+                )
+            else:  # a timeout: it counts from when a thread is free, not while queued
+                async with self._limiter:
+                    call.began()
+                    result = await anyio.to_thread.run_sync(
+                        self._in_thread,
+                        state,
+                        call.tool,
+                        call.arguments,
+                        abandon_on_cancel=True,
+                        limiter=self._spare,
+                    )
         except BaseException:
             with self._cond:
                 if state.state == _NEW:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -158,27 +158,38 @@ class TestProcessFailures:
         assert result.ok, result.by_status("failed")
         assert result["second"].output != result["first"].output
 
-    async def test_a_retry_after_a_timeout_does_not_pay_the_start_up(self) -> None:
-        if sys.platform != "linux":
-            pytest.skip("a process's start time is read from /proc (Linux)")
+    async def test_a_timeout_counts_once_a_worker_has_the_call(self) -> None:
+        """Waiting for a worker (busy, or starting) is not the call's time: a node
+        queued behind a 0.6 s call, with a 0.3 s timeout, succeeds; once it has
+        its worker, the timeout holds (``slow`` fails after its own 0.3 s)."""
         g = gf.Graph()
-        g.add("slow", tools.nap, args={"seconds": 60}, executor="process", timeout=0.5)
-        g.add(
-            "next",
-            tools.started,
-            executor="process",
-            timeout=30,  # an upper bound only: what decides is when its worker started
-            depends_on="slow",
-            trigger="all_done",
-        )
+        g.add("busy", tools.nap, args={"seconds": 0.6}, executor="process")
+        g.add("queued", tools.square, args={"x": 3}, executor="process", timeout=0.3)
+        g.add("slow", tools.nap, args={"seconds": 60}, executor="process", timeout=0.3)
         result = await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
-        node = result["next"]
-        assert node.ok and node.started_at is not None, node.error
-        boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
-        tick = 1 / os.sysconf("SC_CLK_TCK")
-        # the worker replacing the killed one was up before "next" started: its
-        # start-up (a fresh interpreter, ~0.3 s) was not spent in next's timeout
-        assert boot + node.output + tick < node.started_at
+        assert result["busy"].ok and result["queued"].output == 9, result["queued"].error
+        queued, slow = result["queued"], result["slow"]
+        assert queued.duration is not None and queued.duration > 0.3
+        assert slow.error is not None and slow.error.timed_out == 0.3
+        assert slow.duration is not None and slow.duration > 0.6  # (it waited its turn too)
+
+    async def test_a_call_cancelled_while_its_worker_starts_leaves_no_process(self) -> None:
+        """fail_fast stops the run while ``b``'s worker is still starting: ``b`` is
+        cancelled at once, and the worker, up later, is stopped with the rest."""
+        before = set(multiprocessing.active_children())
+
+        def boom() -> None:
+            time.sleep(0.05)
+            raise RuntimeError("boom")
+
+        g = gf.Graph()
+        g.add("a", tools.nap, args={"seconds": 60}, executor="process")
+        g.add("b", tools.square, args={"x": 2}, executor="process")
+        g.add("fail", boom)
+        result = await gf.run(g, executors={"process": ProcessExecutor(workers=2)}, fail_fast=True)
+        assert result["fail"].status == "failed"
+        assert {result["a"].status, result["b"].status} == {gf.NodeStatus.CANCELLED}
+        assert set(multiprocessing.active_children()) == before
 
 
 class TestWorkerSide:

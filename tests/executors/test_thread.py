@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -127,6 +128,24 @@ class TestThreadExecutor:
         result = await gf.run(g, executor=ThreadExecutor(threads=2))
         assert result.ok and peak == 2
         assert loop_thread not in {r.output for r in result.values()}
+
+    async def test_a_timeout_counts_once_a_thread_has_the_call(self) -> None:
+        """With every thread busy, a queued node's timeout does not tick: it
+        succeeds after waiting 0.5 s with a 0.2 s timeout; a call that overruns
+        once it runs still times out."""
+
+        def nap(seconds: float) -> float:
+            time.sleep(seconds)
+            return seconds
+
+        g = gf.Graph()
+        g.add("busy", nap, args={"seconds": 0.5})
+        g.add("queued", nap, args={"seconds": 0.01}, timeout=0.2)
+        g.add("slow", nap, args={"seconds": 1}, timeout=0.2)
+        result = await gf.run(g, executor=ThreadExecutor(threads=1))
+        queued, slow = result["queued"], result["slow"]
+        assert queued.ok and queued.duration is not None and queued.duration > 0.2
+        assert slow.error is not None and slow.error.timed_out == 0.2
 
     def test_it_refuses_a_bad_thread_count(self) -> None:
         with pytest.raises(ValueError, match="threads"):
