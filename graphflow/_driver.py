@@ -269,7 +269,7 @@ class Driver:
             else:
                 assert clock is not None
                 with anyio.fail_after(None if clock.deferred else timeout) as scope:
-                    clock.scope = scope
+                    clock.enter(scope)
                     output = await call
                 if scope.cancel_called:  # the tool swallowed its cancellation: still too late
                     raise TimeoutError(f"ignored its cancellation after {timeout:g} s")
@@ -414,27 +414,35 @@ class Driver:
         self.wake()
 
 
-
 @final
 class _Clock:
     """An attempt's timeout, which an executor may start late (``NodeCall.began``).
 
     Started when ``Executor.call`` is, unless the executor says it makes calls
-    wait for capacity (``waits_for_capacity``): then ``began`` starts it.
+    wait for capacity (``waits_for_capacity``): then ``began`` starts it. On
+    the path that fetches remote arguments first, the fetch has spent part of
+    it already: ``began`` gives the tool what is left.
     """
 
-    __slots__ = ("deferred", "scope", "timeout")
+    __slots__ = ("deferred", "entered", "scope", "spent", "timeout")
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.scope: anyio.CancelScope | None = None  # ``fail_after``'s, once entered
+        self.entered = 0.0
+        self.spent = 0.0  # (fetching, before the clock was deferred)
         self.deferred = False
+
+    def enter(self, scope: anyio.CancelScope) -> None:
+        self.scope = scope
+        self.entered = anyio.current_time()
 
     def defer(self) -> None:
         self.deferred = True
         if self.scope is not None:  # (entered already: outputs were fetched first)
+            self.spent = anyio.current_time() - self.entered
             self.scope.deadline = math.inf
 
     def began(self) -> None:
         if self.scope is not None:
-            self.scope.deadline = anyio.current_time() + self.timeout
+            self.scope.deadline = anyio.current_time() + self.timeout - self.spent

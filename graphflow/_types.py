@@ -78,6 +78,12 @@ class Executor(Protocol):
     it owns: coroutine functions are awaited on the loop and graphflow's own
     nodes (a ``for_each`` gather) never reach an executor, so an executor only
     implements what it changes — by default, the plain functions.
+
+    Optional: a true class attribute ``waits_for_capacity`` says that calls
+    may wait for room (a thread, a worker) and that ``call`` calls
+    ``NodeCall.began()`` when the tool starts; a node's timeout counts from
+    there. Without it the timeout counts from ``call``. (Not a member of the
+    protocol, so that executors without it still are ``Executor``s.)
     """
 
     async def __aenter__(self) -> object: ...

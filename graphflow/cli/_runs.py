@@ -165,11 +165,13 @@ def _unrecorded(missing: list[str], status: str) -> str:
     """The line about a run's nodes that have no row (bounded, whatever their number)."""
     names = ", ".join(repr(n[:60]) for n in missing[:5])
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    count = f"{len(missing)} node{'s' if len(missing) != 1 else ''}"
+    if status not in ("interrupted", "running"):  # (its end wrote every start)
+        return f"{count} never started: {names}{more}"
     when = "when its process died" if status == "interrupted" else "so far"
     return (
-        f"{len(missing)} node{'s' if len(missing) != 1 else ''} with no record {when}: "
-        f"{names}{more} (not started, or started less than a quarter second before"
-        " the run last wrote)"
+        f"{count} with no record {when}: {names}{more} (not started, or started less"
+        " than a quarter second before the run last wrote)"
     )
 
 

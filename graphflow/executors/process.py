@@ -24,22 +24,26 @@ whole process group): the run decides, and kills those it cancels.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import pickle
 import signal
 import threading
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
-from typing import Any, Final, final
+from typing import Any, Final, TypeVar, final
 
 import anyio
 import anyio.to_thread
 
 from .._types import NodeCall
 from ._modules import by_name
+
+T = TypeVar("T")
 
 
 class RemoteError(Exception):
@@ -161,14 +165,19 @@ class _Worker:
         self.conn.close()
 
 
-class _Boot:
-    """One worker being started for one call (``ProcessExecutor._start``)."""
+_NEW, _RUNNING, _DROPPED = range(3)  # a ``_Boot``'s state
 
-    __slots__ = ("abandoned", "worker")
+
+@final
+class _Boot:
+    """One worker being started for one call (``ProcessExecutor._start``): ``_NEW``
+    until its thread runs ``_boot``; ``_DROPPED`` once the call is gone."""
+
+    __slots__ = ("state", "worker")
 
     def __init__(self) -> None:
+        self.state = _NEW
         self.worker: _Worker | None = None
-        self.abandoned = False
 
 
 @final
@@ -182,7 +191,16 @@ class ProcessExecutor:
     call are killed), so no process outlives the run.
     """
 
-    __slots__ = ("_booting", "_context", "_idle", "_limiter", "_lock", "_running", "_workers")
+    __slots__ = (
+        "_booting",
+        "_context",
+        "_idle",
+        "_limiter",
+        "_lock",
+        "_running",
+        "_threads",
+        "_workers",
+    )
 
     waits_for_capacity: Final = True  # a call's timeout counts once a worker has it
 
@@ -195,12 +213,21 @@ class ProcessExecutor:
         self._idle: list[_Worker] = []
         self._running: set[_Worker] = set()
         self._limiter: anyio.CapacityLimiter | None = None
+        # Its thread calls (boots, exchanges: at most a few per worker) wait on no
+        # one: anyio's default limiter (40, shared with the process) could hold a
+        # boot before it starts, or an exchange after its timeout started.
+        self._threads: anyio.CapacityLimiter | None = None
         self._booting = 0  # workers being started (in threads; ``_boot``)
-        self._lock = threading.Condition()  # guards ``_idle`` and ``_booting`` for them
+        self._lock = threading.Condition()  # guards ``_idle``, ``_booting`` and each ``_Boot``
 
     async def __aenter__(self) -> ProcessExecutor:
         self._limiter = anyio.CapacityLimiter(self._workers)
-        self._add_idle(await self._start())  # warm: the first call does not wait for it
+        self._threads = anyio.CapacityLimiter(math.inf)
+        try:
+            self._add_idle(await self._start())  # warm: the first call does not wait for it
+        except BaseException:  # (cancelled while it boots: stopped once it is up)
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(
@@ -210,12 +237,12 @@ class ProcessExecutor:
         tb: TracebackType | None,
     ) -> None:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self._wait_booted)  # (left by cancelled calls)
+            await self._in_thread(self._wait_booted)  # (left by cancelled calls)
             with self._lock:
                 workers = [*self._idle, *self._running]
                 self._idle, self._running = [], set()
             for worker in workers:
-                await anyio.to_thread.run_sync(worker.stop)
+                await self._in_thread(worker.stop)
 
     async def call(self, call: NodeCall) -> Any:
         """Run ``call.tool(**call.arguments)`` in a worker process.
@@ -232,12 +259,12 @@ class ProcessExecutor:
                 call.began()
             try:
                 kind, value = await anyio.to_thread.run_sync(
-                    worker.exchange, tool, arguments, abandon_on_cancel=True
+                    worker.exchange, tool, arguments, abandon_on_cancel=True, limiter=self._threads
                 )
             except BaseException:  # cancelled (a timeout...) or died: this worker is done
                 self._running.discard(worker)
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(worker.kill)
+                    await self._in_thread(worker.kill)
                 raise  # (the next call that finds no idle worker starts one)
             self._running.discard(worker)
             self._add_idle(worker)
@@ -250,43 +277,51 @@ class ProcessExecutor:
                 worker = self._idle.pop() if self._idle else None
             if worker is None:
                 return await self._start()
-            if await anyio.to_thread.run_sync(worker.alive):
+            if await self._in_thread(worker.alive):
                 return worker
-            await anyio.to_thread.run_sync(worker.kill)  # (reaps it, closes its pipe)
+            await self._in_thread(worker.kill)  # (reaps it, closes its pipe)
 
     async def _start(self) -> _Worker:
         """A new worker. Waiting for it can be cancelled (a timeout, Ctrl-C): the
-        start goes on in its thread and the worker joins the idle ones, so no
-        cancellation waits ~1 s for an interpreter to boot and no process is lost."""
+        call ends at once, and the start goes on in its thread; the worker then
+        joins the idle ones (leaving the executor waits for it, then stops it)."""
         boot = _Boot()
         with self._lock:
             self._booting += 1
         try:
-            return await anyio.to_thread.run_sync(self._boot, boot, abandon_on_cancel=True)
+            worker = await anyio.to_thread.run_sync(
+                self._boot, boot, abandon_on_cancel=True, limiter=self._threads
+            )
         except BaseException:
             with self._lock:
-                if boot.worker is not None:  # up, but its call is gone: an idle one now
+                if boot.state == _NEW:  # its thread never ran ``_boot``: it never will
+                    self._booting -= 1
+                    self._lock.notify_all()
+                elif boot.worker is not None:  # up, but its call is gone: an idle one now
                     self._idle.append(boot.worker)
-                boot.abandoned = True  # (else ``_boot`` makes it idle once it is up)
+                boot.state = _DROPPED  # (a boot still running: ``_boot`` makes it idle)
             raise
+        assert worker is not None  # (None only for a call that is gone)
+        return worker
 
-    def _boot(self, boot: _Boot) -> _Worker:
+    def _boot(self, boot: _Boot) -> _Worker | None:
         """``_Worker(...)``, in a thread: handed to ``boot`` or, if the call that
         asked for it is gone, to the idle workers (under the lock: one has it)."""
+        with self._lock:
+            if boot.state == _DROPPED:  # (counted down by ``_start``)
+                return None
+            boot.state = _RUNNING
+        worker: _Worker | None = None
         try:
             worker = _Worker(self._context)
-        except BaseException:
+        finally:
             with self._lock:
                 self._booting -= 1
+                if worker is not None and boot.state == _DROPPED:
+                    self._idle.append(worker)
+                else:
+                    boot.worker = worker
                 self._lock.notify_all()
-            raise
-        with self._lock:
-            self._booting -= 1
-            if boot.abandoned:
-                self._idle.append(worker)
-            else:
-                boot.worker = worker
-            self._lock.notify_all()
         return worker
 
     def _add_idle(self, worker: _Worker) -> None:
@@ -297,6 +332,9 @@ class ProcessExecutor:
         with self._lock:
             while self._booting:
                 self._lock.wait()
+
+    async def _in_thread(self, job: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(job, limiter=self._threads)
 
 
 def _check_pickles(call: NodeCall) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import threading
 from types import TracebackType
 from typing import Any, Final, final
@@ -70,7 +71,9 @@ class ThreadExecutor:
     async def __aenter__(self) -> ThreadExecutor:
         if self._threads is not None:  # limiters of this run's event loop
             self._limiter = anyio.CapacityLimiter(self._threads)
-            self._spare = anyio.CapacityLimiter(self._threads)  # (``call``: never binds)
+            # (``call``, for calls with a timeout: they hold ``_limiter``; on trio a
+            # thread keeps its token until it returns, even after its call is gone)
+            self._spare = anyio.CapacityLimiter(math.inf)
         return self
 
     async def __aexit__(

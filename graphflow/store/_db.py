@@ -28,7 +28,8 @@ from graphflow import GraphError
 
 MAX_DETAIL: Final = 300
 _SCALARS: Final = frozenset((str, int, float, bool, type(None)))
-_MAX_INT: Final = 10**600  # (a constant: ``10**600`` in an expression is computed each time)
+_MAX_INT: Final = 10**600  # (constants: ``10**600`` in an expression is computed each time)
+_MIN_INT: Final = -_MAX_INT
 
 
 class StoreError(GraphError):
@@ -261,7 +262,7 @@ def _flaw(value: Any, depth: int) -> tuple[str, str] | None:
     text up front cost more than the walk)."""
     kind = type(value)
     if kind in _SCALARS:
-        if kind is int and not -_MAX_INT < value < _MAX_INT:
+        if kind is int and not _MIN_INT < value < _MAX_INT:
             return "", "is an int of more than 600 digits"
         return None
     if depth >= 100:

@@ -12,7 +12,8 @@ Layout (``_SCHEMA``)
 
 Writing
   A run's ``_Journal`` is an inline event sink: each transition only replaces
-  the node's pending row in a dict (no I/O on the loop). Rows are written in
+  the node's pending row in a dict (a start: in ``started``, see below; no I/O
+  on the loop). Rows are written in
   one transaction per ``commit`` — the driver hands over every success that
   arrived since the last commit, and holds their dependents until it returns —
   and once more when the run ends. Each journal has a writer thread of its own

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 import graphflow as gf
@@ -189,7 +190,28 @@ class TestProcessFailures:
         result = await gf.run(g, executors={"process": ProcessExecutor(workers=2)}, fail_fast=True)
         assert result["fail"].status == "failed"
         assert {result["a"].status, result["b"].status} == {gf.NodeStatus.CANCELLED}
+        b_end, fail_end = result["b"].finished_at, result["fail"].finished_at
+        assert b_end is not None and fail_end is not None
+        assert b_end - fail_end < 0.25  # (not once its worker was up: ~0.3-1 s)
         assert set(multiprocessing.active_children()) == before
+
+    async def test_a_run_cancelled_while_the_first_worker_starts_leaves_no_process(
+        self,
+    ) -> None:
+        before = set(multiprocessing.active_children())
+        g = gf.Graph()
+        g.add("sq", tools.square, args={"x": 2}, executor="process")
+        with anyio.move_on_after(0.05):
+            await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
+        assert set(multiprocessing.active_children()) == before
+
+    async def test_leaving_does_not_wait_for_a_start_cancelled_before_it_began(self) -> None:
+        executor = ProcessExecutor(workers=1)
+        with anyio.fail_after(30):  # (it waited forever for a boot that never ran)
+            async with executor:
+                with anyio.CancelScope() as scope:
+                    scope.cancel()  # before the boot's thread is asked for
+                    await executor._start()
 
 
 class TestWorkerSide:

@@ -142,10 +142,14 @@ class TestThreadExecutor:
         g.add("busy", nap, args={"seconds": 0.5})
         g.add("queued", nap, args={"seconds": 0.01}, timeout=0.2)
         g.add("slow", nap, args={"seconds": 1}, timeout=0.2)
+        # the thread ``slow`` left behind still sleeps: ``after`` has a thread anyway
+        # (on trio, too, where an abandoned thread holds its limiter's token)
+        g.add("after", nap, args={"seconds": 0.01}, timeout=0.3)
         result = await gf.run(g, executor=ThreadExecutor(threads=1))
         queued, slow = result["queued"], result["slow"]
         assert queued.ok and queued.duration is not None and queued.duration > 0.2
         assert slow.error is not None and slow.error.timed_out == 0.2
+        assert result["after"].ok, result["after"].error
 
     def test_it_refuses_a_bad_thread_count(self) -> None:
         with pytest.raises(ValueError, match="threads"):
