@@ -91,30 +91,14 @@ class ThreadExecutor:
         state = _Call()
         try:
             if call.began is None:
-                result = await anyio.to_thread.run_sync(
-                    self._in_thread,
-                    state,
-                    call.tool,
-                    call.arguments,
-                    abandon_on_cancel=True,
-                    limiter=self._limiter,
-                )
+                result = await self._to_thread(state, call, self._limiter)
             elif self._limiter is None:  # (anyio's default limiter: its wait counts)
                 call.began()
-                result = await anyio.to_thread.run_sync(
-                    self._in_thread, state, call.tool, call.arguments, abandon_on_cancel=True
-                )
+                result = await self._to_thread(state, call, None)
             else:  # a timeout: it counts from when a thread is free, not while queued
                 async with self._limiter:
                     call.began()
-                    result = await anyio.to_thread.run_sync(
-                        self._in_thread,
-                        state,
-                        call.tool,
-                        call.arguments,
-                        abandon_on_cancel=True,
-                        limiter=self._spare,
-                    )
+                    result = await self._to_thread(state, call, self._spare)
         except BaseException:
             with self._cond:
                 if state.state == _NEW:
@@ -125,6 +109,18 @@ class ThreadExecutor:
         if inspect.isawaitable(result):  # a plain function that returned a coroutine
             return await result
         return result
+
+    async def _to_thread(
+        self, state: _Call, call: NodeCall, limiter: anyio.CapacityLimiter | None
+    ) -> Any:
+        return await anyio.to_thread.run_sync(
+            self._in_thread,
+            state,
+            call.tool,
+            call.arguments,
+            abandon_on_cancel=True,
+            limiter=limiter,
+        )
 
     def _in_thread(self, call: _Call, tool: ToolFn, kwargs: Any) -> Any:
         with self._cond:
