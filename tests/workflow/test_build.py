@@ -101,6 +101,28 @@ class TestErrors:
     def test_located_errors(self, text: str, expected: str) -> None:
         assert error_of(text).startswith(expected)
 
+    def test_a_did_you_mean_for_the_first_20_unknown_names_each_once(self) -> None:
+        """A renamed node that thousands of references still name took minutes:
+        each reference walked every node id with difflib. Now once per name, for
+        the first 20 names (the report shows 20 errors)."""
+        nodes = [
+            f"  step_{i}: {{tool: echo, args: {{v: '${{steps_{i}.v}}', w: '${{steps_0.v}}'}}}}"
+            for i in range(30)
+        ]
+        with pytest.raises(WorkflowErrors) as info:
+            load_workflow_text("name: renamed\nnodes:\n" + "\n".join(nodes) + "\n")
+        reasons = [e.reason for e in info.value.errors]
+        assert len(reasons) == 60
+        again = {r for r in reasons if "unknown node 'steps_0'" in r}
+        assert again == {
+            "node 'step_0' references unknown node 'steps_0' (did you mean 'step_0'?)"
+        } | {
+            f"node 'step_{i}' references unknown node 'steps_0' (did you mean 'step_0'?)"
+            for i in range(1, 30)
+        }
+        hinted = {r.split("'")[3] for r in reasons if "did you mean" in r}
+        assert hinted == {f"steps_{i}" for i in range(20)}
+
     def test_cycle_names_the_path_and_the_line_of_each_edge(self) -> None:
         text = """\
         name: x
