@@ -231,6 +231,25 @@ class TestSyncTools:
 
 
 class TestTimeoutsAndRetries:
+    async def test_a_wide_fan_out_starts_in_batches_that_let_calls_finish(self) -> None:
+        """10,000 nodes of 1 ms with a 0.5 s timeout failed by the thousands: all
+        started in one loop tick (~1 s of bookkeeping), so each call's own end
+        was seen only after its deadline. Workers are added 64 a tick: calls
+        started early finish before the last ones start."""
+        events: list[gf.Event] = []
+
+        async def tick() -> None:
+            await anyio.sleep(0.001)
+
+        g = gf.Graph()
+        for i in range(2_000):
+            g.add(f"n{i}", tick, timeout=60)
+        result = await gf.run(g, observers=[events.append])
+        assert result.ok
+        kinds = [e.kind for e in events if e.node_id is not None]
+        first_done = kinds.index(gf.EventKind.NODE_SUCCEEDED)
+        assert kinds[:first_done].count(gf.EventKind.NODE_STARTED) <= 512  # (not 2,000)
+
     async def test_timeout_fails_the_node_naming_the_limit(self) -> None:
         g = gf.Graph()
         g.add("hang", forever, timeout=0.05)
