@@ -46,7 +46,8 @@ from ._text import one_line, quote
 
 MAX_BYTES = 1 << 20  # 1 MiB
 MAX_DEPTH = 64
-MAX_NODES = 100_000  # values built, counting each alias expansion again
+MAX_NODES = 1_000_000  # values in a document: more than MAX_BYTES can hold plainly
+MAX_EXPANDED = 100_000  # values built by replaying aliases, in all (an alias bomb's)
 LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
 """Whether events come from libyaml (PyYAML built with it) rather than PyYAML's own parser."""
 
@@ -277,6 +278,8 @@ class _Builder:
         self.doc = doc
         self.pull = events  # the parser's own get_event: no Python frame per event
         self.count = 0
+        self.limit = MAX_NODES  # what ``count`` may reach: lower while an alias is replayed
+        self.expand_left = MAX_EXPANDED
         self.anchors: dict[str, list[Event] | None] = {}  # None: still being read
         self.anchor_lines: dict[str, int] = {}
         self.recording: list[list[Event]] = []
@@ -309,8 +312,12 @@ class _Builder:
         if type(event) is yaml.AliasEvent:
             return self.alias(event, loc, depth)
         self.count += 1
-        if self.count > MAX_NODES:
-            message = f"document expands to more than {MAX_NODES:,} values (an alias bomb?)"
+        if self.count > self.limit:
+            message = (
+                f"aliases expand to more than {MAX_EXPANDED:,} values (an alias bomb?)"
+                if self.replaying
+                else f"document has more than {MAX_NODES:,} values"
+            )
             raise _at(message, self.doc.path, event.start_mark)
         self.doc.positions.setdefault(loc, _position(event))
         recorded = self.open_anchor(event)
@@ -386,7 +393,7 @@ class _Builder:
             # a plain string value: what value() does, less what cannot apply (no
             # anchor to record, a position already set at the key's)
             self.count += 1
-            if self.count > MAX_NODES:
+            if self.count > self.limit:
                 self.value(event, child, depth + 1)  # raises, as any value would
             out[key] = text
         return out
@@ -490,9 +497,15 @@ class _Builder:
             message = f"nesting deeper than {MAX_DEPTH} levels (alias *{event.anchor} is in itself)"
             raise _at(one_line(message), self.doc.path, event.start_mark)
         saved = self.pull, self.replaying, self.recording
+        outermost = not self.replaying
+        if outermost:  # (what it builds counts against the aliases' budget too)
+            before, self.limit = self.count, min(MAX_NODES, self.count + self.expand_left)
         # the open anchors recorded the alias itself, not what it stands for
         self.pull, self.replaying, self.recording = iter(recorded).__next__, True, []
         try:
             return self.value(self.pull(), loc, depth)
         finally:
             self.pull, self.replaying, self.recording = saved
+            if outermost:
+                self.expand_left -= self.count - before
+                self.limit = MAX_NODES

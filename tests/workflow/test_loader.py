@@ -142,7 +142,26 @@ class TestLimits:
     def test_alias_bomb(self) -> None:
         lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
         lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]
-        assert "more than 100,000 values" in fatal("\n".join(lines))
+        assert "aliases expand to more than 100,000 values (an alias bomb?)" in fatal(
+            "\n".join(lines)
+        )
+
+    def test_only_what_aliases_build_counts_against_the_bomb_limit(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A 10,000-node workflow of 630 KB (no alias) was refused as "an alias
+        bomb?": plain values now count against ``MAX_NODES`` (more than a file of
+        ``MAX_BYTES`` can hold), replayed ones against ``MAX_EXPANDED`` too."""
+        monkeypatch.setattr(_loader, "MAX_EXPANDED", 50)
+        monkeypatch.setattr(_loader, "MAX_NODES", 500)
+        plain = "a: [" + ",".join(["1"] * 400) + "]\nb: {k: v}\n"
+        assert len(load_text(plain, "f.yaml").data["a"]) == 400
+        aliased = "x: &x [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" + "\n".join(f"y{i}: *x" for i in range(5))
+        assert len(load_text(aliased, "f.yaml").data) == 6  # 45 values replayed
+        bomb = aliased + "\ny5: *x\n"  # 54
+        assert "aliases expand to more than 50 values (an alias bomb?)" in fatal(bomb)
+        too_many = "a: [" + ",".join(["1"] * 500) + "]\n"
+        assert "document has more than 500 values" in fatal(too_many)
 
     def test_oversized_file(self, tmp_path: Path) -> None:
         big = tmp_path / "big.yaml"
