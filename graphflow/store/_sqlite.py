@@ -122,6 +122,7 @@ _CHUNK: Final = 512 if sqlite3.sqlite_version_info >= (3, 32) else 64  # rows pe
 _FEW: Final = 16  # a commit of this many rows or fewer is one statement (of its exact size)
 _LIVE: Final = ("running",)
 _RUN_CHECKPOINT_PAGES: Final = 200  # WAL pages (4 KiB) written before a checkpoint
+_COMPACT_BYTES: Final = 1 << 20  # free pages worth compacting away (``gc``)
 _START_AFTER: Final = 0.25  # s: a node still running this long has its start row written
 _ITEM: Final = re.compile(r"(.+)\[\d+\]")  # a for_each item's id: its node's, then [index]
 
@@ -298,6 +299,10 @@ class SQLiteStore:
         it is in progress. (A conversation that keeps some runs keeps all its steps:
         a resume replays the steps, not the runs.)
 
+        Then, when at least a quarter of the file (and 1 MiB) is free pages, the
+        file is compacted (``VACUUM``; skipped, to be done by a later gc, while
+        another process writes to it): deleting rows alone never shrinks it.
+
         Returns:
             How many runs were deleted.
         """
@@ -322,7 +327,26 @@ class SQLiteStore:
                 "DELETE FROM cache WHERE expires_at <= ? OR stored_at < ?",
                 [time.time(), -math.inf if cutoff is None else cutoff],
             )
+        self._compact()
         return len(doomed)
+
+    def _compact(self) -> None:
+        """``VACUUM`` the file if much of it is free pages (``gc``)."""
+        db = self._connect()
+        try:
+            free = db.execute("PRAGMA freelist_count").fetchone()[0]
+            total = db.execute("PRAGMA page_count").fetchone()[0]
+            size = db.execute("PRAGMA page_size").fetchone()[0]
+            if free * size >= _COMPACT_BYTES and free * 4 >= total:
+                db.execute("PRAGMA busy_timeout = 1000")  # (a writer elsewhere: next time)
+                db.execute("VACUUM")
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # (the WAL held it all)
+        except sqlite3.OperationalError:  # busy or locked: the rows are gone all the same
+            pass
+        except sqlite3.Error as exc:
+            raise StoreError(self.path, _what(exc)) from exc
+        finally:
+            db.close()
 
     # -- inside -----------------------------------------------------------------
 
