@@ -69,6 +69,10 @@ class GraphBuilder:
         self.node_ids = checked.node_ids
         self.model: WorkflowModel | None = checked.model
         self.inputs = inputs  # None: the file's inputs are wrong; references to them go unchecked
+        declared = list(checked.model.inputs) if checked.model is not None else []
+        self.declared = declared
+        # required but not given: said once where declared, not again where read
+        self.unset = frozenset(declared) - frozenset(inputs or ())
         self.environ = environ
         self.registry = registry
         self.complete = complete
@@ -236,6 +240,8 @@ class GraphBuilder:
         if not pieces[0].is_static or self.inputs is None:
             return value
         got = tpl.final(pieces, functools.partial(self._lookup, loc))
+        if got is None and pieces[0].ref.path and pieces[0].ref.path[0] in self.unset:
+            return value
         if not isinstance(got, list):
             self.problems.at(f"for_each: {value} is {type(got).__name__}, not a list", loc)
         return got
@@ -342,6 +348,8 @@ class GraphBuilder:
         try:
             if r.node_id == tpl.ENV:
                 return read_env(r, self.environ)
+            if r.path and r.path[0] in self.unset:
+                return None  # (not given: said where it is declared)
             return resolve_path(self.inputs, r)
         except (ReferenceResolutionError, ValueError) as exc:
             self.problems.at(str(exc), loc)
@@ -349,8 +357,8 @@ class GraphBuilder:
 
     def _check_ref(self, r: Ref, loc: Loc, item: str | None) -> None:
         if r.node_id == tpl.INPUTS:
-            if self.inputs is not None and (not r.path or r.path[0] not in self.inputs):
-                known = ", ".join(self.inputs) or "none"
+            if self.inputs is not None and (not r.path or r.path[0] not in self.declared):
+                known = ", ".join(self.declared) or "none"
                 name = r.path[0] if r.path else ""
                 self.problems.at(f"{r} names unknown input {quote(name)} (inputs: {known})", loc)
         elif r.node_id == tpl.ENV:

@@ -163,6 +163,17 @@ class TestErrors:
             "<string>:5:19: cycle: a -> b -> a ('b' needs 'a' at line 5; 'a' needs 'b' at line 4)"
         )
 
+    def test_a_required_input_not_given_is_said_once_not_where_it_is_read(self) -> None:
+        text = (
+            "name: x\ninputs: {xs: {required: true}, n: {default: 3}}\nnodes:\n"
+            "  each: {tool: echo, for_each: '${inputs.xs}', args: {x: '${item}'}}\n"
+            "  a: {tool: echo, args: {x: '${inputs.xs}', t: '${inputs.typo}'}}\n"
+        )
+        assert error_of(text).splitlines() == [
+            "<string>:2:10: input 'xs' is required: pass --input xs=...",
+            "<string>:5:45: ${inputs.typo} names unknown input 'typo' (inputs: xs, n)",
+        ]
+
     def test_unknown_input_given(self) -> None:
         message = error_of("name: x\ninputs: {a: {}}\nnodes:\n  n: {tool: echo}\n", inputs={"b": 1})
         assert message == "<string>: unknown input 'b' (this workflow's inputs: a)"
