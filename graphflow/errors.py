@@ -39,8 +39,21 @@ class CycleError(GraphError):
 
     def __init__(self, cycle: Sequence[str], detail: str = "") -> None:
         self.cycle: list[str] = list(cycle)
-        message = "cycle: " + " -> ".join(self.cycle)
+        message = _cycle_text(self.cycle)
         super().__init__(message + (f" ({detail})" if detail else ""))
+
+
+def _cycle_text(cycle: Sequence[str]) -> str:
+    """``cycle: a -> b -> a``; a long one keeps both ends and says how long it is
+    (``cycle of 5,000 nodes: n0 -> n1 -> n2 -> n3 -> … -> n4999 -> n0``)."""
+    count = len(cycle) - 1
+    if count <= _CYCLE_SHOWN:
+        return "cycle: " + " -> ".join(cycle)
+    shown = [*cycle[:4], "…", *cycle[-3:]]
+    return f"cycle of {count:,} nodes: " + " -> ".join(shown)
+
+
+_CYCLE_SHOWN = 8  # nodes of a cycle named in full; a longer one: its ends
 
 
 class UnknownNodeError(GraphError):

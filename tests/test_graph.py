@@ -100,6 +100,20 @@ class TestValidation:
         assert info.value.cycle == ["a", "b", "c", "a"]
         assert str(info.value).startswith("cycle: a -> b -> c -> a")
 
+    def test_a_long_cycle_is_named_by_its_ends_and_its_length(self) -> None:
+        """A 5,000-node cycle and a 10,000-node one printed the same 28 nodes, cut."""
+        g = gf.Graph()
+        for i in range(5_000):
+            g.add(f"n{i}", noop, depends_on=[f"n{(i - 1) % 5_000}"])
+        with pytest.raises(gf.CycleError) as info:
+            g.validate()
+        assert len(info.value.cycle) == 5_001
+        first, *_, last = info.value.cycle[:-1]
+        assert str(info.value).startswith(f"cycle of 5,000 nodes: {first} -> ")
+        assert " -> … -> " in str(info.value)
+        assert str(info.value).split(" (")[0].endswith(f" -> {last} -> {first}")
+        assert len(str(info.value)) < 160
+
     def test_self_loop(self) -> None:
         g = gf.Graph()
         g.add("a", noop, args={"me": "${a}"})

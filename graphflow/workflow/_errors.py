@@ -46,7 +46,7 @@ class WorkflowCycleError(CycleError, SpecError):
         key: str | None,
     ) -> None:
         self.cycle = list(cycle)
-        message = one_line(f"cycle: {' -> '.join(self.cycle)} ({detail})")
+        message = one_line(f"{CycleError(self.cycle)} ({detail})")  # (its wording)
         SpecError.__init__(self, message, path=path, line=line, column=column, key=key)
 
 
