@@ -153,7 +153,10 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
             "-" if took is None else f"{took:.2f} s",
             _detail(node, hide),
         )
-    _console().print(table)
+    if rows:
+        _console().print(table)
+    else:  # (every row is a success or a skip, beyond MAX_ROWS: no empty frame)
+        print(title)
     if rest:
         print(rest)
     if missing:

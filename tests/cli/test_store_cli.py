@@ -404,6 +404,12 @@ class TestRunsCommand:
         )
         every = Ran(capsys, "runs", "show", "last", "--all")
         assert "each[59]" in every.stdout and "more rows" not in every.stdout
+        wide = tmp_path / "wide.yaml"  # all succeed: no empty table, the title
+        wide.write_text(wide.read_text().replace("bad: [7]", "bad: []"))
+        assert Ran(capsys, "run", path).returncode == 0
+        quiet = Ran(capsys, "runs", "show", "last").stdout.splitlines()
+        assert len(quiet) == 2 and quiet[0].startswith("run ") and ": succeeded, " in quiet[0]
+        assert quiet[1] == "61 more rows not listed: 61 succeeded (--all lists them)"
 
     def test_mistakes_are_one_line_and_exit_2(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
