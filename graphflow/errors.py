@@ -45,7 +45,7 @@ class CycleError(GraphError):
 
 def _cycle_text(cycle: Sequence[str]) -> str:
     """``cycle: a -> b -> a``; a long one keeps both ends and says how long it is
-    (``cycle of 5,000 nodes: n0 -> n1 -> n2 -> n3 -> … -> n4999 -> n0``)."""
+    (``cycle of 5,000 nodes: n0 -> n1 -> n2 -> n3 -> … -> n4998 -> n4999 -> n0``)."""
     count = len(cycle) - 1
     if count <= _CYCLE_SHOWN:
         return "cycle: " + " -> ".join(cycle)

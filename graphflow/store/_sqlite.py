@@ -300,8 +300,9 @@ class SQLiteStore:
         a resume replays the steps, not the runs.)
 
         Then, when at least a quarter of the file (and 1 MiB) is free pages, the
-        file is compacted (``VACUUM``; skipped, to be done by a later gc, while
-        another process writes to it): deleting rows alone never shrinks it.
+        file is compacted (``VACUUM``; skipped, to be done by a later gc, while a
+        run is in progress or another process writes to it): deleting rows alone
+        never shrinks it.
 
         Returns:
             How many runs were deleted.
@@ -337,6 +338,9 @@ class SQLiteStore:
             free = db.execute("PRAGMA freelist_count").fetchone()[0]
             total = db.execute("PRAGMA page_count").fetchone()[0]
             size = db.execute("PRAGMA page_size").fetchone()[0]
+            running = db.execute("SELECT host, pid FROM runs WHERE status = 'running'").fetchall()
+            if any(_alive(host, pid) for host, pid in running):
+                return  # (VACUUM holds the write lock while it copies: its commits would wait)
             if free * size >= _COMPACT_BYTES and free * 4 >= total:
                 db.execute("PRAGMA busy_timeout = 1000")  # (a writer elsewhere: next time)
                 db.execute("VACUUM")

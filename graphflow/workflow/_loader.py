@@ -315,7 +315,7 @@ class _Builder:
         if self.count > self.limit:
             message = (
                 f"aliases expand to more than {MAX_EXPANDED:,} values (an alias bomb?)"
-                if self.replaying
+                if self.limit < MAX_NODES
                 else f"document has more than {MAX_NODES:,} values"
             )
             raise _at(message, self.doc.path, event.start_mark)
