@@ -311,14 +311,15 @@ class SQLiteStore:
 
         cutoff = time.time() - older_than if older_than is not None else None
         with self._writing() as db:
+            runs = db.execute(
+                "SELECT run_id, workflow, row_number() OVER (PARTITION BY workflow"
+                " ORDER BY seq DESC), started_at, status, host, pid FROM runs"
+            ).fetchall()
+            live = {row[0] for row in runs if row[4] in _LIVE and _alive(row[5], row[6])}
             doomed = [
                 (run_id, workflow)
-                for run_id, workflow, rank, started, status, host, pid in db.execute(
-                    "SELECT run_id, workflow, row_number() OVER (PARTITION BY workflow"
-                    " ORDER BY seq DESC), started_at, status, host, pid FROM runs"
-                )
-                if (rank > keep or (cutoff is not None and started < cutoff))
-                and not (status in _LIVE and _alive(host, pid))
+                for run_id, workflow, rank, started, *_ in runs
+                if (rank > keep or (cutoff is not None and started < cutoff)) and run_id not in live
             ]
             ids = [(run_id,) for run_id, _ in doomed]
             db.executemany("DELETE FROM nodes WHERE run_id = ?", ids)
@@ -328,7 +329,8 @@ class SQLiteStore:
                 "DELETE FROM cache WHERE expires_at <= ? OR stored_at < ?",
                 [time.time(), -math.inf if cutoff is None else cutoff],
             )
-        self._compact()
+        if not live:  # (VACUUM holds the write lock while it copies: their commits would wait)
+            self._compact()
         return len(doomed)
 
     def _compact(self) -> None:
@@ -338,9 +340,6 @@ class SQLiteStore:
             free = db.execute("PRAGMA freelist_count").fetchone()[0]
             total = db.execute("PRAGMA page_count").fetchone()[0]
             size = db.execute("PRAGMA page_size").fetchone()[0]
-            running = db.execute("SELECT host, pid FROM runs WHERE status = 'running'").fetchall()
-            if any(_alive(host, pid) for host, pid in running):
-                return  # (VACUUM holds the write lock while it copies: its commits would wait)
             if free * size >= _COMPACT_BYTES and free * 4 >= total:
                 db.execute("PRAGMA busy_timeout = 1000")  # (a writer elsewhere: next time)
                 db.execute("VACUUM")
