@@ -47,7 +47,7 @@ from anyio.abc import TaskGroup
 from ._context import CURRENT, idempotency_key
 from ._results import NodeError, NodeResult, NodeStatus
 from ._spec import NodeSpec, tool_identity
-from ._state import RunState
+from ._state import EXPAND_EVERY, RunState
 from ._types import Executor, NodeCall, RemoteValue, RunJournal
 
 _YIELD_EVERY: Final = 64  # a worker whose tools never suspend still yields this often
@@ -140,6 +140,7 @@ class Driver:
         "executor",
         "executors",
         "growing",
+        "refill",
         "idle",
         "committing",
         "cache_reads",
@@ -164,6 +165,7 @@ class Driver:
         self.active = 0
         self.idle = 0
         self.growing = False  # a _grow task is looking at the pool
+        self.refill: anyio.Event | None = None  # set when ready work runs low (``_expand``)
         self.remote = False  # an executor returned a RemoteValue: fetch them from now on
         self.journal: RunJournal | None = None  # the run store's: successes are committed
         self.journal_failed: Callable[[BaseException], None] = _ignore
@@ -184,6 +186,25 @@ class Driver:
         if len(ready) > self.idle and not self.growing and self.active < self.cap:
             self.growing = True
             self.tg.start_soon(self._grow)
+
+    def expand(self) -> None:
+        """The state has runtime ``for_each`` items left to make (``RunState.on_expand``)."""
+        self.tg.start_soon(self._expand)
+
+    async def _expand(self) -> None:
+        """Make them a batch a loop tick, so that the items made first run meanwhile,
+        and no faster than workers take them (``refill``)."""
+        state = self.state
+        while True:
+            more = state.expand_more()
+            self.wake()
+            if not more:
+                return
+            if len(state.ready) >= EXPAND_EVERY:  # made none: wait until workers take some
+                refill = self.refill = anyio.Event()
+                await refill.wait()
+            else:
+                await anyio.lowlevel.checkpoint()
 
     def _spawn(self, count: int) -> None:
         for _ in range(count):
@@ -219,6 +240,9 @@ class Driver:
         try:
             while ready and state.stop_reason is None:
                 i = ready.popleft()
+                if self.refill is not None and len(ready) < EXPAND_EVERY:
+                    self.refill.set()
+                    self.refill = None
                 if state.claiming and not state.claim(i):
                     continue  # parked until what blocks it is released
                 self.idle -= 1

@@ -124,6 +124,16 @@ class ReadyTracker:
                 return SKIP, d
         return WAITING, -1
 
+    def hold(self, node: int) -> None:
+        """Keep a waiting ``node`` waiting until ``unhold`` (a gather whose items are made)."""
+        self.pending[node] += 1
+
+    def unhold(self, node: int) -> list[int]:
+        """Undo one ``hold``; returns ``[node]`` if it is ready now."""
+        ready: list[int] = []
+        self._count_down(node, ready)
+        return ready
+
     def finish_unstarted(self) -> list[int]:
         """Mark every node not handed out as finished (the run is ending) and return them."""
         left = [i for i, s in enumerate(self.state) if s == WAITING]

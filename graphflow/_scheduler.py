@@ -319,6 +319,7 @@ async def _nodes(
             driver.cache_reads = caching
         state.on_stop = tg.cancel_scope.cancel
         state.on_wake = driver.wake
+        state.on_expand = driver.expand
         state.start()
         driver.wake()
         try:

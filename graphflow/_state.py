@@ -32,11 +32,11 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, final
 
 from ._condition import ConditionError
 from ._event import FINISHED_EVENT, Event, EventKind
-from ._expand import ResultRef, gather_spec, item_record, item_spec
+from ._expand import ResultRef, RuntimeMap, gather_spec, item_record, item_spec
 from ._graph import Plan
 from ._limits import NOT_RENDERED, Claims
 from ._ready import READY, SKIP, ReadyTracker
@@ -58,6 +58,7 @@ _SKIPPED: Final = NodeStatus.SKIPPED
 _CANCELLED: Final = NodeStatus.CANCELLED
 
 Emit = Callable[[Event], None]
+EXPAND_EVERY: Final = 512  # runtime for_each items made at once (``RunState._expand``)
 _attempt: Final = tuple.__new__
 
 
@@ -108,6 +109,9 @@ class RunState:
         self.stop_cause: str | None = None
         self.on_stop: Callable[[], None] | None = None  # the driver cancels running nodes
         self.on_wake: Callable[[], None] | None = None  # the driver starts workers for ready ones
+        self.on_expand: Callable[[], None] | None = None  # the driver calls ``expand_more``
+        self.expanding: list[_Expansion] = []  # maps whose items are still being made
+        self._expand_asked = False  # on_expand was called, and expand_more has work
         self.executor_names: frozenset[str] | None = None  # the driver's (None: not checked)
         self.swept = False  # unstarted nodes were given results after a stop
         self.rng = random.Random(seed)
@@ -233,6 +237,7 @@ class RunState:
 
     def finish(self) -> None:
         """End of the run: give every node still without one a result; emit ``run.finished``."""
+        self.expanding.clear()  # (a map cut short: its gather is skipped below)
         self._finish_unstarted()
         self.finished_at = time.time()
         self._event(EventKind.RUN_FINISHED)
@@ -457,7 +462,14 @@ class RunState:
     # -- runtime for_each ----------------------------------------------------
 
     def _expand(self, source: int) -> None:
-        """``source`` succeeded: create the items of every map that waits on it."""
+        """``source`` succeeded: create the items of every map that waits on it.
+
+        ``EXPAND_EVERY`` items now, the rest by ``expand_more`` (each map's
+        gather waits for its last item to be made): a map of 100,000 items would
+        hold the loop for seconds, before the first item started, or Ctrl-C did.
+        """
+        if self.stop_reason is not None:
+            return  # nothing new starts: the gathers are skipped with the rest
         for m in self.expansions[source]:
             gather = self.index[m.node_id]
             if self.results[gather] is not None:
@@ -475,16 +487,60 @@ class RunState:
             else:
                 continue  # the map it follows failed: the tracker skips this one
             self.map_sizes[m.node_id] = count
-            origin = m.source.node_id if m.over is None else None
-            items = [
-                self._add(item_spec(m.spec, k, values[k] if origin else None, m.over, origin))
-                for k in range(count)
-            ]
-            spec = self.specs[gather] = gather_spec(m.spec, count)
-            self.deps[gather] = tuple(self.index[d] for d in spec.deps)
+            job = _Expansion(m, gather, values, count)
+            self.tracker.hold(gather)  # (until its last item is made)
+            if not self._expand_some(job):
+                self.expanding.append(job)  # (a chained map's job follows its map's)
+        if self.expanding and self.on_expand is None:
+            while self.expand_more(lazily=False):  # (no driver to do it a tick at a time)
+                pass
+        elif self.expanding and not self._expand_asked:
+            self._expand_asked = True
+            assert self.on_expand is not None
+            self.on_expand()
+
+    def expand_more(self, lazily: bool = True) -> bool:
+        """Make the next ``EXPAND_EVERY`` items of each map still being expanded.
+
+        The driver calls it once a loop tick while it returns True (``on_expand``).
+        ``lazily``: not while that many nodes are ready already: items are made
+        as fast as they are run, no faster (a stopped run then has few to skip,
+        and an unstarted item takes no memory). A stopped run makes no more
+        items: its maps' gathers are skipped.
+        """
+        if self.stop_reason is not None:
+            self.expanding.clear()
+        if lazily and len(self.ready) >= EXPAND_EVERY:
+            return bool(self.expanding)
+        jobs, self.expanding = self.expanding, []
+        for job in jobs:  # in order: a chained map's items follow its map's
+            if not self._expand_some(job):
+                self.expanding.append(job)
+        self._expand_asked = bool(self.expanding)
+        return self._expand_asked
+
+    def _expand_some(self, job: _Expansion) -> bool:
+        """The next items of ``job``; True once the map has all of them."""
+        m, gather = job.map, job.gather
+        origin = m.source.node_id if m.over is None else None
+        values, spec = job.values, m.spec
+        end = min(job.made + EXPAND_EVERY, job.count)
+        items = [
+            self._add(item_spec(spec, k, values[k] if origin else None, m.over, origin))
+            for k in range(job.made, end)
+        ]
+        job.made = end
+        if self.results[gather] is None:
             outcome, upstream = self.tracker.add_deps(gather, items)
             if outcome == SKIP:
                 self._skip_now(gather, upstream)
+        if end < job.count:
+            return False
+        if self.results[gather] is None:
+            spec = self.specs[gather] = gather_spec(m.spec, job.count)
+            self.deps[gather] = tuple(self.index[d] for d in spec.deps)
+            self._queue(self.tracker.unhold(gather))
+        return True
 
     def _for_each_values(self, source: Ref, node_id: str) -> list[Any]:
         result = self.results[self.index[source.node_id]]
@@ -522,6 +578,20 @@ class RunState:
     def _skip_now(self, i: int, upstream: int) -> None:
         self._skip(i, upstream)
         self._release(i, False)
+
+
+@final
+class _Expansion:
+    """A runtime map being expanded: ``made`` of its ``count`` items exist."""
+
+    __slots__ = ("count", "gather", "made", "map", "values")
+
+    def __init__(self, m: RuntimeMap, gather: int, values: list[Any], count: int) -> None:
+        self.map = m
+        self.gather = gather
+        self.values = values
+        self.count = count
+        self.made = 0
 
 
 def _effective_timeout(node: float | None, default: float | None) -> float | None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
+from unittest.mock import patch
 
 import anyio
+import anyio.lowlevel
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import graphflow as gf
+import graphflow._state as state_module
 from graphflow import NodeStatus as S
+from graphflow._state import EXPAND_EVERY, RunState
 
 pytestmark = pytest.mark.anyio
 
@@ -321,3 +328,207 @@ class TestPartial:
         deps = result.dependencies()
         assert deps["m[0]"] == ("src",) and deps["m[1]"] == ("src",)
         assert deps["m"] == ("m[0]", "m[1]")
+
+
+class TestBigRuntimeMaps:
+    """A map over many items makes them a batch a tick, as fast as they run, no faster."""
+
+    async def test_items_made_in_batches_run_and_gather_in_order(self) -> None:
+        n = 3 * EXPAND_EVERY + 7
+        g = gf.Graph()
+        g.add("src", value, args={"x": list(range(n))})
+        g.add("m", double, for_each="${src}", args={"x": "${item}"})
+        g.add("chained", double, for_each="${m}", args={"x": "${item}"})
+        g.add("total", lambda xs: sum(xs), args={"xs": "${chained}"})
+        result = await gf.run(g)
+        assert result.ok
+        assert result["m"].output == [2 * k for k in range(n)]
+        assert result["chained"].output == [4 * k for k in range(n)]
+        assert result["total"].output == 4 * sum(range(n))
+        assert len(result) == 2 * n + 4
+
+    def test_a_source_of_100000_makes_one_batch_until_those_run(self) -> None:
+        g = gf.Graph()
+        g.add("src", value)
+        g.add("m", double, for_each="${src}", args={"x": "${item}"})
+        state = RunState(g.plan())
+        asked: list[int] = []
+        state.on_expand = lambda: asked.append(len(state.specs))
+        state.start()
+        src = state.ready.popleft()
+        state.begin(src)
+        state.succeeded(src, list(range(100_000)))
+        assert asked == [2 + EXPAND_EVERY]  # the driver is asked once to go on
+        assert len(state.ready) == EXPAND_EVERY
+        assert state.expand_more() is True  # they have not run: nothing new is made
+        assert len(state.specs) == 2 + EXPAND_EVERY
+        for _ in range(EXPAND_EVERY):
+            i = state.ready.popleft()
+            state.begin(i)
+            state.succeeded(i, 0)
+        assert state.results[state.index["m"]] is None  # the gather waits for all 100,000
+        assert state.expand_more() is True
+        assert len(state.specs) == 2 + 2 * EXPAND_EVERY
+
+    async def test_under_a_small_cap_the_rest_waits_without_spinning(self) -> None:
+        """The items left to make wait for the workers to take the ready ones: not
+        a task polling every loop tick while 2 workers get through the first 512."""
+        calls = 0
+        expand_more = RunState.expand_more
+
+        def counted(state: RunState, lazily: bool = True) -> bool:
+            nonlocal calls
+            calls += 1
+            return expand_more(state, lazily)
+
+        async def item(x: int) -> int:
+            await anyio.sleep(0.0005)
+            return x
+
+        n = 3 * EXPAND_EVERY
+        g = gf.Graph()
+        g.add("src", value, args={"x": list(range(n))})
+        g.add("m", item, for_each="${src}", args={"x": "${item}"})
+        with patch.object(RunState, "expand_more", counted):
+            result = await gf.run(g, concurrency=2)
+        assert result["m"].output == list(range(n))
+        assert calls <= 2 * (n // EXPAND_EVERY) + 2  # (once a batch, not once a tick)
+
+    async def test_a_fail_fast_stop_while_a_big_map_is_made_ends_it(self) -> None:
+        async def item(x: int) -> int:
+            await anyio.lowlevel.checkpoint()
+            if x == EXPAND_EVERY + 100:
+                raise ValueError("bad item")
+            return x
+
+        g = gf.Graph()
+        g.add("src", value, args={"x": list(range(100_000))})
+        g.add("m", item, for_each="${src}", args={"x": "${item}"})
+        g.add("after", value, args={"x": "${m}"})
+        with anyio.fail_after(20):
+            result = await gf.run(g, fail_fast=True)
+        made = [k for k in result if k.startswith("m[")]
+        assert len(made) < 10 * EXPAND_EVERY  # (not the 100,000)
+        assert result[f"m[{EXPAND_EVERY + 100}]"].status is S.FAILED
+        assert result["m"].status is S.SKIPPED and result["after"].status is S.SKIPPED
+        assert result["m"].cause == f"m[{EXPAND_EVERY + 100}]"
+
+    async def test_cancelled_from_outside_while_a_big_map_is_made(self) -> None:
+        ran = 0
+
+        async def item(x: int) -> int:
+            nonlocal ran
+            ran += 1
+            if ran == 2 * EXPAND_EVERY:
+                scope.cancel()
+            await anyio.lowlevel.checkpoint()
+            return x
+
+        g = gf.Graph()
+        g.add("src", value, args={"x": list(range(100_000))})
+        g.add("m", item, for_each="${src}", args={"x": "${item}"})
+        seen: list[gf.NodeResult] = []
+        with anyio.CancelScope() as scope:
+            await gf.run(g, observers=[_Finished(seen)])
+        assert scope.cancelled_caught
+        made = {r.node_id for r in seen if r.node_id.startswith("m[")}
+        assert 2 * EXPAND_EVERY <= len(made) < 10 * EXPAND_EVERY
+        assert len(seen) == len({r.node_id for r in seen})  # one result each
+        assert {r.node_id for r in seen} == {"src", "m", *made}
+
+
+class _Finished:
+    """An observer keeping each node's final result."""
+
+    def __init__(self, into: list[gf.NodeResult]) -> None:
+        self.into = into
+
+    def __call__(self, event: gf.Event) -> None:
+        if event.result is not None:
+            self.into.append(event.result)
+
+
+@st.composite
+def _maps(draw: st.DrawFn) -> tuple[int, set[int], set[int], int | None, int]:
+    n = draw(st.integers(0, 14))
+    fails = draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=3)) if n else set()
+    chained_fails = draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=2)) if n else set()
+    stop_at = draw(st.none() | st.integers(1, 60))
+    return n, fails, chained_fails, stop_at, draw(st.integers(0, 2**16))
+
+
+@given(_maps())
+@settings(max_examples=150, deadline=None)
+def test_made_a_few_at_a_time_a_map_ends_as_if_made_at_once(
+    case: tuple[int, set[int], set[int], int | None, int],
+) -> None:
+    """Items made 3 a time at random moments between the run's steps (and maybe a stop):
+    each node made has one result, and without a stop the same as all made at once."""
+    n, fails, chained_fails, stop_at, seed = case
+
+    def first(x: int) -> int:
+        if x in fails:
+            raise ValueError(f"item {x}")
+        return 10 * x
+
+    def second(x: int) -> int:
+        if x // 10 in chained_fails:
+            raise ValueError(f"chained {x}")
+        return x + 1
+
+    g = gf.Graph()
+    g.add("src", lambda: list(range(n)))
+    g.add("m", first, for_each="${src}", args={"x": "${item}"})
+    g.add("c", second, for_each="${m}", args={"x": "${item}"})
+    g.add("p", first, for_each="${src}", args={"x": "${item}"}, partial=True)
+    g.add("end", lambda a, b: [a, b], args={"a": "${c}", "b": "${p}"}, trigger="all_done")
+    with patch.object(state_module, "EXPAND_EVERY", 3):
+        lazy = RunState(g.plan(), seed=0)
+        lazy.on_expand = lambda: None  # (the test's driver calls expand_more)
+        _drive(lazy, random.Random(seed), stop_at)
+        eager = RunState(g.plan(), seed=0)
+        _drive(eager, random.Random(seed), None)
+    made = lazy.result()
+    assert all(r is not None for r in lazy.results) and len(made) == len(lazy.specs)
+    assert {"src", "m", "c", "p", "end"} <= set(made)
+    if stop_at is None or lazy.stop_reason is None:
+        at_once = eager.result()
+        assert set(made) == set(at_once)
+        for node_id, result in at_once.items():
+            assert (made[node_id].status, made[node_id].output) == (result.status, result.output)
+
+
+def _drive(state: RunState, rng: random.Random, stop_at: int | None) -> None:
+    """Run nodes, and make the next items, in an order ``rng`` picks; maybe stop."""
+    running: list[int] = []
+    state.start()
+    step = 0
+    while state.ready or running or state.expanding:
+        step += 1
+        if stop_at is not None and step >= stop_at:
+            state.stop("stopped by the test")
+            for i in running:
+                state.cancelled(i)
+            break
+        choice = rng.randrange(3)
+        if choice == 0 and state.ready:
+            i = state.ready.popleft()
+            state.begin(i)
+            running.append(i)
+        elif choice == 1 and running:
+            i = running.pop(rng.randrange(len(running)))
+            spec = state.specs[i]
+            try:
+                output = spec.tool(**state.arguments(i))
+                if spec.is_async:  # a gather: a coroutine that never suspends
+                    try:
+                        output.send(None)
+                    except StopIteration as stop:
+                        output = stop.value
+            except Exception as exc:
+                state.failed(i, exc)
+                continue
+            state.succeeded(i, output)
+        elif choice == 2 and state.expanding:
+            state.expand_more()
+    state.finish()
