@@ -22,9 +22,10 @@ import reprlib
 import traceback as _traceback
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from operator import attrgetter
+from types import TracebackType
 from typing import Any, Final, NamedTuple, final
 
 from ._json import encode_json as encode_json
@@ -47,25 +48,71 @@ class NodeStatus(StrEnum):
 
 
 @final
-@dataclass(slots=True)
 class NodeError:
     """A structured record of what a node raised.
 
     Attributes:
         type: the exception's class name.
         message: its text.
-        traceback: the formatted traceback.
+        traceback: the formatted traceback (formatted when first read: 200 µs
+            a failure, 20 times a node's whole cost, paid by no run that
+            never looks).
         timed_out: the timeout in seconds that expired, if that ended the
             attempt; None otherwise. Test this, not the message.
         exception: the exception itself: not serialised, not compared, and
             dropped when pickled if it does not survive pickling.
     """
 
-    type: str
-    message: str
-    traceback: str = ""
-    timed_out: float | None = None
-    exception: BaseException | None = field(default=None, repr=False, compare=False)
+    __slots__ = ("_formatted", "_tb", "exception", "message", "timed_out", "type")
+
+    def __init__(
+        self,
+        type: str,
+        message: str,
+        traceback: str = "",
+        timed_out: float | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        self.type = type
+        self.message = message
+        self._formatted: str | None = traceback
+        self._tb: TracebackType | None = None  # (``_formatted`` is None: format this)
+        self.timed_out = timed_out
+        self.exception = exception
+
+    @property
+    def traceback(self) -> str:
+        text = self._formatted
+        if text is None:
+            exc = self.exception
+            assert exc is not None
+            # the traceback as it was when recorded, even if the exception was raised again
+            # since (``_tb`` is kept: two threads reading this at once both format it whole)
+            text = self._formatted = "".join(_traceback.format_exception(type(exc), exc, self._tb))
+        return text
+
+    @traceback.setter
+    def traceback(self, text: str) -> None:
+        self._formatted, self._tb = text, None
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not NodeError:
+            return NotImplemented
+        assert isinstance(other, NodeError)
+        return (self.type, self.message, self.timed_out, self.traceback) == (
+            other.type,
+            other.message,
+            other.timed_out,
+            other.traceback,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # (mutable, as the dataclass it was)
+
+    def __repr__(self) -> str:
+        return (
+            f"NodeError(type={self.type!r}, message={self.message!r},"
+            f" traceback={self.traceback!r}, timed_out={self.timed_out!r})"
+        )
 
     @classmethod
     def from_exception(
@@ -84,8 +131,9 @@ class NodeError:
         """
         if message is None:
             message = f"timed out after {timed_out:g} s" if timed_out is not None else _text(exc)
-        text = "".join(_traceback.format_exception(exc))
-        return cls(type(exc).__name__, message, text, timed_out, exc)
+        error = cls(type(exc).__name__, message, "", timed_out, exc)
+        error._formatted, error._tb = None, exc.__traceback__
+        return error
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NodeError:

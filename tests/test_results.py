@@ -119,7 +119,27 @@ class TestRecords:
 
     def test_the_exception_object_is_not_compared(self) -> None:
         a, b = raised(ValueError("x")), raised(ValueError("x"))
-        assert a.exception is not b.exception and a == dataclasses.replace(b, traceback=a.traceback)
+        assert a.exception is not b.exception
+        assert a == NodeError(b.type, b.message, a.traceback, b.timed_out, b.exception)
+
+    def test_the_traceback_is_the_one_recorded_though_raised_again_since(self) -> None:
+        def tool() -> None:
+            raise ValueError("first")
+
+        def elsewhere(exc: BaseException) -> None:
+            raise exc
+
+        try:
+            tool()
+        except ValueError as exc:
+            error = NodeError.from_exception(exc)
+            caught = exc
+        with pytest.raises(ValueError):
+            elsewhere(caught)  # (its traceback now has more frames)
+        assert "in tool" in error.traceback and "in elsewhere" not in error.traceback
+        assert error.traceback.endswith("ValueError: first\n")
+        error.traceback = "replaced"
+        assert error.traceback == "replaced" and pickle.loads(pickle.dumps(error)) == error
 
 
 class TestDependencies:
