@@ -52,7 +52,6 @@ from ._types import Executor, NodeCall, RemoteValue, RunJournal
 
 _YIELD_EVERY: Final = 64  # a worker whose tools never suspend still yields this often
 _SPAWN_EVERY: Final = 64  # workers added per loop tick at most (``Driver._grow``)
-_LAGGING: Final = 0.01  # a loop tick this long: the pool does not grow (``Driver._grow``)
 
 
 async def fetch_results(state: RunState) -> None:
@@ -222,20 +221,13 @@ class Driver:
         more each tick: so that the calls started first see their end before the
         loop has started 10,000 others (in one tick, ~1 s: 1 ms calls with a
         0.5 s timeout failed by the thousands), and their timings are theirs.
-        None after a tick of ``_LAGGING`` or more, for as long again: the loop
-        is the bottleneck then, and more calls in flight only make each one
-        wait longer for it (100,000 sleeps of 20 ms: median duration 437 ms).
         """
         state = self.state
         ready = state.ready
-        tick = calm = time.perf_counter()
         try:
             while ready and state.stop_reason is None and self.active < self.cap:
                 await anyio.lowlevel.checkpoint()
-                last, tick = tick, time.perf_counter()
-                if tick - last >= _LAGGING:  # a slow tick: grow again when as long has passed
-                    calm = tick + (tick - last)
-                elif self.idle == 0 and ready and tick >= calm:
+                if self.idle == 0 and ready:
                     self._spawn(int(min(len(ready), self.cap - self.active, _SPAWN_EVERY)))
         finally:
             self.growing = False
