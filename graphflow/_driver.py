@@ -21,6 +21,11 @@ With a run store (durable before visible)
   ``_commit`` task does, beside the work; either way every success that
   arrives meanwhile goes in the next commit, so a fan-out commits in batches.
 
+Runtime for_each
+  A map over a big output is made in batches (``RunState.expand_more``): a
+  ``_make_items`` task makes one a loop tick while the state is ``starved``
+  of ready work, else waits for a worker to see it is (``refill``).
+
 Failure semantics
   A tool's exception is recorded by the state, never raised. A retry backs
   off in a separate sleeping task, so the node frees its worker meanwhile.
@@ -47,7 +52,7 @@ from anyio.abc import TaskGroup
 from ._context import CURRENT, idempotency_key
 from ._results import NodeError, NodeResult, NodeStatus
 from ._spec import NodeSpec, tool_identity
-from ._state import EXPAND_EVERY, RunState
+from ._state import RunState
 from ._types import Executor, NodeCall, RemoteValue, RunJournal
 
 _YIELD_EVERY: Final = 64  # a worker whose tools never suspend still yields this often
@@ -165,7 +170,7 @@ class Driver:
         self.active = 0
         self.idle = 0
         self.growing = False  # a _grow task is looking at the pool
-        self.refill: anyio.Event | None = None  # set when ready work runs low (``_expand``)
+        self.refill: anyio.Event | None = None  # set when ready work runs low (``_make_items``)
         self.remote = False  # an executor returned a RemoteValue: fetch them from now on
         self.journal: RunJournal | None = None  # the run store's: successes are committed
         self.journal_failed: Callable[[BaseException], None] = _ignore
@@ -187,24 +192,22 @@ class Driver:
             self.growing = True
             self.tg.start_soon(self._grow)
 
-    def expand(self) -> None:
+    def make_items(self) -> None:
         """The state has runtime ``for_each`` items left to make (``RunState.on_expand``)."""
-        self.tg.start_soon(self._expand)
+        self.tg.start_soon(self._make_items)
 
-    async def _expand(self) -> None:
-        """Make them a batch a loop tick, so that the items made first run meanwhile,
-        and no faster than workers take them (``refill``)."""
+    async def _make_items(self) -> None:
+        """A batch a loop tick while the state is ``starved``; else wait until it is
+        (``refill``, set by a worker): items are made as fast as they are taken."""
         state = self.state
-        while True:
-            more = state.expand_more()
+        while state.expand_more():
             self.wake()
-            if not more:
-                return
-            if len(state.ready) >= EXPAND_EVERY:  # made none: wait until workers take some
+            if state.starved():
+                await anyio.lowlevel.checkpoint()
+            else:
                 refill = self.refill = anyio.Event()
                 await refill.wait()
-            else:
-                await anyio.lowlevel.checkpoint()
+        self.wake()
 
     def _spawn(self, count: int) -> None:
         for _ in range(count):
@@ -240,11 +243,11 @@ class Driver:
         try:
             while ready and state.stop_reason is None:
                 i = ready.popleft()
-                if self.refill is not None and len(ready) < EXPAND_EVERY:
-                    self.refill.set()
-                    self.refill = None
                 if state.claiming and not state.claim(i):
                     continue  # parked until what blocks it is released
+                if self.refill is not None and state.starved():
+                    self.refill.set()
+                    self.refill = None
                 self.idle -= 1
                 busy = True
                 await self._attempt(i)

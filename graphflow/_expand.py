@@ -11,8 +11,10 @@ When each item is known:
               on ``Y[i]`` only (no barrier), and ``${item}`` is Y[i]'s output.
               Static if Y is, otherwise expanded together with Y.
   runtime     ``for_each: ${X.path}`` for any other node X: items are created
-              the moment X succeeds, before anything downstream of X is
-              released. Maps chained over it expand at that same moment.
+              once X succeeds (before anything downstream of X is released),
+              the first ``EXPAND_EVERY`` at once and the rest as those are
+              taken to run (``RunState.expand_more``); the gather waits for
+              the last. Maps chained over it follow it batch by batch.
 
 Everything here is pure; the plan compiler and the scheduler call it.
 """

@@ -124,12 +124,12 @@ class ReadyTracker:
                 return SKIP, d
         return WAITING, -1
 
-    def hold(self, node: int) -> None:
-        """Keep a waiting ``node`` waiting until ``unhold`` (a gather whose items are made)."""
+    def block(self, node: int) -> None:
+        """Keep a waiting ``node`` waiting until ``unblock`` (a gather whose items are made)."""
         self.pending[node] += 1
 
-    def unhold(self, node: int) -> list[int]:
-        """Undo one ``hold``; returns ``[node]`` if it is ready now."""
+    def unblock(self, node: int) -> list[int]:
+        """Undo one ``block``; returns ``[node]`` if it is ready now."""
         ready: list[int] = []
         self._count_down(node, ready)
         return ready

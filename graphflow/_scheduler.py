@@ -319,7 +319,7 @@ async def _nodes(
             driver.cache_reads = caching
         state.on_stop = tg.cancel_scope.cancel
         state.on_wake = driver.wake
-        state.on_expand = driver.expand
+        state.on_expand = driver.make_items
         state.start()
         driver.wake()
         try:

@@ -32,7 +32,8 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, final
+from dataclasses import dataclass
+from typing import Any, Final
 
 from ._condition import ConditionError
 from ._event import FINISHED_EVENT, Event, EventKind
@@ -237,7 +238,8 @@ class RunState:
 
     def finish(self) -> None:
         """End of the run: give every node still without one a result; emit ``run.finished``."""
-        self.expanding.clear()  # (a map cut short: its gather is skipped below)
+        self._cut_short(self.expanding)  # (maps cut short: their gathers are skipped below)
+        self.expanding.clear()
         self._finish_unstarted()
         self.finished_at = time.time()
         self._event(EventKind.RUN_FINISHED)
@@ -488,7 +490,7 @@ class RunState:
                 continue  # the map it follows failed: the tracker skips this one
             self.map_sizes[m.node_id] = count
             job = _Expansion(m, gather, values, count)
-            self.tracker.hold(gather)  # (until its last item is made)
+            self.tracker.block(gather)  # (until its last item is made)
             if not self._expand_some(job):
                 self.expanding.append(job)  # (a chained map's job follows its map's)
         if self.expanding and self.on_expand is None:
@@ -500,24 +502,32 @@ class RunState:
             self.on_expand()
 
     def expand_more(self, lazily: bool = True) -> bool:
-        """Make the next ``EXPAND_EVERY`` items of each map still being expanded.
+        """Make the next ``EXPAND_EVERY`` items of each map still being expanded;
+        True while some are left.
 
-        The driver calls it once a loop tick while it returns True (``on_expand``).
-        ``lazily``: not while that many nodes are ready already: items are made
-        as fast as they are run, no faster (a stopped run then has few to skip,
-        and an unstarted item takes no memory). A stopped run makes no more
-        items: its maps' gathers are skipped.
+        The driver calls it once a loop tick, or once ``starved`` (``on_expand``).
+        ``lazily``: only if ``starved``: items are made as fast as they are
+        run, no faster (a stopped run then has few to skip, and an unmade item
+        takes no memory). A stopped run makes no more: its maps' gathers are
+        skipped, with the items made so far as their upstream.
         """
-        if self.stop_reason is not None:
-            self.expanding.clear()
-        if lazily and len(self.ready) >= EXPAND_EVERY:
+        if lazily and not self.starved():
             return bool(self.expanding)
         jobs, self.expanding = self.expanding, []
-        for job in jobs:  # in order: a chained map's items follow its map's
+        for k, job in enumerate(jobs):  # in order: a chained map's items follow its map's
+            if self.stop_reason is not None:
+                self._cut_short(jobs[k:])
+                break
             if not self._expand_some(job):
                 self.expanding.append(job)
         self._expand_asked = bool(self.expanding)
         return self._expand_asked
+
+    def starved(self) -> bool:
+        """Items are left to make, and fewer than ``EXPAND_EVERY`` nodes wait to run
+        (ready, or parked on a limit or lock: ``max_parallel`` parks items)."""
+        waiting = len(self.ready) + self.claims.book.parked
+        return bool(self.expanding) and waiting < EXPAND_EVERY
 
     def _expand_some(self, job: _Expansion) -> bool:
         """The next items of ``job``; True once the map has all of them."""
@@ -536,11 +546,20 @@ class RunState:
                 self._skip_now(gather, upstream)
         if end < job.count:
             return False
+        self._gather_made(job)
         if self.results[gather] is None:
-            spec = self.specs[gather] = gather_spec(m.spec, job.count)
-            self.deps[gather] = tuple(self.index[d] for d in spec.deps)
-            self._queue(self.tracker.unhold(gather))
+            self._queue(self.tracker.unblock(gather))
         return True
+
+    def _gather_made(self, job: _Expansion) -> None:
+        """The map's gather lists (and depends on) its items made: all, or those made
+        before the run stopped (also when an item's failure skipped it meanwhile)."""
+        spec = self.specs[job.gather] = gather_spec(job.map.spec, job.made)
+        self.deps[job.gather] = tuple(self.index[d] for d in spec.deps)
+
+    def _cut_short(self, jobs: list[_Expansion]) -> None:
+        for job in jobs:
+            self._gather_made(job)
 
     def _for_each_values(self, source: Ref, node_id: str) -> list[Any]:
         result = self.results[self.index[source.node_id]]
@@ -580,18 +599,15 @@ class RunState:
         self._release(i, False)
 
 
-@final
+@dataclass(slots=True)
 class _Expansion:
     """A runtime map being expanded: ``made`` of its ``count`` items exist."""
 
-    __slots__ = ("count", "gather", "made", "map", "values")
-
-    def __init__(self, m: RuntimeMap, gather: int, values: list[Any], count: int) -> None:
-        self.map = m
-        self.gather = gather
-        self.values = values
-        self.count = count
-        self.made = 0
+    map: RuntimeMap
+    gather: int  # the map node's index: its gather, blocked until the last item is made
+    values: list[Any]  # the items' values (empty for a chained map: they are outputs)
+    count: int
+    made: int = 0
 
 
 def _effective_timeout(node: float | None, default: float | None) -> float | None:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 from unittest.mock import patch
 
 import anyio
 import anyio.lowlevel
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import graphflow as gf
-import graphflow._state as state_module
 from graphflow import NodeStatus as S
 from graphflow._state import EXPAND_EVERY, RunState
 
@@ -394,6 +390,42 @@ class TestBigRuntimeMaps:
         assert result["m"].output == list(range(n))
         assert calls <= 2 * (n // EXPAND_EVERY) + 2  # (once a batch, not once a tick)
 
+    async def test_under_max_parallel_items_are_made_as_they_run(self) -> None:
+        """Items parked on the map's max_parallel wait to run as ready ones do:
+        24,064 of 100,000 were made in the first second when 2 could run."""
+        ran = 0
+
+        async def item(x: int) -> int:
+            nonlocal ran
+            ran += 1
+            if ran == 300:
+                scope.cancel()
+            await anyio.lowlevel.checkpoint()
+            return x
+
+        g = gf.Graph()
+        g.add("src", value, args={"x": list(range(100_000))})
+        g.add("m", item, for_each="${src}", args={"x": "${item}"}, max_parallel=2)
+        seen: list[gf.NodeResult] = []
+        with anyio.CancelScope() as scope:
+            await gf.run(g, observers=[_Finished(seen)])
+        made = {r.node_id for r in seen if r.node_id.startswith("m[")}
+        assert 300 <= len(made) <= 3 * EXPAND_EVERY
+
+    async def test_a_gather_skipped_while_its_items_are_made_depends_on_them(self) -> None:
+        async def item(x: int) -> int:
+            if x == 3:
+                raise ValueError("bad item")
+            return x
+
+        n = 2 * EXPAND_EVERY + 5
+        g = gf.Graph()
+        g.add("src", value, args={"x": list(range(n))})
+        g.add("m", item, for_each="${src}", args={"x": "${item}"})
+        result = await gf.run(g)
+        assert result["m"].status is S.SKIPPED and result["m"].cause == "m[3]"
+        assert result.dependencies()["m"] == tuple(f"m[{k}]" for k in range(n))
+
     async def test_a_fail_fast_stop_while_a_big_map_is_made_ends_it(self) -> None:
         async def item(x: int) -> int:
             await anyio.lowlevel.checkpoint()
@@ -446,89 +478,3 @@ class _Finished:
     def __call__(self, event: gf.Event) -> None:
         if event.result is not None:
             self.into.append(event.result)
-
-
-@st.composite
-def _maps(draw: st.DrawFn) -> tuple[int, set[int], set[int], int | None, int]:
-    n = draw(st.integers(0, 14))
-    fails = draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=3)) if n else set()
-    chained_fails = draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=2)) if n else set()
-    stop_at = draw(st.none() | st.integers(1, 60))
-    return n, fails, chained_fails, stop_at, draw(st.integers(0, 2**16))
-
-
-@given(_maps())
-@settings(max_examples=150, deadline=None)
-def test_made_a_few_at_a_time_a_map_ends_as_if_made_at_once(
-    case: tuple[int, set[int], set[int], int | None, int],
-) -> None:
-    """Items made 3 a time at random moments between the run's steps (and maybe a stop):
-    each node made has one result, and without a stop the same as all made at once."""
-    n, fails, chained_fails, stop_at, seed = case
-
-    def first(x: int) -> int:
-        if x in fails:
-            raise ValueError(f"item {x}")
-        return 10 * x
-
-    def second(x: int) -> int:
-        if x // 10 in chained_fails:
-            raise ValueError(f"chained {x}")
-        return x + 1
-
-    g = gf.Graph()
-    g.add("src", lambda: list(range(n)))
-    g.add("m", first, for_each="${src}", args={"x": "${item}"})
-    g.add("c", second, for_each="${m}", args={"x": "${item}"})
-    g.add("p", first, for_each="${src}", args={"x": "${item}"}, partial=True)
-    g.add("end", lambda a, b: [a, b], args={"a": "${c}", "b": "${p}"}, trigger="all_done")
-    with patch.object(state_module, "EXPAND_EVERY", 3):
-        lazy = RunState(g.plan(), seed=0)
-        lazy.on_expand = lambda: None  # (the test's driver calls expand_more)
-        _drive(lazy, random.Random(seed), stop_at)
-        eager = RunState(g.plan(), seed=0)
-        _drive(eager, random.Random(seed), None)
-    made = lazy.result()
-    assert all(r is not None for r in lazy.results) and len(made) == len(lazy.specs)
-    assert {"src", "m", "c", "p", "end"} <= set(made)
-    if stop_at is None or lazy.stop_reason is None:
-        at_once = eager.result()
-        assert set(made) == set(at_once)
-        for node_id, result in at_once.items():
-            assert (made[node_id].status, made[node_id].output) == (result.status, result.output)
-
-
-def _drive(state: RunState, rng: random.Random, stop_at: int | None) -> None:
-    """Run nodes, and make the next items, in an order ``rng`` picks; maybe stop."""
-    running: list[int] = []
-    state.start()
-    step = 0
-    while state.ready or running or state.expanding:
-        step += 1
-        if stop_at is not None and step >= stop_at:
-            state.stop("stopped by the test")
-            for i in running:
-                state.cancelled(i)
-            break
-        choice = rng.randrange(3)
-        if choice == 0 and state.ready:
-            i = state.ready.popleft()
-            state.begin(i)
-            running.append(i)
-        elif choice == 1 and running:
-            i = running.pop(rng.randrange(len(running)))
-            spec = state.specs[i]
-            try:
-                output = spec.tool(**state.arguments(i))
-                if spec.is_async:  # a gather: a coroutine that never suspends
-                    try:
-                        output.send(None)
-                    except StopIteration as stop:
-                        output = stop.value
-            except Exception as exc:
-                state.failed(i, exc)
-                continue
-            state.succeeded(i, output)
-        elif choice == 2 and state.expanding:
-            state.expand_more()
-    state.finish()

@@ -9,9 +9,11 @@ subset raises. Marks come from one counter, so "before" means strictly before.
 from __future__ import annotations
 
 import itertools
+import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from unittest.mock import patch
 
 import anyio
 import anyio.lowlevel
@@ -20,7 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import graphflow as gf
+import graphflow._state as state_module
 from graphflow import NodeStatus as S
+from graphflow._state import RunState
 
 BACKENDS = ["asyncio", "trio"]
 SETTINGS = settings(
@@ -353,3 +357,92 @@ class TestDurableRuns:
         assert ran_again == set(result) - succeeded
         assert all(c == 1 for c in again.calls.values())
         assert all(result[f"n{i}"].output == i for i in range(len(dag.deps)))
+
+
+# -- a runtime for_each made a few items at a time ----------------------------
+
+
+@st.composite
+def _maps(draw: st.DrawFn) -> tuple[int, set[int], set[int], int | None, int]:
+    n = draw(st.integers(0, 14))
+    fails = draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=3)) if n else set()
+    chained_fails = draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=2)) if n else set()
+    stop_at = draw(st.none() | st.integers(1, 60))
+    return n, fails, chained_fails, stop_at, draw(st.integers(0, 2**16))
+
+
+@given(_maps())
+@settings(max_examples=150, deadline=None)
+def test_made_a_few_at_a_time_a_map_ends_as_if_made_at_once(
+    case: tuple[int, set[int], set[int], int | None, int],
+) -> None:
+    """Items made 3 a time at random moments between the run's steps (and maybe a stop):
+    each node made has one result, and without a stop the same as all made at once."""
+    n, fails, chained_fails, stop_at, seed = case
+
+    def first(x: int) -> int:
+        if x in fails:
+            raise ValueError(f"item {x}")
+        return 10 * x
+
+    def second(x: int) -> int:
+        if x // 10 in chained_fails:
+            raise ValueError(f"chained {x}")
+        return x + 1
+
+    g = gf.Graph()
+    g.add("src", lambda: list(range(n)))
+    g.add("m", first, for_each="${src}", args={"x": "${item}"})
+    g.add("c", second, for_each="${m}", args={"x": "${item}"})
+    g.add("p", first, for_each="${src}", args={"x": "${item}"}, partial=True)
+    g.add("end", lambda a, b: [a, b], args={"a": "${c}", "b": "${p}"}, trigger="all_done")
+    with patch.object(state_module, "EXPAND_EVERY", 3):
+        lazy = RunState(g.plan(), seed=0)
+        lazy.on_expand = lambda: None  # (the test's driver calls expand_more)
+        _drive(lazy, random.Random(seed), stop_at)
+        eager = RunState(g.plan(), seed=0)
+        _drive(eager, random.Random(seed), None)
+    made = lazy.result()
+    assert all(r is not None for r in lazy.results) and len(made) == len(lazy.specs)
+    assert {"src", "m", "c", "p", "end"} <= set(made)
+    if stop_at is None or lazy.stop_reason is None:
+        at_once = eager.result()
+        assert set(made) == set(at_once)
+        for node_id, result in at_once.items():
+            assert (made[node_id].status, made[node_id].output) == (result.status, result.output)
+
+
+def _drive(state: RunState, rng: random.Random, stop_at: int | None) -> None:
+    """Run nodes, and make the next items, in an order ``rng`` picks; maybe stop."""
+    running: list[int] = []
+    state.start()
+    step = 0
+    while state.ready or running or state.expanding:
+        step += 1
+        if stop_at is not None and step >= stop_at:
+            state.stop("stopped by the test")
+            for i in running:
+                state.cancelled(i)
+            break
+        choice = rng.randrange(3)
+        if choice == 0 and state.ready:
+            i = state.ready.popleft()
+            state.begin(i)
+            running.append(i)
+        elif choice == 1 and running:
+            i = running.pop(rng.randrange(len(running)))
+            spec = state.specs[i]
+            try:
+                output = spec.tool(**state.arguments(i))
+                if spec.is_async:  # a gather: a coroutine that never suspends
+                    try:
+                        output.send(None)
+                    except StopIteration as stop:
+                        output = stop.value
+            except Exception as exc:
+                state.failed(i, exc)
+                continue
+            state.succeeded(i, output)
+        elif choice == 2 and state.expanding:
+            state.expand_more()
+    state.finish()
