@@ -11,7 +11,7 @@ import pytest
 
 import graphflow as gf
 from graphflow import NodeStatus as S
-from graphflow._state import EXPAND_EVERY, RunState
+from graphflow._state import EXPAND_EVERY, WAITING_ENOUGH, RunState
 
 pytestmark = pytest.mark.anyio
 
@@ -343,7 +343,7 @@ class TestBigRuntimeMaps:
         assert result["total"].output == 4 * sum(range(n))
         assert len(result) == 2 * n + 4
 
-    def test_a_source_of_100000_makes_one_batch_until_those_run(self) -> None:
+    def test_a_source_of_100000_makes_items_only_as_those_made_run(self) -> None:
         g = gf.Graph()
         g.add("src", value)
         g.add("m", double, for_each="${src}", args={"x": "${item}"})
@@ -354,21 +354,23 @@ class TestBigRuntimeMaps:
         src = state.ready.popleft()
         state.begin(src)
         state.succeeded(src, list(range(100_000)))
-        assert asked == [2 + EXPAND_EVERY]  # the driver is asked once to go on
-        assert len(state.ready) == EXPAND_EVERY
-        assert state.expand_more() is True  # they have not run: nothing new is made
-        assert len(state.specs) == 2 + EXPAND_EVERY
+        assert asked == [2 + EXPAND_EVERY]  # a batch now; the driver is asked once to go on
+        while len(state.ready) < WAITING_ENOUGH:
+            assert state.expand_more() is True  # a batch each time (a loop tick each)
+        assert len(state.specs) == 2 + WAITING_ENOUGH
+        assert state.expand_more() is True  # none has run: nothing new is made
+        assert len(state.specs) == 2 + WAITING_ENOUGH
         for _ in range(EXPAND_EVERY):
             i = state.ready.popleft()
             state.begin(i)
             state.succeeded(i, 0)
         assert state.results[state.index["m"]] is None  # the gather waits for all 100,000
         assert state.expand_more() is True
-        assert len(state.specs) == 2 + 2 * EXPAND_EVERY
+        assert len(state.specs) == 2 + WAITING_ENOUGH + EXPAND_EVERY
 
     async def test_under_a_small_cap_the_rest_waits_without_spinning(self) -> None:
         """The items left to make wait for the workers to take the ready ones: not
-        a task polling every loop tick while 2 workers get through the first 512."""
+        a task polling every loop tick while 2 workers get through the first ones."""
         calls = 0
         expand_more = RunState.expand_more
 
@@ -378,10 +380,10 @@ class TestBigRuntimeMaps:
             return expand_more(state, lazily)
 
         async def item(x: int) -> int:
-            await anyio.sleep(0.0005)
+            await anyio.lowlevel.checkpoint()
             return x
 
-        n = 3 * EXPAND_EVERY
+        n = WAITING_ENOUGH + 3 * EXPAND_EVERY
         g = gf.Graph()
         g.add("src", value, args={"x": list(range(n))})
         g.add("m", item, for_each="${src}", args={"x": "${item}"})
@@ -410,7 +412,7 @@ class TestBigRuntimeMaps:
         with anyio.CancelScope() as scope:
             await gf.run(g, observers=[_Finished(seen)])
         made = {r.node_id for r in seen if r.node_id.startswith("m[")}
-        assert 300 <= len(made) <= 3 * EXPAND_EVERY
+        assert 300 <= len(made) <= WAITING_ENOUGH + 2 * EXPAND_EVERY
 
     async def test_a_gather_skipped_while_its_items_are_made_depends_on_them(self) -> None:
         async def item(x: int) -> int:

@@ -396,7 +396,10 @@ def test_made_a_few_at_a_time_a_map_ends_as_if_made_at_once(
     g.add("c", second, for_each="${m}", args={"x": "${item}"})
     g.add("p", first, for_each="${src}", args={"x": "${item}"}, partial=True)
     g.add("end", lambda a, b: [a, b], args={"a": "${c}", "b": "${p}"}, trigger="all_done")
-    with patch.object(state_module, "EXPAND_EVERY", 3):
+    with (
+        patch.object(state_module, "EXPAND_EVERY", 3),
+        patch.object(state_module, "WAITING_ENOUGH", 6),
+    ):
         lazy = RunState(g.plan(), seed=0)
         lazy.on_expand = lambda: None  # (the test's driver calls expand_more)
         _drive(lazy, random.Random(seed), stop_at)

@@ -2,9 +2,10 @@
 that items created at run time wait on, and how many items a run will have.
 
 A runtime item ``M[k]`` (of ``for_each: ${X.path}``) is created once X
-succeeds (in batches, as the run takes them), so it waited for X, but the run
-records only the references in its arguments as its dependencies. ``complete`` adds the edge to X, so that the
-critical path and the final outputs see the whole chain.
+succeeds (in batches, as the run takes them), so it waited for X, but the
+run records only the references in its arguments as its dependencies.
+``complete`` adds the edge to X, so that the critical path and the final
+outputs see the whole chain.
 """
 
 from __future__ import annotations
