@@ -170,7 +170,7 @@ class Driver:
         self.active = 0
         self.idle = 0
         self.growing = False  # a _grow task is looking at the pool
-        self.refill: anyio.Event | None = None  # set when ready work runs low (``_make_items``)
+        self.refill: anyio.Event | None = None  # set when the state is starved (``_make_items``)
         self.remote = False  # an executor returned a RemoteValue: fetch them from now on
         self.journal: RunJournal | None = None  # the run store's: successes are committed
         self.journal_failed: Callable[[BaseException], None] = _ignore
@@ -271,6 +271,9 @@ class Driver:
             if not busy:
                 self.idle -= 1
             self.active -= 1
+            if self.refill is not None:  # (items may have ended unstarted: skipped)
+                self.refill.set()
+                self.refill = None
 
     async def _attempt(self, i: int) -> None:
         """One attempt at node ``i``, told to the state (which may ask for a retry)."""

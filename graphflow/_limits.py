@@ -167,7 +167,6 @@ class ResourceBook:
         self.locks: dict[str, RWLock] = {}  # never dropped: cached claims may name them
         self.claims: dict[int, list[tuple[_Resource, int]]] = {}
         self.holding: set[int] = set()
-        self.parked = 0  # nodes waiting on a resource (to be made ready by a release)
 
     def add_limit(self, name: str, capacity: int) -> None:
         self.limits[name] = Limit(name, capacity)
@@ -199,7 +198,6 @@ class ResourceBook:
         if try_acquire(node, claims):
             self.holding.add(node)
             return True
-        self.parked += 1
         return False
 
     def release(self, node: int, done: bool) -> list[int]:
@@ -210,7 +208,6 @@ class ResourceBook:
         self.holding.discard(node)
         started = release(claims, self.claims.__getitem__)
         self.holding.update(started)
-        self.parked -= len(started)
         return started
 
 

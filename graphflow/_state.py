@@ -32,8 +32,8 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, field
+from typing import Any, Final, final
 
 from ._condition import ConditionError
 from ._event import FINISHED_EVENT, Event, EventKind
@@ -60,7 +60,7 @@ _CANCELLED: Final = NodeStatus.CANCELLED
 
 Emit = Callable[[Event], None]
 EXPAND_EVERY: Final = 512  # runtime for_each items made at once (``RunState._expand``)
-WAITING_ENOUGH: Final = 4 * EXPAND_EVERY  # ... while fewer nodes than this wait to run
+WAITING_ENOUGH: Final = 4 * EXPAND_EVERY  # ... while fewer of a map's wait to start
 _attempt: Final = tuple.__new__
 
 
@@ -113,6 +113,7 @@ class RunState:
         self.on_wake: Callable[[], None] | None = None  # the driver starts workers for ready ones
         self.on_expand: Callable[[], None] | None = None  # the driver calls ``expand_more``
         self.expanding: list[_Expansion] = []  # maps whose items are still being made
+        self._making: dict[str, _Expansion] = {}  # the same, by map id (chained maps follow)
         self._expand_asked = False  # on_expand was called, and expand_more has work
         self.executor_names: frozenset[str] | None = None  # the driver's (None: not checked)
         self.swept = False  # unstarted nodes were given results after a stop
@@ -239,7 +240,7 @@ class RunState:
 
     def finish(self) -> None:
         """End of the run: give every node still without one a result; emit ``run.finished``."""
-        self._cut_short(self.expanding)  # (maps cut short: their gathers are skipped below)
+        self._stop_expanding(self.expanding)  # (maps cut short: their gathers are skipped below)
         self.expanding.clear()
         self._finish_unstarted()
         self.finished_at = time.time()
@@ -490,10 +491,12 @@ class RunState:
             else:
                 continue  # the map it follows failed: the tracker skips this one
             self.map_sizes[m.node_id] = count
-            job = _Expansion(m, gather, values, count)
+            over = None if m.over is None else self._making.get(m.over)
+            job = _Expansion(m, gather, values, count, over)
             self.tracker.block(gather)  # (until its last item is made)
             if not self._expand_some(job):
                 self.expanding.append(job)  # (a chained map's job follows its map's)
+                self._making[m.node_id] = job
         if self.expanding and self.on_expand is None:
             while self.expand_more(lazily=False):  # (no driver to do it a tick at a time)
                 pass
@@ -503,69 +506,84 @@ class RunState:
             self.on_expand()
 
     def expand_more(self, lazily: bool = True) -> bool:
-        """Make the next ``EXPAND_EVERY`` items of each map still being expanded;
-        True while some are left.
+        """Make the next ``EXPAND_EVERY`` items of each map still being expanded.
 
-        The driver calls it once a loop tick, or once ``starved`` (``on_expand``).
-        ``lazily``: only if ``starved``: items are made as fast as they are
-        run, no faster (a stopped run then has few to skip, and an unmade item
-        takes no memory). A stopped run makes no more: its maps' gathers are
-        skipped, with the items made so far as their upstream.
+        True while some are left. The driver calls it once a loop tick, or
+        once ``starved`` (``on_expand``). ``lazily``: only for a map with
+        fewer than ``WAITING_ENOUGH`` items made but not started: items are
+        made as fast as they are run, no faster (a stopped run then has few
+        to skip, and an unmade item takes no memory). A stopped run makes no
+        more: its maps' gathers are skipped, the items made their upstream.
         """
-        if lazily and not self.starved():
-            return bool(self.expanding)
         jobs, self.expanding = self.expanding, []
         for k, job in enumerate(jobs):  # in order: a chained map's items follow its map's
             if self.stop_reason is not None:
-                self._cut_short(jobs[k:])
+                self._stop_expanding(jobs[k:])
                 break
-            if not self._expand_some(job):
+            if lazily and not self._hungry(job):
+                self.expanding.append(job)
+            elif self._expand_some(job):
+                del self._making[job.map.node_id]
+            else:
                 self.expanding.append(job)
         self._expand_asked = bool(self.expanding)
         return self._expand_asked
 
     def starved(self) -> bool:
-        """Items are left to make, and fewer than ``WAITING_ENOUGH`` nodes wait to run
-        (ready, or parked on a limit or lock: ``max_parallel`` parks items).
+        """Some map being expanded is ``_hungry``: ``expand_more`` would make items."""
+        return any(self._hungry(job) for job in self.expanding)
 
-        Not just one batch: a tick in which thousands of calls end takes more
-        than 512 ready nodes, and the workers that find none left end (100,000
-        items of 20 ms with the gc off: 10.4 s with 512, 6.9-8.1 s with 2,048;
-        7-8.7 s all made at once)."""
-        waiting = len(self.ready) + self.claims.book.parked
-        return bool(self.expanding) and waiting < WAITING_ENOUGH
+    def _hungry(self, job: _Expansion) -> bool:
+        """More of the map's items can be made, and too few wait to start.
+
+        Too few: under ``WAITING_ENOUGH`` made but not started (ready, parked
+        on the map's ``max_parallel``, or waiting for an upstream). Counted
+        per map: nodes parked on another map's limit held back a free map's
+        items. More than one batch: in a tick where thousands of calls end,
+        the workers that find nothing ready end. A chained map's items are
+        made only as far as its map's."""
+        if job.made >= (job.count if job.over is None else job.over.made):
+            return False
+        items, k = job.items, job.begun
+        attempts, results = self.attempts, self.results
+        while k < len(items) and (attempts[items[k]] or results[items[k]] is not None):
+            k += 1  # (items start about in the order made: this moves on, rarely back)
+        job.begun = k
+        return len(items) - k < WAITING_ENOUGH
 
     def _expand_some(self, job: _Expansion) -> bool:
         """The next items of ``job``; True once the map has all of them."""
         m, gather = job.map, job.gather
         origin = m.source.node_id if m.over is None else None
         values, spec = job.values, m.spec
-        end = min(job.made + EXPAND_EVERY, job.count)
+        end = min(job.made + EXPAND_EVERY, job.count if job.over is None else job.over.made)
         items = [
             self._add(item_spec(spec, k, values[k] if origin else None, m.over, origin))
             for k in range(job.made, end)
         ]
-        job.made = end
-        if self.results[gather] is None:
+        job.made = max(end, job.made)
+        job.items += items
+        if self.results[gather] is None and items:
             outcome, upstream = self.tracker.add_deps(gather, items)
             if outcome == SKIP:
                 self._skip_now(gather, upstream)
-        if end < job.count:
+        if job.made < job.count:
             return False
-        self._gather_made(job)
+        self._list_made_items(job)
         if self.results[gather] is None:
             self._queue(self.tracker.unblock(gather))
         return True
 
-    def _gather_made(self, job: _Expansion) -> None:
+    def _list_made_items(self, job: _Expansion) -> None:
         """The map's gather lists (and depends on) its items made: all, or those made
         before the run stopped (also when an item's failure skipped it meanwhile)."""
         spec = self.specs[job.gather] = gather_spec(job.map.spec, job.made)
         self.deps[job.gather] = tuple(self.index[d] for d in spec.deps)
 
-    def _cut_short(self, jobs: list[_Expansion]) -> None:
+    def _stop_expanding(self, jobs: list[_Expansion]) -> None:
         for job in jobs:
-            self._gather_made(job)
+            self._list_made_items(job)
+            self._making.pop(job.map.node_id, None)
 
     def _for_each_values(self, source: Ref, node_id: str) -> list[Any]:
         result = self.results[self.index[source.node_id]]
@@ -605,6 +623,7 @@ class RunState:
         self._release(i, False)
 
 
+@final
 @dataclass(slots=True)
 class _Expansion:
     """A runtime map being expanded: ``made`` of its ``count`` items exist."""
@@ -613,7 +632,10 @@ class _Expansion:
     gather: int  # the map node's index: its gather, blocked until the last item is made
     values: list[Any]  # the items' values (empty for a chained map: they are outputs)
     count: int
+    over: _Expansion | None  # the map this one is chained over, if that is being expanded
     made: int = 0
+    items: list[int] = field(default_factory=list)  # the items made, in order
+    begun: int = 0  # items[:begun] have started or ended (``RunState._hungry``)
 
 
 def _effective_timeout(node: float | None, default: float | None) -> float | None:
