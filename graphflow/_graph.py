@@ -199,6 +199,8 @@ def _compile_plan(declared: list[NodeSpec], pools: Mapping[str, int]) -> Plan:
     index = {s.node_id: i for i, s in enumerate(specs)}
     if len(index) != len(specs):
         _raise_duplicate(specs)
+    if runtime:
+        _check_item_ids(specs, {m.node_id for m in runtime})
     deps: list[tuple[int, ...]] = []
     dependents: list[list[int]] = [[] for _ in specs]
     for i, spec in enumerate(specs):
@@ -231,6 +233,20 @@ def _raise_duplicate(specs: list[NodeSpec]) -> NoReturn:
             raise DuplicateNodeError(s.node_id)
         seen.add(s.node_id)
     raise AssertionError("no duplicate found")
+
+
+def _check_item_ids(specs: list[NodeSpec], maps: set[str]) -> None:
+    """Refuse a node named as an item of a map expanded at run time (``m[3]``
+    beside ``for_each: ${x}`` on ``m``): the item would silently take its place."""
+    for s in specs:
+        node_id = s.node_id
+        if node_id[-1:] != "]":
+            continue
+        parent, _, index = node_id[:-1].rpartition("[")
+        if parent in maps and index.isdigit() and index.isascii():
+            raise DuplicateNodeError(
+                node_id, f"item {index} of for_each node {parent!r}, made at run time"
+            )
 
 
 def _raise_unknown(spec: NodeSpec, index: Mapping[str, int]) -> NoReturn:

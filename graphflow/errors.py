@@ -68,9 +68,12 @@ class UnknownNodeError(GraphError):
 class DuplicateNodeError(GraphError):
     """A node id was added twice."""
 
-    def __init__(self, node_id: str) -> None:
+    def __init__(self, node_id: str, taken_by: str | None = None) -> None:
         self.node_id = node_id
-        super().__init__(f"duplicate node id {node_id!r}: node ids must be unique")
+        if taken_by is None:
+            super().__init__(f"duplicate node id {node_id!r}: node ids must be unique")
+        else:  # (an id the graph makes itself: a for_each item's)
+            super().__init__(f"node id {node_id!r} is taken: it names {taken_by}")
 
 
 class SpecError(GraphError):

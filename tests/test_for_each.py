@@ -224,6 +224,20 @@ class TestRuntime:
         g.add("m", item_tool, for_each="${src}", args={"x": "${item}", "s": "${slow}"})
         assert (await gf.run(g))["m"].output == ["1s", "2s"]
 
+    def test_a_node_named_as_a_runtime_item_is_refused(self) -> None:
+        """It ran, and the item made at run time silently took its place."""
+        g = gf.Graph()
+        g.add("src", value, args={"x": [1, 2, 3]})
+        g.add("m", double, for_each="${src}", args={"x": "${item}"})
+        g.add("m[1]", value)
+        g.add("m[x]", value)  # (not an item's id)
+        with pytest.raises(gf.DuplicateNodeError) as caught:
+            g.plan()
+        assert caught.value.node_id == "m[1]"
+        assert str(caught.value) == (
+            "node id 'm[1]' is taken: it names item 1 of for_each node 'm', made at run time"
+        )
+
     async def test_runs_twice_from_one_graph(self) -> None:
         g = gf.Graph()
         g.add("src", value, args={"x": [1, 2]})
