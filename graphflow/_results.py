@@ -96,9 +96,8 @@ class NodeError:
         self._formatted, self._tb = text, None
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not NodeError:
+        if not isinstance(other, NodeError):  # (final: no subclass to tell apart)
             return NotImplemented
-        assert isinstance(other, NodeError)
         return (self.type, self.message, self.timed_out, self.traceback) == (
             other.type,
             other.message,
