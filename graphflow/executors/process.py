@@ -187,16 +187,25 @@ class ProcessExecutor:
     Args:
         workers: the most worker processes (default: the number of CPUs).
 
-    Entered once per run: leaving stops every worker (those still running a
-    call are killed), so no process outlives the run.
+    Each run enters it (``async with``): the first one in starts a worker, the
+    others start as calls need them, and the last one out stops them all
+    (those still running a call are killed), so no process outlives its use.
+    To keep workers between runs (a loop of runs, an agent's turns), hold the
+    executor open yourself: ``with ProcessExecutor(4) as pool:`` around
+    ``run_sync`` calls, ``async with`` around ``await run(...)`` calls; the
+    workers stop when your block ends. Runs that share it at once must run on
+    one event loop (another thread's loop is refused with ``RuntimeError``).
     """
 
     __slots__ = (
         "_booting",
         "_context",
+        "_entered",
+        "_held",
         "_idle",
         "_limiter",
         "_lock",
+        "_loop_thread",
         "_running",
         "_threads",
         "_workers",
@@ -218,16 +227,53 @@ class ProcessExecutor:
         # boot before it starts, or an exchange after its timeout started.
         self._threads: anyio.CapacityLimiter | None = None
         self._booting = 0  # workers being started (in threads; ``_boot``)
-        self._lock = threading.Condition()  # guards ``_idle``, ``_booting`` and each ``_Boot``
+        # guards ``_idle``, ``_booting``, each ``_Boot`` and the two counts below
+        self._lock = threading.Condition()
+        self._held = 0  # ``with`` blocks open: the workers outlive the runs
+        self._entered = 0  # ``async with`` blocks open (runs, mostly), all on one loop
+        self._loop_thread = 0  # the thread whose loop they run on, while ``_entered``
+
+    def __enter__(self) -> ProcessExecutor:
+        """Keep the workers between the runs made in the block (none is started here)."""
+        with self._lock:
+            self._held += 1
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            self._held -= 1
+            if self._held or self._entered:
+                return
+        self._wait_booted()
+        for worker in self._take_all():
+            worker.stop()
 
     async def __aenter__(self) -> ProcessExecutor:
+        here = threading.get_ident()
+        with self._lock:
+            if self._entered and here != self._loop_thread:
+                raise RuntimeError(
+                    "this ProcessExecutor is in use by a run on another thread's event "
+                    "loop: give each thread's runs a ProcessExecutor of their own"
+                )
+            self._entered += 1
+            if self._entered > 1:  # (another run, or the owner's block, on this loop)
+                return self
+            self._loop_thread = here
+            warm = not self._idle
         self._limiter = anyio.CapacityLimiter(self._workers)
         self._threads = anyio.CapacityLimiter(math.inf)
-        try:
-            self._add_idle(await self._start())  # warm: the first call does not wait for it
-        except BaseException:  # (cancelled while it boots: stopped once it is up)
-            await self.__aexit__(None, None, None)
-            raise
+        if warm:  # one worker up before the first call, so that it does not wait for it
+            try:
+                self._add_idle(await self._start())
+            except BaseException:  # (cancelled while it boots: stopped once it is up)
+                await self.__aexit__(None, None, None)
+                raise
         return self
 
     async def __aexit__(
@@ -236,13 +282,23 @@ class ProcessExecutor:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        with self._lock:
+            self._entered -= 1
+            if self._entered:
+                return
         with anyio.CancelScope(shield=True):
             await self._in_thread(self._wait_booted)  # (left by cancelled calls)
             with self._lock:
-                workers = [*self._idle, *self._running]
-                self._idle, self._running = [], set()
-            for worker in workers:
+                if self._held:  # kept for the owner's next run (none is running now)
+                    return
+            for worker in self._take_all():
                 await self._in_thread(worker.stop)
+
+    def _take_all(self) -> list[_Worker]:
+        with self._lock:
+            workers = [*self._idle, *self._running]
+            self._idle, self._running = [], set()
+        return workers
 
     async def call(self, call: NodeCall) -> Any:
         """Run ``call.tool(**call.arguments)`` in a worker process.

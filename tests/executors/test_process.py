@@ -287,3 +287,61 @@ class TestWorkerSide:
         result = gf.run_sync(wf.graph, executors={"process": ProcessExecutor(workers=1)})
         assert result.ok, result.by_status("failed")
         assert result["there"].output != os.getpid()
+
+
+class TestHeldOpen:
+    """An executor held open by its owner keeps its workers between runs."""
+
+    def test_runs_in_a_with_block_share_workers_which_stop_when_it_ends(self) -> None:
+        before = set(multiprocessing.active_children())
+        g = gf.Graph()
+        g.add("p", tools.pid, executor="process")
+        options = gf.RunOptions(executors={"process": ProcessExecutor(workers=1)})
+        pool = options.executors["process"]
+        assert isinstance(pool, ProcessExecutor)
+        with pool:
+            first = gf.run_sync(g, options)["p"].output
+            second = gf.run_sync(g, options)["p"].output
+            assert first == second, "the second run had to start a worker of its own"
+            assert not gone(first), "the worker stopped between the runs"
+        assert gone(first)
+        assert set(multiprocessing.active_children()) == before
+        assert gf.run_sync(g, options)["p"].output not in (first, None)  # (usable again)
+        assert set(multiprocessing.active_children()) == before
+
+    async def test_an_async_with_block_keeps_workers_for_runs_also_at_once(self) -> None:
+        before = set(multiprocessing.active_children())
+        g = gf.Graph()
+        g.add("p", tools.pid, executor="process")
+        g.add("q", tools.pid, executor="process")
+        pool = ProcessExecutor(workers=2)
+        async with pool:
+            first = await gf.run(g, executors={"process": pool})
+            pids = {first["p"].output, first["q"].output}
+            async with anyio.create_task_group() as tg:  # two runs at once, one pool
+                for _ in range(2):
+                    tg.start_soon(gf.run, g, gf.RunOptions(executors={"process": pool}))
+            again = await gf.run(g, executors={"process": pool})
+            assert {again["p"].output, again["q"].output} <= pids
+            assert len(set(multiprocessing.active_children()) - before) == 2
+        assert set(multiprocessing.active_children()) == before
+
+    async def test_a_worker_killed_between_runs_is_replaced(self) -> None:
+        g = gf.Graph()
+        g.add("p", tools.pid, executor="process")
+        pool = ProcessExecutor(workers=1)
+        async with pool:
+            first = (await gf.run(g, executors={"process": pool}))["p"].output
+            os.kill(first, signal.SIGKILL)
+            result = await gf.run(g, executors={"process": pool})
+        assert result.ok, result.by_status("failed")
+        assert result["p"].output != first
+
+    async def test_a_run_on_another_threads_loop_is_refused_while_one_runs(self) -> None:
+        g = gf.Graph()
+        g.add("p", tools.pid, executor="process")
+        pool = ProcessExecutor(workers=1)
+        async with pool:
+            with pytest.raises(RuntimeError, match="in use by a run on another thread"):
+                await anyio.to_thread.run_sync(lambda: gf.run_sync(g, executors={"process": pool}))
+            assert (await gf.run(g, executors={"process": pool})).ok  # (still usable here)
