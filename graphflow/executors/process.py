@@ -207,6 +207,7 @@ class ProcessExecutor:
         "_lock",
         "_loop_thread",
         "_running",
+        "_spare",
         "_threads",
         "_workers",
     )
@@ -232,6 +233,9 @@ class ProcessExecutor:
         self._held = 0  # ``with`` blocks open: the workers outlive the runs
         self._entered = 0  # ``async with`` blocks open (runs, mostly), all on one loop
         self._loop_thread = 0  # the thread whose loop they run on, while ``_entered``
+        # The worker a run starts on entering, in a thread of its own, while it starts
+        # and no call has claimed it (``_take``); None once it is up, or claimed.
+        self._spare: threading.Thread | None = None
 
     def __enter__(self) -> ProcessExecutor:
         """Keep the workers between the runs made in the block (none is started here)."""
@@ -265,15 +269,12 @@ class ProcessExecutor:
             if self._entered > 1:  # (another run, or the owner's block, on this loop)
                 return self
             self._loop_thread = here
-            warm = not self._idle
+            if not self._idle:  # one starts now, while the run's first nodes do
+                self._booting += 1
+                self._spare = threading.Thread(target=self._boot_spare, daemon=True)
+                self._spare.start()
         self._limiter = anyio.CapacityLimiter(self._workers)
         self._threads = anyio.CapacityLimiter(math.inf)
-        if warm:  # one worker up before the first call, so that it does not wait for it
-            try:
-                self._add_idle(await self._start())
-            except BaseException:  # (cancelled while it boots: stopped once it is up)
-                await self.__aexit__(None, None, None)
-                raise
         return self
 
     async def __aexit__(
@@ -327,10 +328,18 @@ class ProcessExecutor:
         return _outcome(call, kind, value)
 
     async def _take(self) -> _Worker:
-        """An idle worker that is still alive (one may have been killed meanwhile), or a new one."""
+        """An idle worker that is still alive (one may have been killed meanwhile), the
+        one starting since the run began (the first call to want it waits for it), or
+        a new one."""
         while True:
             with self._lock:
                 worker = self._idle.pop() if self._idle else None
+                spare = None if worker is not None else self._spare
+                if spare is not None:
+                    self._spare = None  # (claimed: the next call starts its own)
+            if worker is None and spare is not None:
+                await self._in_thread(spare.join, cancellable=True)
+                continue  # (up, it is idle: this call or another takes it)
             if worker is None:
                 return await self._start()
             if await self._in_thread(worker.alive):
@@ -389,8 +398,27 @@ class ProcessExecutor:
             while self._booting:
                 self._lock.wait()
 
-    async def _in_thread(self, job: Callable[[], T]) -> T:
-        return await anyio.to_thread.run_sync(job, limiter=self._threads)
+    def _boot_spare(self) -> None:
+        """``__aenter__``'s worker, in a thread of its own: idle once it is up. A
+        failure is left to the call that needs a worker (it starts its own)."""
+        worker: _Worker | None = None
+        try:
+            worker = _Worker(self._context)
+        except BaseException:  # (a thread's error would be printed to stderr)
+            pass
+        finally:
+            with self._lock:
+                if worker is not None:
+                    self._idle.append(worker)
+                if self._spare is threading.current_thread():
+                    self._spare = None
+                self._booting -= 1
+                self._lock.notify_all()
+
+    async def _in_thread(self, job: Callable[[], T], cancellable: bool = False) -> T:
+        return await anyio.to_thread.run_sync(
+            job, abandon_on_cancel=cancellable, limiter=self._threads
+        )
 
 
 def _check_pickles(call: NodeCall) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 import graphflow as gf
 from graphflow.executors import ProcessExecutor
+from graphflow.executors import process as process_module
 
 from . import tools
 
@@ -204,6 +205,30 @@ class TestProcessFailures:
         with anyio.move_on_after(0.05):
             await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
         assert set(multiprocessing.active_children()) == before
+
+    async def test_the_run_does_not_wait_for_its_first_worker_to_start(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The first worker starts beside the run's first nodes: here it cannot be
+        up before ``first``, a coroutine, has run (it opens the gate)."""
+        gate, late = threading.Event(), []
+
+        class GatedWorker(process_module._Worker):
+            def __init__(self, context: object) -> None:
+                late.append(not gate.wait(10))
+                super().__init__(context)
+
+        async def first() -> str:
+            gate.set()
+            return "ran"
+
+        monkeypatch.setattr(process_module, "_Worker", GatedWorker)
+        g = gf.Graph()
+        g.add("first", first)
+        g.add("sq", tools.square, args={"x": 3}, executor="process", depends_on="first")
+        result = await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
+        assert result["sq"].output == 9, result["sq"].error
+        assert late == [False], "the worker started only once the run's first node had"
 
     async def test_leaving_does_not_wait_for_a_start_cancelled_before_it_began(self) -> None:
         executor = ProcessExecutor(workers=1)
