@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, final
@@ -200,6 +201,13 @@ class DaskExecutor:
         keep_on_cluster: return ``DaskValue`` handles instead of values, so
             that outputs passed between Dask nodes stay on the cluster.
 
+    Each run enters it (``async with``): the first one in connects (starting
+    the ``LocalCluster``, if it is its own), runs entering meanwhile share that
+    client, and the last one out closes it. To keep it between runs (a
+    ``LocalCluster`` takes seconds to start), hold it open: ``async with
+    DaskExecutor() as dask:`` around the runs. Runs sharing it at once must run
+    on one event loop (another thread's loop is refused with ``RuntimeError``).
+
     Raises:
         ImportError: (at import) dask.distributed is not installed.
     """
@@ -210,10 +218,13 @@ class DaskExecutor:
         "_client",
         "_cluster",
         "_cluster_kwargs",
+        "_entered",
         "_fetches",
-        "_quiet",
         "_given",
         "_keep",
+        "_loop_thread",
+        "_opened",
+        "_quiet",
         "_resources",
         "_running",
     )
@@ -242,6 +253,9 @@ class DaskExecutor:
         self._fetches: set[asyncio.Task[None]] | None = None  # the batches' gathers
         self._running = 0  # attempts whose task has not finished yet
         self._quiet: asyncio.Event | None = None  # set when _running drops to 0
+        self._entered = 0  # ``async with`` blocks open (runs, the owner's), all on one loop
+        self._loop_thread = 0  # the thread whose loop they run on, while ``_entered``
+        self._opened: anyio.Event | None = None  # set once the first entry has connected
 
     @property
     def client(self) -> distributed.Client:
@@ -256,10 +270,44 @@ class DaskExecutor:
                 "the dask executor runs on asyncio only (distributed's client is "
                 "asyncio-based): run with async_backend='asyncio'"
             )
+        if self._entered:  # another run, or the owner's block: share its client
+            return await self._join()
+        self._entered, self._loop_thread = 1, threading.get_ident()
+        opened = self._opened = anyio.Event()
+        try:
+            await self._open()
+        except BaseException:
+            self._entered -= 1
+            raise
+        finally:
+            self._opened = None
+            opened.set()
+        return self
+
+    async def _join(self) -> DaskExecutor:
+        """Enter an executor already entered on this loop (its client, once it has one)."""
+        if threading.get_ident() != self._loop_thread:
+            raise RuntimeError(
+                "this DaskExecutor is in use by a run on another thread's event loop: "
+                "give each thread's runs a DaskExecutor of their own"
+            )
+        self._entered += 1
+        try:
+            if self._opened is not None:  # (the first entry is still connecting)
+                await self._opened.wait()
+            if self._client is None:
+                raise DaskConnectError(self._address, "the entry that connects for it failed")
+        except BaseException:
+            self._entered -= 1
+            raise
+        return self
+
+    async def _open(self) -> None:
+        """Connect (starting a ``LocalCluster`` first, with no address nor client)."""
+        self._fetches = set()
         if self._given is not None:
             self._client = self._given
-            self._fetches = set()
-            return self
+            return
         address: Any = self._address
         if address is None:
             kwargs = {**_LOCAL_CLUSTER, **self._cluster_kwargs}
@@ -277,8 +325,6 @@ class DaskExecutor:
         except BaseException:
             await self._close_cluster()
             raise
-        self._fetches = set()
-        return self
 
     async def __aexit__(
         self,
@@ -286,6 +332,9 @@ class DaskExecutor:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._entered -= 1
+        if self._entered:  # (the runs still inside keep the client, and the batches)
+            return
         fetches, self._fetches, self._batch = self._fetches, None, None
         if fetches:  # (no attempt is waiting on a batch any more)
             for task in fetches:

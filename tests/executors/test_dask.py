@@ -385,3 +385,45 @@ def test_importing_graphflow_does_not_import_dask() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def scheduler_of_task() -> str:
+    """The address of the scheduler of the worker running this task."""
+    return str(distributed.get_worker().scheduler.address)
+
+
+class TestSharedExecutor:
+    """One executor entered by several runs, or held open by its owner."""
+
+    async def test_runs_at_once_share_its_cluster_which_closes_after_the_last(self) -> None:
+        g = gf.Graph()
+        g.add("at", scheduler_of_task, executor="dask")
+        executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "processes": False})
+        results: list[gf.RunResult] = []
+
+        async def one() -> None:
+            results.append(await gf.run(g, executors={"dask": executor}))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one)
+            tg.start_soon(one)
+        assert [r.ok for r in results] == [True, True], [r.by_status("failed") for r in results]
+        # (each run used to start a cluster of its own, the second taking the first's
+        # place: that one was never closed, which pytest reports when it is collected)
+        addresses = {r["at"].output for r in results}
+        assert len(addresses) == 1, f"one cluster each: {addresses}"
+        with pytest.raises(RuntimeError, match="enter the DaskExecutor"):
+            executor.client  # noqa: B018 - closed after the last run
+
+    async def test_held_open_its_cluster_serves_each_run_until_the_block_ends(self) -> None:
+        g = gf.Graph()
+        g.add("at", scheduler_of_task, executor="dask")
+        executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "processes": False})
+        async with executor:
+            first = await gf.run(g, executors={"dask": executor})
+            second = await gf.run(g, executors={"dask": executor})
+            assert executor.client.status == "running"
+        assert first.ok and second.ok
+        assert first["at"].output == second["at"].output
+        with pytest.raises(RuntimeError, match="enter the DaskExecutor"):
+            executor.client  # noqa: B018 - closed with the block
