@@ -22,7 +22,8 @@
     the held one and the dask cluster are started before.
 (b) Per-node overhead of the dask executor on no-op nodes, against raw
     ``client.submit`` + ``gather`` of as many no-op tasks on the same cluster;
-    goal: <= 1.2x. Taking turns too; the ratio is the median of each turn's.
+    goal: <= 1.2x. Taking turns too, 11 of them (a turn's ratio ranged 0.8-2.6
+    from one turn to the next on a 2-core VM); the ratio is the median of each turn's.
 
 Both are CPU-bound on a 2-core machine: anything else running there (a test
 suite) shows up as CPU use well under 1.0. The load average is printed.
@@ -320,7 +321,7 @@ async def main(quick: bool) -> None:
             "raw ÷ this",
         ]
         print(table(headers, fan))
-        over = await bench_overhead(client, 200 if quick else 1000, repeat)
+        over = await bench_overhead(client, 200 if quick else 1000, 2 * repeat + 1)
         print("\n(b) no-op nodes on the same LocalCluster\n")
         print(table(["how", "µs per node", "ratio"], over))
         chain = await bench_chain(client, 4, 50, repeat)
