@@ -228,13 +228,14 @@ class ProcessExecutor:
         # boot before it starts, or an exchange after its timeout started.
         self._threads: anyio.CapacityLimiter | None = None
         self._booting = 0  # workers being started (in threads; ``_boot``)
-        # guards ``_idle``, ``_booting``, each ``_Boot`` and the two counts below
+        # guards ``_idle``, ``_running`` (as a whole), ``_booting``, each ``_Boot`` and
+        # the fields below
         self._lock = threading.Condition()
         self._held = 0  # ``with`` blocks open: the workers outlive the runs
         self._entered = 0  # ``async with`` blocks open (runs, mostly), all on one loop
         self._loop_thread = 0  # the thread whose loop they run on, while ``_entered``
-        # The worker a run starts on entering, in a thread of its own, while it starts
-        # and no call has claimed it (``_take``); None once it is up, or claimed.
+        # The thread starting the worker the first entry asks for (``_boot_spare``),
+        # while it runs and no call has claimed its worker (``_take``).
         self._spare: threading.Thread | None = None
 
     def __enter__(self) -> ProcessExecutor:
@@ -254,10 +255,15 @@ class ProcessExecutor:
             if self._held or self._entered:
                 return
         self._wait_booted()
-        for worker in self._take_all():
+        for worker in self._stopping():
             worker.stop()
 
     async def __aenter__(self) -> ProcessExecutor:
+        """Enter for a run (or hold it open between runs).
+
+        Raises:
+            RuntimeError: runs on another thread's event loop are inside.
+        """
         here = threading.get_ident()
         with self._lock:
             if self._entered and here != self._loop_thread:
@@ -270,9 +276,14 @@ class ProcessExecutor:
                 return self
             self._loop_thread = here
             if not self._idle:  # one starts now, while the run's first nodes do
-                self._booting += 1
-                self._spare = threading.Thread(target=self._boot_spare, daemon=True)
-                self._spare.start()
+                spare = threading.Thread(target=self._boot_spare, daemon=True)
+                try:
+                    spare.start()
+                except BaseException:  # ("can't start new thread": nothing to undo but this)
+                    self._entered -= 1
+                    raise
+                self._booting += 1  # (``_boot_spare`` waits for the lock to count it down)
+                self._spare = spare
         self._limiter = anyio.CapacityLimiter(self._workers)
         self._threads = anyio.CapacityLimiter(math.inf)
         return self
@@ -288,15 +299,17 @@ class ProcessExecutor:
             if self._entered:
                 return
         with anyio.CancelScope(shield=True):
-            await self._in_thread(self._wait_booted)  # (left by cancelled calls)
-            with self._lock:
-                if self._held:  # kept for the owner's next run (none is running now)
-                    return
-            for worker in self._take_all():
+            await self._in_thread(self._wait_booted)  # (the spare; those of cancelled calls)
+            for worker in self._stopping():
                 await self._in_thread(worker.stop)
 
-    def _take_all(self) -> list[_Worker]:
+    def _stopping(self) -> list[_Worker]:
+        """Every worker, taken out to be stopped, if nothing holds the executor now:
+        none when the owner still does, or when a run entered while the last one out
+        waited for workers being started (they are the new run's)."""
         with self._lock:
+            if self._held or self._entered:
+                return []
             workers = [*self._idle, *self._running]
             self._idle, self._running = [], set()
         return workers
@@ -399,8 +412,9 @@ class ProcessExecutor:
                 self._lock.wait()
 
     def _boot_spare(self) -> None:
-        """``__aenter__``'s worker, in a thread of its own: idle once it is up. A
-        failure is left to the call that needs a worker (it starts its own)."""
+        """``__aenter__``'s worker, in a thread of its own: idle once it is up. If it
+        fails to start, the call that needed it starts its own, and that one's
+        failure (if it fails too) is the call's error."""
         worker: _Worker | None = None
         try:
             worker = _Worker(self._context)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -30,6 +32,15 @@ def gone(pid: int) -> bool:
         Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}").exists() else "X"
     )
     return status in ("Z", "X")  # a zombie is dead, only not reaped yet
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` (state of threads and processes, which nothing signals)."""
+    for _ in range(3000):
+        if condition():
+            return
+        await anyio.sleep(0.01)
+    raise AssertionError("the condition did not hold within 30 s")
 
 
 class TestProcessExecutor:
@@ -206,30 +217,6 @@ class TestProcessFailures:
             await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
         assert set(multiprocessing.active_children()) == before
 
-    async def test_the_run_does_not_wait_for_its_first_worker_to_start(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """The first worker starts beside the run's first nodes: here it cannot be
-        up before ``first``, a coroutine, has run (it opens the gate)."""
-        gate, late = threading.Event(), []
-
-        class GatedWorker(process_module._Worker):
-            def __init__(self, context: object) -> None:
-                late.append(not gate.wait(10))
-                super().__init__(context)
-
-        async def first() -> str:
-            gate.set()
-            return "ran"
-
-        monkeypatch.setattr(process_module, "_Worker", GatedWorker)
-        g = gf.Graph()
-        g.add("first", first)
-        g.add("sq", tools.square, args={"x": 3}, executor="process", depends_on="first")
-        result = await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
-        assert result["sq"].output == 9, result["sq"].error
-        assert late == [False], "the worker started only once the run's first node had"
-
     async def test_leaving_does_not_wait_for_a_start_cancelled_before_it_began(self) -> None:
         executor = ProcessExecutor(workers=1)
         with anyio.fail_after(30):  # (it waited forever for a boot that never ran)
@@ -314,8 +301,80 @@ class TestWorkerSide:
         assert result["there"].output != os.getpid()
 
 
-class TestHeldOpen:
-    """An executor held open by its owner keeps its workers between runs."""
+class TestLifecycle:
+    """Entering and leaving: the first worker started beside the run, workers kept
+    between runs while the owner holds the executor open, shared by runs at once."""
+
+    async def test_the_run_does_not_wait_for_its_first_worker_to_start(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The first worker starts beside the run's first nodes: here it cannot be
+        up before ``first``, a coroutine, has run (it opens the gate)."""
+        gate, late = threading.Event(), []
+
+        class GatedWorker(process_module._Worker):
+            def __init__(self, context: object) -> None:
+                late.append(not gate.wait(10))
+                super().__init__(context)
+
+        async def first() -> str:
+            gate.set()
+            return "ran"
+
+        monkeypatch.setattr(process_module, "_Worker", GatedWorker)
+        g = gf.Graph()
+        g.add("first", first)
+        g.add("sq", tools.square, args={"x": 3}, executor="process", depends_on="first")
+        result = await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
+        assert result["sq"].output == 9, result["sq"].error
+        assert late == [False], "the worker started only once the run's first node had"
+
+    async def test_a_run_entering_while_the_last_one_leaves_keeps_its_worker(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``quick``'s run leaves while its first worker is still starting (held by the
+        gate), and ``nap``'s run enters then: once the gate opens, the first run's
+        exit must leave the worker running ``nap`` alone (it took it out and stopped
+        it, waiting until ``nap`` had ended)."""
+        gate, boots = threading.Event(), itertools.count()
+
+        class SlowFirstBoot(process_module._Worker):
+            def __init__(self, context: object) -> None:
+                if next(boots) == 0:  # the first run's spare, a slow start
+                    gate.wait(10)
+                super().__init__(context)
+
+        async def quick() -> int:
+            return 1
+
+        monkeypatch.setattr(process_module, "_Worker", SlowFirstBoot)
+        pool = ProcessExecutor(workers=1)
+        pid_file = tmp_path / "pid"
+        one, two = gf.Graph(), gf.Graph()
+        one.add("quick", quick)
+        two.add(
+            "nap", tools.nap, args={"seconds": 2, "pid_file": str(pid_file)}, executor="process"
+        )
+        ended: dict[str, float] = {}
+        naps: list[gf.RunResult] = []
+
+        async def first() -> None:
+            await gf.run(one, executors={"process": pool})
+            ended["first"] = time.time()
+
+        async def second() -> None:
+            naps.append(await gf.run(two, executors={"process": pool}))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(first)
+                await until(lambda: not pool._entered and pool._booting == 1)  # (it leaves)
+                tg.start_soon(second)
+                await until(lambda: pid_file.exists() and bool(pid_file.read_text()))
+                gate.set()
+        result = naps[0]["nap"]
+        assert result.ok, result.error
+        assert result.finished_at is not None and ended["first"] < result.finished_at
 
     def test_runs_in_a_with_block_share_workers_which_stop_when_it_ends(self) -> None:
         before = set(multiprocessing.active_children())
