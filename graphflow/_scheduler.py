@@ -126,7 +126,7 @@ async def open_run(plan: Plan, options: RunOptions, grows: bool = False) -> Asyn
         try:
             async with (
                 _held(options.resources),
-                _entered_all(executors),
+                _entered_all(executors if grows else _used(plan, executors)),
                 _nodes(state, options.concurrency, executors, journal, sinks, options.cache),
             ):
                 yield state
@@ -256,8 +256,7 @@ def _executors(plan: Plan, options: RunOptions) -> dict[str, Executor]:
     """The run's executors by name: ``thread`` (the default), those given, and built-ins used."""
     default = options.executor or ThreadExecutor(_threads(options.concurrency))
     table: dict[str, Executor] = {"thread": default, **options.executors}
-    specs = [*plan.specs, *(m.spec for maps in plan.expansions.values() for m in maps)]
-    for spec in specs:
+    for spec in _declared(plan):
         name = spec.executor
         if name is None or name in table or name == "async":
             continue
@@ -273,6 +272,23 @@ def _executors(plan: Plan, options: RunOptions) -> dict[str, Executor]:
 
         table[name] = ProcessExecutor()
     return table
+
+
+def _used(plan: Plan, executors: dict[str, Executor]) -> dict[str, Executor]:
+    """The executors some node of ``plan`` runs on: ``thread`` for a plain function
+    that names none, as the driver routes it.
+
+    One that no node runs on is not entered: a run of async tools given a
+    ``DaskExecutor()`` starts no ``LocalCluster``, one given a ``ProcessExecutor``
+    no worker. (A run that grows takes nodes no plan names: it enters them all.)
+    """
+    named = {spec.executor or ("async" if spec.is_async else "thread") for spec in _declared(plan)}
+    return {name: e for name, e in executors.items() if name in named}
+
+
+def _declared(plan: Plan) -> list[NodeSpec]:
+    """The plan's nodes, a runtime ``for_each`` as declared (its items' spec)."""
+    return [*plan.specs, *(m.spec for maps in plan.expansions.values() for m in maps)]
 
 
 @asynccontextmanager

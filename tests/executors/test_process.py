@@ -332,8 +332,8 @@ class TestLifecycle:
     async def test_a_run_entering_while_the_last_one_leaves_keeps_its_worker(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """``quick``'s run leaves while its first worker is still starting (held by the
-        gate), and ``nap``'s run enters then: once the gate opens, the first run's
+        """``quick``'s run (its process node skipped) leaves while its first worker is
+        still starting (held by the gate), and ``nap``'s run enters then: once the gate opens, the first run's
         exit must leave the worker running ``nap`` alone (it took it out and stopped
         it, waiting until ``nap`` had ended)."""
         gate, boots = threading.Event(), itertools.count()
@@ -352,6 +352,7 @@ class TestLifecycle:
         pid_file = tmp_path / "pid"
         one, two = gf.Graph(), gf.Graph()
         one.add("quick", quick)
+        one.add("never", tools.square, args={"x": 2}, executor="process", when="${quick} > 1")
         two.add(
             "nap", tools.nap, args={"seconds": 2, "pid_file": str(pid_file)}, executor="process"
         )

@@ -105,6 +105,32 @@ class TestNodeCall:
         assert error.message == "timed out after 0.05 s"
 
 
+class TestEntering:
+    async def test_only_executors_a_node_runs_on_are_entered(self) -> None:
+        """A run given executors it does not use leaves them alone: a ``DaskExecutor()``
+        would start a LocalCluster, a ``ProcessExecutor`` a worker, for nothing."""
+        default, spare, used = Recording(), Recording(), Recording()
+        g = gf.Graph()
+        g.add("coro", async_tool, args={"x": 1})
+        g.add("each", async_tool, for_each=[1, 2], args={"x": "${item}"})
+        executors = {"spare": spare, "used": used}
+        result = await gf.run(g, executor=default, executors=executors)
+        assert result.ok
+        assert (default.entered, spare.entered, used.entered) == (0, 0, 0)
+        g.add("plain", flaky_factory(), args={"x": 2}, retries=1)
+        g.add("there", flaky_factory(), args={"x": 3}, retries=1, executor="used")
+        result = await gf.run(g, executor=default, executors=executors)
+        assert result.ok and result["there"].output == 3
+        assert (default.entered, spare.entered, used.entered) == (1, 0, 1)
+
+    async def test_a_growing_run_enters_every_executor_it_was_given(self) -> None:
+        spare = Recording()
+        async with gf.Scheduler(executors={"spare": spare}) as s:
+            s.add("later", flaky_factory(), args={"x": 4}, retries=1, executor="spare")
+        assert s.result is not None and s.result["later"].output == 4
+        assert (spare.entered, len(spare.calls)) == (1, 2)
+
+
 class TestThreadExecutor:
     async def test_sync_tools_run_off_the_loop_and_are_capped(self) -> None:
         loop_thread = threading.get_ident()
