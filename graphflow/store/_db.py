@@ -19,6 +19,7 @@ import contextlib
 import os
 import socket
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,7 +63,7 @@ def connect(path: Path, timeout: float, synchronous: str, schema: str) -> sqlite
         raise StoreError(path, f"cannot open: {exc}") from exc
     try:
         _refuse_foreign(db, path)  # before anything is changed in it
-        db.execute("PRAGMA journal_mode=WAL")
+        _write_ahead(db, timeout)
         db.execute(f"PRAGMA synchronous={synchronous}")
         db.executescript(schema)
     except sqlite3.Error as exc:
@@ -72,6 +73,25 @@ def connect(path: Path, timeout: float, synchronous: str, schema: str) -> sqlite
         db.close()
         raise
     return db
+
+
+def _write_ahead(db: sqlite3.Connection, timeout: float) -> None:
+    """``PRAGMA journal_mode=WAL``, tried again for ``timeout`` seconds while it is busy.
+
+    SQLite does not wait on its busy timeout here when waiting could deadlock,
+    which is how processes opening a new store file at once meet (each holds a
+    read lock, each wants the file's lock to change its mode): one got "database
+    is locked" at once, 24 of 600 opens by 3 processes together, 5 s timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.005)
 
 
 _OURS: Final = {  # the store's tables, and columns that only ours have together

@@ -333,9 +333,9 @@ class TestLifecycle:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """``quick``'s run (its process node skipped) leaves while its first worker is
-        still starting (held by the gate), and ``nap``'s run enters then: once the gate opens, the first run's
-        exit must leave the worker running ``nap`` alone (it took it out and stopped
-        it, waiting until ``nap`` had ended)."""
+        still starting (held by the gate), and ``nap``'s run enters then: once the
+        gate opens, the first run's exit must leave the worker running ``nap`` alone
+        (it took it out and stopped it, waiting until ``nap`` had ended)."""
         gate, boots = threading.Event(), itertools.count()
 
         class SlowFirstBoot(process_module._Worker):

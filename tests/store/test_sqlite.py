@@ -764,6 +764,25 @@ class TestOutputs:
 
 
 class TestFaults:
+    def test_a_new_file_another_connection_is_writing_is_waited_for(
+        self, tools: Tools, db: Path
+    ) -> None:
+        """Processes opening a new store at once: SQLite refuses a change of journal mode
+        at once ("database is locked") rather than wait on its busy timeout when waiting
+        could deadlock, as with a peer's write transaction still open, held here 0.3 s."""
+        peer = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        peer.execute("BEGIN IMMEDIATE")
+        done = threading.Timer(0.3, peer.execute, ["COMMIT"])
+        done.start()
+        try:
+            start = time.monotonic()
+            result = gf.run_sync(tools.chain(), store=db)
+        finally:
+            done.join()
+            peer.close()
+        assert result.ok and time.monotonic() - start >= 0.3
+        assert [r.status for r in SQLiteStore(db).runs()] == ["succeeded"]
+
     def test_another_programs_database_is_refused_and_left_as_it_was(
         self, tools: Tools, db: Path
     ) -> None:
