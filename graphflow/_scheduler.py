@@ -81,11 +81,18 @@ def run_sync(
 
     Raises:
         GraphError: called where an event loop is already running (``await run`` there).
+        KeyboardInterrupt: Ctrl-C stopped the run (on trio too, where it reaches
+            a task of the run and would come out in an exception group).
     """
     opts = RunOptions.build(options, overrides)
     if _loop_running():
         raise GraphError("run_sync() cannot run inside an event loop: use await graphflow.run()")
-    return anyio.run(functools.partial(run, graph, opts), backend=async_backend)
+    try:
+        return anyio.run(functools.partial(run, graph, opts), backend=async_backend)
+    except BaseExceptionGroup as group:
+        if group.split(KeyboardInterrupt)[1] is None:  # Ctrl-C, nothing else
+            raise KeyboardInterrupt from group
+        raise
 
 
 def _loop_running() -> bool:

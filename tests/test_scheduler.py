@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -162,7 +167,8 @@ class TestEagerRelease:
         assert order.index("a") < order.index("b") < order.index("c")
 
     @pytest.mark.parametrize(
-        ("cap", "expected"), [(None, 150), (3, 3), (math.inf, 150)]  # default: no cap
+        ("cap", "expected"),
+        [(None, 150), (3, 3), (math.inf, 150)],  # default: no cap
     )
     async def test_concurrency_cap(self, cap: float | None, expected: int) -> None:
         running = peak = 0
@@ -664,14 +670,53 @@ class TestKeyboardInterrupt:
         if anyio_backend == "trio":  # indistinguishable there from a real Ctrl-C
             with pytest.raises(BaseException) as caught:
                 await gf.run(g)
-            assert caught.group_contains(KeyboardInterrupt) if isinstance(
-                caught.value, BaseExceptionGroup
-            ) else isinstance(caught.value, KeyboardInterrupt)
+            assert (
+                caught.group_contains(KeyboardInterrupt)
+                if isinstance(caught.value, BaseExceptionGroup)
+                else isinstance(caught.value, KeyboardInterrupt)
+            )
             return
         result = await gf.run(g)
         error = result["bad"].error
         assert error is not None and error.type == "KeyboardInterrupt"
         assert result["sibling"].ok
+
+    @pytest.mark.parametrize("backend", ["asyncio", "trio"])
+    def test_ctrl_c_reaches_a_script_as_keyboard_interrupt(
+        self, backend: str, tmp_path: Path
+    ) -> None:
+        """A real SIGINT to a script in ``run_sync``: ``except KeyboardInterrupt`` catches
+        it on both backends (on trio it came out in an exception group)."""
+        marker = tmp_path / "up"
+        script = tmp_path / "script.py"
+        script.write_text(
+            "import sys\nfrom pathlib import Path\nimport anyio\nimport graphflow as gf\n\n"
+            "async def wait() -> None:\n"
+            "    Path(sys.argv[1]).write_text('up')\n"
+            "    await anyio.sleep(30)\n\n"
+            "g = gf.Graph()\ng.add('wait', wait)\n"
+            "try:\n    gf.run_sync(g, async_backend=sys.argv[2])\n"
+            "except KeyboardInterrupt:\n    print('KeyboardInterrupt')\n"
+        )
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(marker), backend],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not marker.exists():
+                assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+            proc.communicate()
+        assert (proc.returncode, out) == (0, "KeyboardInterrupt\n"), err[-2000:]
 
 
 class TestReviewFindings:
