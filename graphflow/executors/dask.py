@@ -296,7 +296,8 @@ class DaskExecutor:
             if self._opened is not None:  # (the first entry is still connecting)
                 await self._opened.wait()
             if self._client is None:
-                raise DaskConnectError(self._address, "the entry that connects for it failed")
+                why = "the run sharing this executor that connects failed"
+                raise DaskConnectError(self._address, why)
         except BaseException:
             self._entered -= 1
             raise

@@ -24,11 +24,13 @@ import pytest
 import graphflow as gf
 from graphflow import NodeCall
 from graphflow.executors import DaskExecutor, ProcessExecutor, RemoteValue
+from graphflow.executors.dask import DaskConnectError
 from graphflow.workflow import load_workflow_text
 
 from . import tools
 
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 
 pytestmark = pytest.mark.anyio
 
@@ -414,6 +416,32 @@ class TestSharedExecutor:
         assert len(addresses) == 1, f"one cluster each: {addresses}"
         with pytest.raises(RuntimeError, match="enter the DaskExecutor"):
             executor.client  # noqa: B018 - closed after the last run
+
+    async def test_runs_at_once_on_an_unreachable_scheduler_each_fail_with_one_error(
+        self,
+    ) -> None:
+        """The second run waits for the first one's connection: when it fails, each
+        fails alike, and the executor is left as it was (a third run fails the same)."""
+        g = gf.Graph()
+        g.add("at", scheduler_of_task, executor="dask")
+        executor = DaskExecutor("tcp://127.0.0.1:1")
+
+        async def one() -> None:
+            await gf.run(g, executors={"dask": executor})
+
+        with dask.config.set({"distributed.comm.timeouts.connect": "0.5s"}):
+            with pytest.raises(ExceptionGroup) as both:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(one)
+                    tg.start_soon(one)
+            errors = [e for e in both.value.exceptions if isinstance(e, DaskConnectError)]
+            assert len(errors) == len(both.value.exceptions) == 2, both.value.exceptions
+            reasons = sorted(e.reason for e in errors)
+            assert reasons[1] == "the run sharing this executor that connects failed", reasons
+            with pytest.raises(DaskConnectError, match="cannot connect to the Dask scheduler"):
+                await one()
+        with pytest.raises(RuntimeError, match="enter the DaskExecutor"):
+            executor.client  # noqa: B018 - never connected
 
     async def test_held_open_its_cluster_serves_each_run_until_the_block_ends(self) -> None:
         g = gf.Graph()
