@@ -24,6 +24,7 @@ whole process group): the run decides, and kills those it cancels.
 
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 import os
@@ -116,12 +117,16 @@ def _text(exc: BaseException) -> str:  # pragma: no cover - in the worker
 class _Worker:
     __slots__ = ("conn", "process")
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any, started: Callable[[BaseProcess], None] | None = None) -> None:
+        """Start the process and wait until it is ready (``started``: told the process
+        before the wait, so that it can be killed meanwhile)."""
         parent, child = context.Pipe()
         self.process: BaseProcess = context.Process(target=_serve, args=(child,), daemon=True)
         self.process.start()
         child.close()
         self.conn: Connection = parent
+        if started is not None:
+            started(self.process)
         try:  # booted (interpreter, imports) before any call may count it against a timeout
             ready = parent.recv()
         except (EOFError, OSError):
@@ -129,6 +134,7 @@ class _Worker:
             code = self.process.exitcode
             raise WorkerDied(f"a worker process failed to start (exit code {code})") from None
         if ready != "ready":
+            self.kill()
             raise WorkerDied(f"a worker process said {ready!r:.60} instead of being ready")
 
     def alive(self) -> bool:
@@ -178,6 +184,19 @@ class _Boot:
     def __init__(self) -> None:
         self.state = _NEW
         self.worker: _Worker | None = None
+
+
+@final
+class _Spare:
+    """The worker ``__aenter__`` starts in a thread of its own (``_boot_spare``):
+    ``process`` once started; ``dropped`` once the last one out no longer needs it."""
+
+    __slots__ = ("dropped", "process", "thread")
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread
+        self.process: BaseProcess | None = None
+        self.dropped = False
 
 
 @final
@@ -234,9 +253,9 @@ class ProcessExecutor:
         self._held = 0  # ``with`` blocks open: the workers outlive the runs
         self._entered = 0  # ``async with`` blocks open (runs, mostly), all on one loop
         self._loop_thread = 0  # the thread whose loop they run on, while ``_entered``
-        # The thread starting the worker the first entry asks for (``_boot_spare``),
-        # while it runs and no call has claimed its worker (``_take``).
-        self._spare: threading.Thread | None = None
+        # The worker the first entry starts (``_boot_spare``), while it starts and no
+        # call has claimed it (``_take``).
+        self._spare: _Spare | None = None
 
     def __enter__(self) -> ProcessExecutor:
         """Keep the workers between the runs made in the block (none is started here)."""
@@ -254,6 +273,7 @@ class ProcessExecutor:
             self._held -= 1
             if self._held or self._entered:
                 return
+            self._drop_spare()
         self._wait_booted()
         for worker in self._stopping():
             worker.stop()
@@ -276,9 +296,10 @@ class ProcessExecutor:
                 return self
             self._loop_thread = here
             if not self._idle:  # one starts now, while the run's first nodes do
-                spare = threading.Thread(target=self._boot_spare, daemon=True)
+                spare = _Spare()
+                spare.thread = threading.Thread(target=self._boot_spare, args=(spare,), daemon=True)
                 try:
-                    spare.start()
+                    spare.thread.start()
                 except BaseException:  # ("can't start new thread": nothing to undo but this)
                     self._entered -= 1
                     raise
@@ -298,10 +319,22 @@ class ProcessExecutor:
             self._entered -= 1
             if self._entered:
                 return
+            if not self._held:
+                self._drop_spare()
         with anyio.CancelScope(shield=True):
             await self._in_thread(self._wait_booted)  # (the spare; those of cancelled calls)
             for worker in self._stopping():
                 await self._in_thread(worker.stop)
+
+    def _drop_spare(self) -> None:
+        """Kill the spare worker still starting that no call claimed (under the lock, by
+        the last one out): nothing waits for it now, and it would be stopped once up
+        (a run whose process nodes were all skipped, or a Ctrl-C, waited ~0.5 s)."""
+        spare = self._spare
+        if spare is not None:
+            spare.dropped = True  # (killed as soon as it is started, if it is not yet)
+            if spare.process is not None:
+                spare.process.kill()
 
     def _stopping(self) -> list[_Worker]:
         """Every worker, taken out to be stopped, if nothing holds the executor now:
@@ -351,7 +384,7 @@ class ProcessExecutor:
                 if spare is not None:
                     self._spare = None  # (claimed: the next call starts its own)
             if worker is None and spare is not None:
-                await self._in_thread(spare.join, cancellable=True)
+                await self._in_thread(spare.thread.join, cancellable=True)
                 continue  # (up, it is idle: this call or another takes it)
             if worker is None:
                 return await self._start()
@@ -411,23 +444,30 @@ class ProcessExecutor:
             while self._booting:
                 self._lock.wait()
 
-    def _boot_spare(self) -> None:
+    def _boot_spare(self, spare: _Spare) -> None:
         """``__aenter__``'s worker, in a thread of its own: idle once it is up. If it
         fails to start, the call that needed it starts its own, and that one's
         failure (if it fails too) is the call's error."""
         worker: _Worker | None = None
         try:
-            worker = _Worker(self._context)
+            worker = _Worker(self._context, functools.partial(self._spare_started, spare))
         except BaseException:  # (a thread's error would be printed to stderr)
             pass
         finally:
             with self._lock:
+                spare.process = None
                 if worker is not None:
                     self._idle.append(worker)
-                if self._spare is threading.current_thread():
+                if self._spare is spare:
                     self._spare = None
                 self._booting -= 1
                 self._lock.notify_all()
+
+    def _spare_started(self, spare: _Spare, process: BaseProcess) -> None:
+        with self._lock:
+            spare.process = process
+            if spare.dropped:  # (the last one out left before it was started)
+                process.kill()
 
     async def _in_thread(self, job: Callable[[], T], cancellable: bool = False) -> T:
         return await anyio.to_thread.run_sync(

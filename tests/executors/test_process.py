@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -313,9 +314,9 @@ class TestLifecycle:
         gate, late = threading.Event(), []
 
         class GatedWorker(process_module._Worker):
-            def __init__(self, context: object) -> None:
+            def __init__(self, context: object, *rest: Any) -> None:
                 late.append(not gate.wait(10))
-                super().__init__(context)
+                super().__init__(context, *rest)
 
         async def first() -> str:
             gate.set()
@@ -329,6 +330,41 @@ class TestLifecycle:
         assert result["sq"].output == 9, result["sq"].error
         assert late == [False], "the worker started only once the run's first node had"
 
+    async def test_a_worker_still_starting_that_no_call_needs_is_not_waited_for(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The run's process node is skipped: its worker, still starting when the run
+        ends (held by the gate until killed), is killed, not waited for (~0.5 s)."""
+        gate, seen = threading.Event(), []
+
+        class Held(process_module._Worker):
+            def __init__(self, context: object, started: Any = None) -> None:
+                def hold(process: multiprocessing.process.BaseProcess) -> None:
+                    if started is not None:
+                        started(process)
+                    seen.append(process)
+                    gate.wait(10)  # (it starts for as long as the test says)
+
+                super().__init__(context, hold)
+
+        async def first() -> int:
+            return 1
+
+        async def open_the_gate_once_killed() -> None:
+            await until(lambda: bool(seen) and seen[0].exitcode is not None)
+            gate.set()
+
+        monkeypatch.setattr(process_module, "_Worker", Held)
+        g = gf.Graph()
+        g.add("first", first)
+        g.add("never", tools.square, args={"x": 2}, executor="process", when="${first} > 1")
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(open_the_gate_once_killed)
+                result = await gf.run(g, executors={"process": ProcessExecutor(workers=1)})
+        assert result["never"].status == gf.NodeStatus.SKIPPED
+        assert [p.exitcode for p in seen] == [-signal.SIGKILL]
+
     async def test_a_run_entering_while_the_last_one_leaves_keeps_its_worker(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -339,10 +375,10 @@ class TestLifecycle:
         gate, boots = threading.Event(), itertools.count()
 
         class SlowFirstBoot(process_module._Worker):
-            def __init__(self, context: object) -> None:
+            def __init__(self, context: object, *rest: Any) -> None:
                 if next(boots) == 0:  # the first run's spare, a slow start
                     gate.wait(10)
-                super().__init__(context)
+                super().__init__(context, *rest)
 
         async def quick() -> int:
             return 1
