@@ -274,9 +274,7 @@ class ProcessExecutor:
             if self._held or self._entered:
                 return
             self._drop_spare()
-        self._wait_booted()
-        for worker in self._stopping():
-            worker.stop()
+        self._close()
 
     async def __aenter__(self) -> ProcessExecutor:
         """Enter for a run (or hold it open between runs).
@@ -322,9 +320,14 @@ class ProcessExecutor:
             if not self._held:
                 self._drop_spare()
         with anyio.CancelScope(shield=True):
-            await self._in_thread(self._wait_booted)  # (the spare; those of cancelled calls)
-            for worker in self._stopping():
-                await self._in_thread(worker.stop)
+            await self._in_thread(self._close)
+
+    def _close(self) -> None:
+        """Wait for the workers being started (the spare; those of cancelled calls),
+        then stop every worker if nothing holds the executor any more (``_stopping``)."""
+        self._wait_booted()
+        for worker in self._stopping():
+            worker.stop()
 
     def _drop_spare(self) -> None:
         """Kill the spare worker still starting that no call claimed (under the lock, by
