@@ -187,25 +187,45 @@ class TestProcessFailures:
         assert slow.error is not None and slow.error.timed_out == 0.3
         assert slow.duration is not None and slow.duration > 0.6  # (it waited its turn too)
 
-    async def test_a_call_cancelled_while_its_worker_starts_leaves_no_process(self) -> None:
+    async def test_a_call_cancelled_while_its_worker_starts_leaves_no_process(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """fail_fast stops the run while ``b``'s worker is still starting: ``b`` is
-        cancelled at once, and the worker, up later, is stopped with the rest."""
+        cancelled at once, and the worker, up later, is stopped with the rest.
+
+        Every worker's start is held by a gate that only ``b``'s cancellation
+        opens: were ``b`` cancelled only once its worker was up, the start would
+        wait out its 10 s and say so (no timing to race the machine's load)."""
         before = set(multiprocessing.active_children())
+        gate, late = threading.Event(), []
+
+        class Gated(process_module._Worker):
+            def __init__(self, context: object, *rest: Any) -> None:
+                late.append(not gate.wait(10))
+                super().__init__(context, *rest)
+
+        def watch(event: gf.Event) -> None:
+            if event.node_id == "b" and event.result is not None:
+                gate.set()
 
         def boom() -> None:
             time.sleep(0.05)
             raise RuntimeError("boom")
 
+        monkeypatch.setattr(process_module, "_Worker", Gated)
         g = gf.Graph()
         g.add("a", tools.nap, args={"seconds": 60}, executor="process")
         g.add("b", tools.square, args={"x": 2}, executor="process")
         g.add("fail", boom)
-        result = await gf.run(g, executors={"process": ProcessExecutor(workers=2)}, fail_fast=True)
+        result = await gf.run(
+            g,
+            executors={"process": ProcessExecutor(workers=2)},
+            fail_fast=True,
+            observers=[watch],
+        )
         assert result["fail"].status == "failed"
         assert {result["a"].status, result["b"].status} == {gf.NodeStatus.CANCELLED}
-        b_end, fail_end = result["b"].finished_at, result["fail"].finished_at
-        assert b_end is not None and fail_end is not None
-        assert b_end - fail_end < 0.25  # (not once its worker was up: ~0.3-1 s)
+        assert late and not any(late), "b was cancelled only once a worker was up"
         assert set(multiprocessing.active_children()) == before
 
     async def test_a_run_cancelled_while_the_first_worker_starts_leaves_no_process(
