@@ -52,7 +52,12 @@ class RemoteError(Exception):
 
 
 class WorkerDied(Exception):
-    """The worker process running the call died (killed, out of memory, ``os._exit``)."""
+    """The worker process running the call died (killed, out of memory, ``os._exit``),
+    or one could not be started for it."""
+
+
+START_TIMEOUT: Final = 60.0
+"""Seconds a worker process may take to start (``ProcessExecutor(start_timeout=)``)."""
 
 
 def _ignored(signum: int, frame: Any) -> None:  # pragma: no cover - in the worker
@@ -117,9 +122,15 @@ def _text(exc: BaseException) -> str:  # pragma: no cover - in the worker
 class _Worker:
     __slots__ = ("conn", "process")
 
-    def __init__(self, context: Any, started: Callable[[BaseProcess], None] | None = None) -> None:
-        """Start the process and wait until it is ready (``started``: told the process
-        before the wait, so that it can be killed meanwhile)."""
+    def __init__(
+        self,
+        context: Any,
+        started: Callable[[BaseProcess], None] | None = None,
+        timeout: float = START_TIMEOUT,
+    ) -> None:
+        """Start the process and wait until it is ready, at most ``timeout`` seconds
+        (``started``: told the process before the wait, so that it can be killed
+        meanwhile)."""
         parent, child = context.Pipe()
         self.process: BaseProcess = context.Process(target=_serve, args=(child,), daemon=True)
         self.process.start()
@@ -128,6 +139,14 @@ class _Worker:
         if started is not None:
             started(self.process)
         try:  # booted (interpreter, imports) before any call may count it against a timeout
+            if not parent.poll(timeout):  # (a hung start held the run's exit for ever)
+                self.kill()
+                raise WorkerDied(
+                    f"a worker process did not start within {timeout:g} s (killed): does"
+                    " importing the main script or the tool's module wait for something?"
+                    " (the main script's top-level code belongs under"
+                    " if __name__ == '__main__':)"
+                )
             ready = parent.recv()
         except (EOFError, OSError):
             self.process.join(1)
@@ -205,6 +224,9 @@ class ProcessExecutor:
 
     Args:
         workers: the most worker processes (default: the number of CPUs).
+        start_timeout: seconds a worker may take to start (its interpreter and
+            imports) before it is killed and the call that needed it fails with
+            ``WorkerDied`` (a start that hangs would hold the run's exit).
 
     Each run enters it (``async with``): the first one in starts a worker, the
     others start as calls need them, and the last one out stops them all
@@ -227,17 +249,23 @@ class ProcessExecutor:
         "_loop_thread",
         "_running",
         "_spare",
+        "_start_timeout",
         "_threads",
         "_workers",
     )
 
     waits_for_capacity: Final = True  # a call's timeout counts once a worker has it
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, *, start_timeout: float = START_TIMEOUT) -> None:
         count = workers if workers is not None else (os.cpu_count() or 1)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
+        if isinstance(start_timeout, bool) or not start_timeout > 0:
+            raise ValueError(
+                f"start_timeout must be a number of seconds > 0, got {start_timeout!r}"
+            )
         self._workers = count
+        self._start_timeout = float(start_timeout)
         self._context = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
         self._running: set[_Worker] = set()
@@ -427,7 +455,7 @@ class ProcessExecutor:
             boot.state = _RUNNING
         worker: _Worker | None = None
         try:
-            worker = _Worker(self._context)
+            worker = _Worker(self._context, None, self._start_timeout)
         finally:
             with self._lock:
                 self._booting -= 1
@@ -453,7 +481,8 @@ class ProcessExecutor:
         failure (if it fails too) is the call's error."""
         worker: _Worker | None = None
         try:
-            worker = _Worker(self._context, functools.partial(self._spare_started, spare))
+            started = functools.partial(self._spare_started, spare)
+            worker = _Worker(self._context, started, self._start_timeout)
         except BaseException:  # (a thread's error would be printed to stderr)
             pass
         finally:

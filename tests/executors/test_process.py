@@ -228,6 +228,29 @@ class TestProcessFailures:
         assert late and not any(late), "b was cancelled only once a worker was up"
         assert set(multiprocessing.active_children()) == before
 
+    async def test_a_worker_that_does_not_start_fails_its_call_and_is_killed(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A start that hangs (an import waiting on something) held the run, and
+        its exit, for as long as it hung."""
+        before = set(multiprocessing.active_children())
+        monkeypatch.setattr(process_module, "_serve", tools.start_slowly)
+        g = gf.Graph()
+        g.add("sq", tools.square, args={"x": 2}, executor="process")
+        with anyio.fail_after(30):
+            result = await gf.run(
+                g, executors={"process": ProcessExecutor(workers=1, start_timeout=0.5)}
+            )
+        error = result["sq"].error
+        assert error is not None and error.type == "WorkerDied", result["sq"]
+        assert "did not start within 0.5 s" in error.message
+        assert set(multiprocessing.active_children()) == before
+
+    def test_start_timeout_must_be_seconds(self) -> None:
+        for bad in (0, -1, True, float("nan")):
+            with pytest.raises(ValueError, match="start_timeout"):
+                ProcessExecutor(start_timeout=bad)
+
     async def test_a_run_cancelled_while_the_first_worker_starts_leaves_no_process(
         self,
     ) -> None:
@@ -358,14 +381,14 @@ class TestLifecycle:
         gate, seen = threading.Event(), []
 
         class Held(process_module._Worker):
-            def __init__(self, context: object, started: Any = None) -> None:
+            def __init__(self, context: object, started: Any = None, *rest: Any) -> None:
                 def hold(process: multiprocessing.process.BaseProcess) -> None:
                     if started is not None:
                         started(process)
                     seen.append(process)
                     gate.wait(10)  # (it starts for as long as the test says)
 
-                super().__init__(context, hold)
+                super().__init__(context, hold, *rest)
 
         async def first() -> int:
             return 1

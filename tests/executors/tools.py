@@ -82,3 +82,8 @@ def nap_until_signalled(pid_file: str, seconds: float) -> str:
     Path(pid_file).write_text(str(os.getpid()))
     time.sleep(seconds)
     return "slept"
+
+
+def start_slowly(conn: Any) -> None:
+    """A worker's start that hangs (an import waiting on something): never ready."""
+    time.sleep(60)
