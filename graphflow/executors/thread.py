@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 import threading
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Final, final
 
@@ -21,11 +22,29 @@ functions then run as wide as the graph allows, up to this many at once (each
 thread reserves its own stack; the run's cap is the limit otherwise)."""
 
 
-class _Call:
-    __slots__ = ("state",)
+class _Entry:
+    """One ``async with`` of an executor (a run's, mostly): its calls now in threads."""
+
+    __slots__ = ("running",)
 
     def __init__(self) -> None:
+        self.running = 0
+
+
+_ENTRIES: ContextVar[tuple[tuple[ThreadExecutor, _Entry], ...]] = ContextVar(
+    "graphflow_thread_executor_entries", default=()
+)
+"""The entries of the tasks' context, innermost last: a call counts against its
+run's, so that a run leaving an executor shared with others waits for its own
+abandoned threads only (the others' may run for as long as their runs do)."""
+
+
+class _Call:
+    __slots__ = ("entry", "state")
+
+    def __init__(self, entry: _Entry) -> None:
         self.state = _NEW
+        self.entry = entry
 
 
 class _Raised:
@@ -49,13 +68,18 @@ class ThreadExecutor:
     until every such thread has returned, so no thread outlives the run. A
     call abandoned before its thread picked it up never starts the tool.
 
+    Runs may share one (``RunOptions(executor=...)``): ``threads`` then caps their
+    calls together, and each run's exit waits for its own calls' threads only.
+    Those runs must run on one event loop (another thread's loop is refused with
+    ``RuntimeError``), unless ``threads`` is None.
+
     Args:
         threads: the most calls running in threads at once (None: anyio's
             default limiter, 40 threads). graphflow's default executor gets the
             run's ``concurrency``, or ``MAX_THREADS`` (256) when that is ``math.inf``.
     """
 
-    __slots__ = ("_cond", "_limiter", "_running", "_spare", "_threads")
+    __slots__ = ("_cond", "_entered", "_limiter", "_loop_thread", "_outside", "_spare", "_threads")
 
     waits_for_capacity: Final = True  # with ``threads``, a call's timeout counts once it has one
 
@@ -65,15 +89,32 @@ class ThreadExecutor:
         self._threads = threads
         self._limiter: anyio.CapacityLimiter | None = None
         self._spare: anyio.CapacityLimiter | None = None
-        self._running = 0
-        self._cond = threading.Condition()
+        self._entered = 0  # ``async with`` blocks open (runs sharing it), all on one loop
+        self._loop_thread = 0  # the thread whose loop they run on, while ``_entered``
+        self._outside = _Entry()  # calls made where no entry of it is in the context
+        self._cond = threading.Condition()  # guards each ``_Call`` and ``_Entry.running``
 
     async def __aenter__(self) -> ThreadExecutor:
-        if self._threads is not None:  # limiters of this run's event loop
-            self._limiter = anyio.CapacityLimiter(self._threads)
-            # (``call``, for calls with a timeout: they hold ``_limiter``; on trio a
-            # thread keeps its token until it returns, even after its call is gone)
-            self._spare = anyio.CapacityLimiter(math.inf)
+        """Enter for a run.
+
+        Raises:
+            RuntimeError: with ``threads``, runs on another thread's event loop are inside.
+        """
+        here = threading.get_ident()
+        if self._entered and here != self._loop_thread and self._threads is not None:
+            raise RuntimeError(
+                "this ThreadExecutor is in use by a run on another thread's event loop:"
+                " give each thread's runs a ThreadExecutor of their own"
+            )
+        if not self._entered:
+            self._loop_thread = here
+            if self._threads is not None:  # limiters of this event loop, shared by its runs
+                self._limiter = anyio.CapacityLimiter(self._threads)
+                # (``call``, for calls with a timeout: they hold ``_limiter``; on trio a
+                # thread keeps its token until it returns, even after its call is gone)
+                self._spare = anyio.CapacityLimiter(math.inf)
+        self._entered += 1
+        _ENTRIES.set((*_ENTRIES.get(), (self, _Entry())))
         return self
 
     async def __aexit__(
@@ -82,13 +123,25 @@ class ThreadExecutor:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._running:
+        entries = _ENTRIES.get()
+        mine = self._entry(entries)
+        if mine is not self._outside:
+            _ENTRIES.set(tuple(e for e in entries if e[1] is not mine))
+        self._entered -= 1
+        if mine.running or (not self._entered and self._outside.running):
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._wait_idle)
+                await anyio.to_thread.run_sync(self._wait_idle, mine)
+
+    def _entry(self, entries: tuple[tuple[ThreadExecutor, _Entry], ...]) -> _Entry:
+        """This executor's innermost entry in the context (the run's), if any."""
+        for executor, entry in reversed(entries):
+            if executor is self:
+                return entry
+        return self._outside
 
     async def call(self, call: NodeCall) -> Any:
         """Run ``call.tool(**call.arguments)`` in a worker thread."""
-        state = _Call()
+        state = _Call(self._entry(_ENTRIES.get()))
         try:
             if call.began is None:
                 result = await self._to_thread(state, call, self._limiter)
@@ -127,7 +180,7 @@ class ThreadExecutor:
             if call.state == _DROPPED:
                 return None
             call.state = _RUNNING
-            self._running += 1
+            call.entry.running += 1
         try:
             return tool(**kwargs)
         except Exception:
@@ -137,9 +190,14 @@ class ThreadExecutor:
         finally:
             with self._cond:
                 call.state = _DONE
-                self._running -= 1
+                call.entry.running -= 1
                 self._cond.notify_all()
 
-    def _wait_idle(self) -> None:
+    def _wait_idle(self, entry: _Entry) -> None:
+        """Until ``entry``'s calls (and, for the last one out, those made outside any
+        entry) have returned."""
+        outside = self._outside
         with self._cond:
-            self._cond.wait_for(lambda: self._running == 0)
+            self._cond.wait_for(
+                lambda: not entry.running and (self._entered or not outside.running)
+            )

@@ -197,3 +197,99 @@ class TestThreadExecutor:
             g.add(f"m{k}", meet)
         result = await gf.run(g, concurrency=math.inf)
         assert result.ok, {r.error for r in result.values() if r.error}
+
+
+class TestSharedThreadExecutor:
+    """One ThreadExecutor given to runs at once (``RunOptions(executor=...)``)."""
+
+    async def test_a_run_leaving_does_not_wait_for_another_run_s_calls(self) -> None:
+        """``quick``'s run ends while ``held``'s tool still blocks its thread: its
+        exit waited for every call of the executor, so for the other run's."""
+        gate, holding = threading.Event(), threading.Event()
+
+        def held() -> str:
+            holding.set()
+            return "released" if gate.wait(10) else "waited out"
+
+        def quick() -> int:
+            return 1
+
+        shared = ThreadExecutor(threads=4)
+        one, two = gf.Graph(), gf.Graph()
+        one.add("held", held)
+        two.add("quick", quick)
+        results: list[gf.RunResult] = []
+
+        async def first() -> None:
+            results.append(await gf.run(one, executor=shared))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(first)
+                await anyio.to_thread.run_sync(holding.wait, 10)
+                second = await gf.run(two, executor=shared)
+                returned_while_held = not gate.is_set()
+                gate.set()
+        assert second["quick"].output == 1
+        assert returned_while_held
+        assert results[0]["held"].output == "released"
+
+    async def test_runs_sharing_it_share_its_cap(self) -> None:
+        """The second run's entry made the executor a new limiter: both runs' calls
+        then ran under a cap each (4 threads at once for a cap of 2)."""
+        lock = threading.Lock()
+        running = peak = 0
+        two_running = threading.Event()
+
+        def work() -> None:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+                if running == 2:
+                    two_running.set()
+            time.sleep(0.05)
+            with lock:
+                running -= 1
+
+        shared = ThreadExecutor(threads=2)
+        one, two = gf.Graph(), gf.Graph()
+        for k in range(4):
+            one.add(f"a{k}", work)
+            two.add(f"b{k}", work)
+        results: list[gf.RunResult] = []
+
+        async def run(g: gf.Graph) -> None:
+            results.append(await gf.run(g, executor=shared))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run, one)
+                await anyio.to_thread.run_sync(two_running.wait, 10)  # (one's calls queued)
+                tg.start_soon(run, two)
+        assert all(r.ok for r in results) and len(results) == 2
+        assert peak == 2
+
+    def test_runs_on_another_thread_s_loop_are_refused_while_one_is_inside(self) -> None:
+        gate, inside = threading.Event(), threading.Event()
+
+        def held() -> None:
+            inside.set()
+            gate.wait(10)
+
+        shared = ThreadExecutor(threads=2)
+        one, two = gf.Graph(), gf.Graph()
+        one.add("held", held)
+        two.add("other", held)
+        results: list[gf.RunResult] = []
+        thread = threading.Thread(target=lambda: results.append(gf.run_sync(one, executor=shared)))
+        thread.start()
+        try:
+            assert inside.wait(10)
+            with pytest.raises(RuntimeError, match="another thread's event loop"):
+                gf.run_sync(two, executor=shared)
+        finally:
+            gate.set()
+            thread.join(10)
+        assert results[0].ok
+        assert gf.run_sync(two, executor=shared).ok  # (the first run has left)
