@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import random
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,6 +36,28 @@ def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
         best = min(best, time.perf_counter() - start)
         gc.unfreeze()
     return best, out
+
+
+def taking_turns(fns: Sequence[Callable[[], Any]], turns: int = 5) -> list[list[float]]:
+    """Wall times of each of ``fns`` in each of ``turns`` rounds, the engines taking
+    turns within a round (so that a slow minute of the machine slows them all
+    alike); each call after a full collection and gc.freeze(). Compare them by
+    the median, over the rounds, of the ratio within a round (``median_ratio``)."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(turns):
+        for fn, mine in zip(fns, times, strict=True):
+            gc.collect()
+            gc.freeze()
+            start = time.perf_counter()
+            fn()
+            mine.append(time.perf_counter() - start)
+            gc.unfreeze()
+    return times
+
+
+def median_ratio(these: Sequence[float], baseline: Sequence[float]) -> float:
+    """The median over rounds of ``these[i] / baseline[i]`` (``taking_turns``)."""
+    return statistics.median(a / b for a, b in zip(these, baseline, strict=True))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

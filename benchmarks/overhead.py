@@ -1,6 +1,6 @@
 """Cost per no-op node, end to end, against a minimal eager scheduler in-process.
 
-    python -m benchmarks.overhead [--sizes 10000 100000] [--repeat 3]
+    python -m benchmarks.overhead [--sizes 10000 100000] [--turns 5]
 
 For a fan-out (all nodes independent) and a chain (each node depends on the
 previous one) it prints microseconds per node for:
@@ -12,7 +12,10 @@ previous one) it prints microseconds per node for:
             (no cap), and with the first floor's default cap of 64.
 
 Timed, end to end: building the graph, planning (validation) and the run.
-``Graph.add`` alone is shown too. Every timed run starts after gc.collect() +
+The engines take turns (``_common.taking_turns``): µs per node is the median
+over the turns, the ratio the median of the ratios within a turn, so that a
+slow minute of the machine slows both sides of a ratio. ``Graph.add`` alone
+is shown too (best of the turns). Every timed run starts after gc.collect() +
 gc.freeze() (see shared/PERFORMANCE.md: without it, timings grow with the heap
 of the benchmark process). Peak memory per node comes from tracemalloc in
 separate, untimed runs (building + running).
@@ -24,13 +27,14 @@ import argparse
 import asyncio
 import functools
 import graphlib
+import statistics
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import graphflow as gf
 
-from ._common import table, timed
+from ._common import median_ratio, table, taking_turns, timed
 
 
 async def noop() -> None:
@@ -106,39 +110,36 @@ def peak_kib_per_node(fn: Callable[[], Any], n: int) -> float:
     return peak / 1024 / n
 
 
-def measure(n: int, shape: str, repeat: int) -> list[str]:
+def measure(n: int, shape: str, turns: int) -> list[str]:
     deps = shape_deps(shape, n)
-    t_min, res = timed(minimal_end_to_end(deps), repeat)
-    assert len(res) == n
-    t_build, _ = timed(lambda: build_graph(deps), repeat)
-    t_def, result = timed(end_to_end(deps, None), repeat)
-    assert len(result) == n and result.ok
-    t_64, result = timed(end_to_end(deps, 64), repeat)
-    assert result.ok
+    minimal, default, capped = taking_turns(
+        [minimal_end_to_end(deps), end_to_end(deps, None), end_to_end(deps, 64)], turns
+    )
+    t_build, _ = timed(lambda: build_graph(deps), turns)
 
-    def us(t: float) -> str:
-        return f"{t / n * 1e6:.1f}"
+    def us(t: Sequence[float]) -> str:
+        return f"{statistics.median(t) / n * 1e6:.1f}"
 
     return [
         f"{n:,}",
         shape,
-        us(t_min),
-        us(t_def),
-        f"**{t_def / t_min:.2f}x**",
-        us(t_64),
-        f"{t_64 / t_min:.2f}x",
-        us(t_build),
+        us(minimal),
+        us(default),
+        f"**{median_ratio(default, minimal):.2f}x**",
+        us(capped),
+        f"{median_ratio(capped, minimal):.2f}x",
+        us([t_build]),
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="unused: the shapes are fixed")
     args = parser.parse_args()
 
-    rows = [measure(n, shape, args.repeat) for n in args.sizes for shape in ("fan-out", "chain")]
+    rows = [measure(n, shape, args.turns) for n in args.sizes for shape in ("fan-out", "chain")]
     print(
         table(
             [
