@@ -229,9 +229,7 @@ class RunCommand:
                     stream.flush()
         os._exit(code)
 
-    def report(
-        self, result: RunResult, received: signal.Signals | None, lost: bool = False
-    ) -> int:
+    def report(self, result: RunResult, received: signal.Signals | None, lost: bool = False) -> int:
         """Print the summary (unless ``--quiet``), write ``--json``; return the exit code.
 
         Everything written passes through the workflow's ``redact``.

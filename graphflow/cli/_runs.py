@@ -103,19 +103,22 @@ def _list(store: SQLiteStore, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([_record_data(r) for r in records], indent=2))
         return EXIT_OK
-    from rich.table import Table
+    from ._table import print_table
 
     title = f"runs in {shown_path(store.path)}" + (f" of {args.workflow}" if workflow else "")
-    table = Table(title=title, title_justify="left")
-    for column in ("run", "workflow", "status", "started", "duration", "nodes"):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        flow = shown_path(Path(r.workflow)) if r.workflow else "-"
-        resumed = f" (resumed {r.resumed}x)" if r.resumed else ""
-        table.add_row(
-            r.run_id, flow, r.status + resumed, _when(r.started_at), _took(r), _counts(r.counts)
+    rows = [
+        (
+            r.run_id,
+            shown_path(Path(r.workflow)) if r.workflow else "-",
+            r.status + (f" (resumed {r.resumed}x)" if r.resumed else ""),
+            _when(r.started_at),
+            _took(r),
+            _counts(r.counts),
         )
-    _console().print(table)
+        for r in records
+    ]
+    columns = ("run", "workflow", "status", "started", "duration", "nodes")
+    print_table(_console(), title, columns, rows)
     if not records:
         print("no runs stored yet" + (f" of {args.workflow}" if workflow else ""))
     return EXIT_OK
@@ -131,30 +134,31 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
         data = {"run": _record_data(record), "nodes": nodes, "unrecorded": missing}
         print(hide(json.dumps(data, indent=2)))
         return EXIT_OK
-    from rich.table import Table
+    from ._table import print_table
 
     flow = shown_path(Path(record.workflow)) if record.workflow else "-"
     title = (
         f"run {record.run_id} of {flow}: {record.status}, started {_when(record.started_at)},"
         f" {_took(record)}"
     )
-    table = Table(title=title, title_justify="left")
-    for column in ("node", "status", "attempts", "duration", "error / reason"):
-        table.add_column(column, overflow="fold")
     rows, rest = _bounded(nodes, args.all)
     dead = record.status == "interrupted"  # (its process is gone: nothing runs any more)
+    cells = []
     for node in rows:
         took = node.get("duration")
         status = str(node.get("status"))
-        table.add_row(
-            hide(str(node.get("node_id"))),
-            "interrupted" if dead and status in _LIVE_NODE else status,
-            str(node.get("attempts", "-")),
-            "-" if took is None else f"{took:.2f} s",
-            _detail(node, hide),
+        cells.append(
+            (
+                hide(str(node.get("node_id"))),
+                "interrupted" if dead and status in _LIVE_NODE else status,
+                str(node.get("attempts", "-")),
+                "-" if took is None else f"{took:.2f} s",
+                _detail(node, hide),
+            )
         )
     if rows:
-        _console().print(table)
+        columns = ("node", "status", "attempts", "duration", "error / reason")
+        print_table(_console(), title, columns, cells)
     else:  # (every row is a success or a skip, beyond MAX_ROWS: no empty frame)
         print(title)
     if rest:

@@ -31,6 +31,7 @@ from graphflow import Event, EventKind, NodeResult, NodeStatus, RunResult
 from .. import analysis
 from ..workflow import Outputs
 from ._fanout import group_items, item_counts
+from ._table import print_table
 
 STYLE = {
     NodeStatus.SUCCEEDED: "green",
@@ -147,15 +148,23 @@ def summary(result: RunResult, stream: TextIO, shown: Shown) -> None:
     """
     console = plain_console(stream)
     hide = shown.hide
-    table = Table(title=hide(shown.title), title_justify="left")
-    for column in ("node", "status", "duration", "attempts", "error / reason"):
-        table.add_column(column, overflow="fold")
     rows, rest = bounded_rows(result, shown.expand)
-    for row in rows:
-        duration = "-" if row.duration is None else f"{row.duration:.2f} s"
-        status = Text(str(row.status), style=STYLE[row.status])
-        table.add_row(hide(row.node), status, duration, str(row.attempts), hide(row.detail))
-    console.print(table)
+    print_table(
+        console,
+        hide(shown.title),
+        ("node", "status", "duration", "attempts", "error / reason"),
+        [
+            (
+                hide(row.node),
+                str(row.status),
+                "-" if row.duration is None else f"{row.duration:.2f} s",
+                str(row.attempts),
+                hide(row.detail),
+            )
+            for row in rows
+        ],
+        [STYLE[row.status] for row in rows],
+    )
     if rest:
         console.print(hide(rest), highlight=False, soft_wrap=True)
     console.print(hide(_totals(result, shown.wall)), highlight=False, soft_wrap=True)
