@@ -22,6 +22,11 @@ CURRENT: ContextVar[tuple[RunState, int, int, Any] | None] = ContextVar(
 )
 """(state, node index, attempt, arguments) of the attempt running in this context."""
 
+ENTERING: ContextVar[str | None] = ContextVar("graphflow_entering", default=None)
+"""The id of the run entering or leaving its executors, while it does (an
+executor shared by runs at once tells their entries apart by it; each call's
+``NodeCall.run_id`` says whose it is)."""
+
 
 class IdempotencyKeyError(NodeInputError, ValueError):
     """A node's ``idempotency_key`` template cannot be formatted from its arguments."""

@@ -22,11 +22,12 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Unpack
+from typing import Any, Unpack
 
 import anyio
 import anyio.lowlevel
 
+from ._context import ENTERING
 from ._driver import Driver, fetch_results
 from ._events import Sinks
 from ._graph import Graph, Plan, reject_unless_graph
@@ -133,7 +134,7 @@ async def open_run(plan: Plan, options: RunOptions, grows: bool = False) -> Asyn
         try:
             async with (
                 _held(options.resources),
-                _entered_all(executors if grows else _used(plan, executors)),
+                _entered_all(executors if grows else _used(plan, executors), state.run_id),
                 _nodes(state, options.concurrency, executors, journal, sinks, options.cache),
             ):
                 yield state
@@ -299,27 +300,40 @@ def _declared(plan: Plan) -> list[NodeSpec]:
 
 
 @asynccontextmanager
-async def _entered_all(executors: dict[str, Executor]) -> AsyncIterator[None]:
+async def _entered_all(executors: dict[str, Executor], run_id: str) -> AsyncIterator[None]:
     """Enter each distinct executor once; leave them in reverse, shielded."""
     distinct = list({id(e): e for e in executors.values()}.values())
     async with AsyncExitStack() as stack:
         for executor in distinct:
-            await stack.enter_async_context(_entered(executor))
+            await stack.enter_async_context(_entered(executor, run_id))
         yield
 
 
 @asynccontextmanager
-async def _entered(executor: Executor) -> AsyncIterator[None]:
-    """``async with executor``, its exit shielded: it waits for what the run left running."""
-    await executor.__aenter__()
+async def _entered(executor: Executor, run_id: str) -> AsyncIterator[None]:
+    """``async with executor``, its exit shielded: it waits for what the run left running.
+    Both with ``ENTERING`` set to ``run_id`` (an executor shared by runs at once
+    tells their entries apart by it)."""
+    token = ENTERING.set(run_id)
+    try:
+        await executor.__aenter__()
+    finally:
+        ENTERING.reset(token)
     try:
         yield
     except BaseException:
-        with anyio.CancelScope(shield=True):
-            await executor.__aexit__(*sys.exc_info())
+        await _leave(executor, run_id, *sys.exc_info())
         raise
-    with anyio.CancelScope(shield=True):
-        await executor.__aexit__(None, None, None)
+    await _leave(executor, run_id, None, None, None)
+
+
+async def _leave(executor: Executor, run_id: str, *exc_info: Any) -> None:
+    token = ENTERING.set(run_id)
+    try:
+        with anyio.CancelScope(shield=True):
+            await executor.__aexit__(*exc_info)
+    finally:
+        ENTERING.reset(token)
 
 
 @asynccontextmanager

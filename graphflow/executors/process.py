@@ -31,6 +31,7 @@ import os
 import pickle
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -58,6 +59,18 @@ class WorkerDied(Exception):
 
 START_TIMEOUT: Final = 60.0
 """Seconds a worker process may take to start (``ProcessExecutor(start_timeout=)``)."""
+
+
+def _ready_within(conn: Connection, timeout: float) -> bool:
+    """``conn.poll(timeout)``, for any timeout (``math.inf``: none); ``poll`` itself
+    overflows beyond ~24 days."""
+    if timeout == math.inf:
+        return conn.poll(None)
+    deadline = time.monotonic() + timeout
+    while not conn.poll(min(max(deadline - time.monotonic(), 0.0), 86_400.0)):
+        if time.monotonic() >= deadline:
+            return False
+    return True
 
 
 def _ignored(signum: int, frame: Any) -> None:  # pragma: no cover - in the worker
@@ -139,19 +152,22 @@ class _Worker:
         if started is not None:
             started(self.process)
         try:  # booted (interpreter, imports) before any call may count it against a timeout
-            if not parent.poll(timeout):  # (a hung start held the run's exit for ever)
-                self.kill()
-                raise WorkerDied(
-                    f"a worker process did not start within {timeout:g} s (killed): does"
-                    " importing the main script or the tool's module wait for something?"
-                    " (the main script's top-level code belongs under"
-                    " if __name__ == '__main__':)"
-                )
-            ready = parent.recv()
+            up = _ready_within(parent, timeout)  # (a hung start held the run's exit for ever)
+            ready = parent.recv() if up else None
         except (EOFError, OSError):
             self.process.join(1)
             code = self.process.exitcode
             raise WorkerDied(f"a worker process failed to start (exit code {code})") from None
+        except BaseException:
+            self.kill()
+            raise
+        if not up:
+            self.kill()
+            raise WorkerDied(
+                f"a worker process did not start within {timeout:g} s (killed): does importing"
+                " the main script wait for something? (its top-level code belongs under"
+                " if __name__ == '__main__':)"
+            )
         if ready != "ready":
             self.kill()
             raise WorkerDied(f"a worker process said {ready!r:.60} instead of being ready")
@@ -208,14 +224,16 @@ class _Boot:
 @final
 class _Spare:
     """The worker ``__aenter__`` starts in a thread of its own (``_boot_spare``):
-    ``process`` once started; ``dropped`` once the last one out no longer needs it."""
+    ``process`` once started; ``dropped`` once the last one out no longer needs it;
+    ``error`` if it failed to start (the call that claimed it fails with it)."""
 
-    __slots__ = ("dropped", "process", "thread")
+    __slots__ = ("dropped", "error", "process", "thread")
 
     def __init__(self) -> None:
         self.thread: threading.Thread
         self.process: BaseProcess | None = None
         self.dropped = False
+        self.error: WorkerDied | None = None
 
 
 @final
@@ -224,9 +242,11 @@ class ProcessExecutor:
 
     Args:
         workers: the most worker processes (default: the number of CPUs).
-        start_timeout: seconds a worker may take to start (its interpreter and
-            imports) before it is killed and the call that needed it fails with
-            ``WorkerDied`` (a start that hangs would hold the run's exit).
+        start_timeout: seconds a worker may take to start (its interpreter, and
+            importing the main script) before it is killed and the call that
+            waited for it fails with ``WorkerDied`` (a start that hangs would hold
+            the run's exit); ``math.inf``: no limit. A tool's own module is
+            imported with its first call, within the node's timeout.
 
     Each run enters it (``async with``): the first one in starts a worker, the
     others start as calls need them, and the last one out stops them all
@@ -260,7 +280,9 @@ class ProcessExecutor:
         count = workers if workers is not None else (os.cpu_count() or 1)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
-        if isinstance(start_timeout, bool) or not start_timeout > 0:
+        if isinstance(start_timeout, bool) or not (
+            isinstance(start_timeout, int | float) and start_timeout > 0
+        ):
             raise ValueError(
                 f"start_timeout must be a number of seconds > 0, got {start_timeout!r}"
             )
@@ -416,6 +438,8 @@ class ProcessExecutor:
                     self._spare = None  # (claimed: the next call starts its own)
             if worker is None and spare is not None:
                 await self._in_thread(spare.thread.join, cancellable=True)
+                if spare.error is not None:  # (a second start would fail alike: not waited for)
+                    raise WorkerDied(str(spare.error))
                 continue  # (up, it is idle: this call or another takes it)
             if worker is None:
                 return await self._start()
@@ -477,12 +501,15 @@ class ProcessExecutor:
 
     def _boot_spare(self, spare: _Spare) -> None:
         """``__aenter__``'s worker, in a thread of its own: idle once it is up. If it
-        fails to start, the call that needed it starts its own, and that one's
-        failure (if it fails too) is the call's error."""
+        fails to start, the call that claimed it fails with ``WorkerDied`` saying why
+        (``spare.error``): its own start would fail the same way, after as long."""
         worker: _Worker | None = None
         try:
             started = functools.partial(self._spare_started, spare)
             worker = _Worker(self._context, started, self._start_timeout)
+        except WorkerDied as exc:
+            if not spare.dropped:  # (killed by the last one out: nobody's error)
+                spare.error = exc
         except BaseException:  # (a thread's error would be printed to stderr)
             pass
         finally:

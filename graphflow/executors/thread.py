@@ -5,13 +5,13 @@ from __future__ import annotations
 import inspect
 import math
 import threading
-from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Final, final
 
 import anyio
 import anyio.to_thread
 
+from .._context import ENTERING
 from .._types import NodeCall, ToolFn
 
 _NEW, _RUNNING, _DONE, _DROPPED = range(4)
@@ -23,20 +23,14 @@ thread reserves its own stack; the run's cap is the limit otherwise)."""
 
 
 class _Entry:
-    """One ``async with`` of an executor (a run's, mostly): its calls now in threads."""
+    """A run's entry (``async with``; the owner's, outside any run, is keyed None):
+    its calls now in threads, and how many times it is entered."""
 
-    __slots__ = ("running",)
+    __slots__ = ("depth", "running")
 
     def __init__(self) -> None:
+        self.depth = 0
         self.running = 0
-
-
-_ENTRIES: ContextVar[tuple[tuple[ThreadExecutor, _Entry], ...]] = ContextVar(
-    "graphflow_thread_executor_entries", default=()
-)
-"""The entries of the tasks' context, innermost last: a call counts against its
-run's, so that a run leaving an executor shared with others waits for its own
-abandoned threads only (the others' may run for as long as their runs do)."""
 
 
 class _Call:
@@ -79,7 +73,17 @@ class ThreadExecutor:
             run's ``concurrency``, or ``MAX_THREADS`` (256) when that is ``math.inf``.
     """
 
-    __slots__ = ("_cond", "_entered", "_limiter", "_loop_thread", "_outside", "_spare", "_threads")
+    __slots__ = (
+        "_cond",
+        "_entered",
+        "_entries",
+        "_leaving",
+        "_limiter",
+        "_loop_thread",
+        "_outside",
+        "_spare",
+        "_threads",
+    )
 
     waits_for_capacity: Final = True  # with ``threads``, a call's timeout counts once it has one
 
@@ -89,10 +93,13 @@ class ThreadExecutor:
         self._threads = threads
         self._limiter: anyio.CapacityLimiter | None = None
         self._spare: anyio.CapacityLimiter | None = None
+        # All below guarded by ``_cond``, as are each ``_Call`` and ``_Entry``.
         self._entered = 0  # ``async with`` blocks open (runs sharing it), all on one loop
-        self._loop_thread = 0  # the thread whose loop they run on, while ``_entered``
-        self._outside = _Entry()  # calls made where no entry of it is in the context
-        self._cond = threading.Condition()  # guards each ``_Call`` and ``_Entry.running``
+        self._leaving = 0  # exits waiting for their calls' threads (on the same limiters)
+        self._loop_thread = 0  # the thread whose loop they run on, while either
+        self._entries: dict[str | None, _Entry] = {}  # by run id (``ENTERING``)
+        self._outside = _Entry()  # calls of no run that entered it
+        self._cond = threading.Condition()
 
     async def __aenter__(self) -> ThreadExecutor:
         """Enter for a run.
@@ -101,20 +108,24 @@ class ThreadExecutor:
             RuntimeError: with ``threads``, runs on another thread's event loop are inside.
         """
         here = threading.get_ident()
-        if self._entered and here != self._loop_thread and self._threads is not None:
-            raise RuntimeError(
-                "this ThreadExecutor is in use by a run on another thread's event loop:"
-                " give each thread's runs a ThreadExecutor of their own"
-            )
-        if not self._entered:
-            self._loop_thread = here
-            if self._threads is not None:  # limiters of this event loop, shared by its runs
-                self._limiter = anyio.CapacityLimiter(self._threads)
-                # (``call``, for calls with a timeout: they hold ``_limiter``; on trio a
-                # thread keeps its token until it returns, even after its call is gone)
-                self._spare = anyio.CapacityLimiter(math.inf)
-        self._entered += 1
-        _ENTRIES.set((*_ENTRIES.get(), (self, _Entry())))
+        with self._cond:
+            busy = self._entered or self._leaving
+            if busy and here != self._loop_thread and self._threads is not None:
+                raise RuntimeError(
+                    "this ThreadExecutor is in use by a run on another thread's event loop:"
+                    " give each thread's runs a ThreadExecutor of their own"
+                )
+            if not busy:
+                self._loop_thread = here
+                if self._threads is not None:  # limiters of this event loop, shared by its runs
+                    self._limiter = anyio.CapacityLimiter(self._threads)
+                    # (``call``, for calls with a timeout: they hold ``_limiter``; on trio a
+                    # thread keeps its token until it returns, even after its call is gone)
+                    self._spare = anyio.CapacityLimiter(math.inf)
+            self._entered += 1
+            entry = self._entries.setdefault(ENTERING.get(), _Entry())
+            entry.depth += 1
+            self._cond.notify_all()  # (a last one out waiting for calls of no run: not last now)
         return self
 
     async def __aexit__(
@@ -123,25 +134,28 @@ class ThreadExecutor:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        entries = _ENTRIES.get()
-        mine = self._entry(entries)
-        if mine is not self._outside:
-            _ENTRIES.set(tuple(e for e in entries if e[1] is not mine))
-        self._entered -= 1
-        if mine.running or (not self._entered and self._outside.running):
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._wait_idle, mine)
-
-    def _entry(self, entries: tuple[tuple[ThreadExecutor, _Entry], ...]) -> _Entry:
-        """This executor's innermost entry in the context (the run's), if any."""
-        for executor, entry in reversed(entries):
-            if executor is self:
-                return entry
-        return self._outside
+        """Leave; wait until the calls of this entry's run (and, for the last one out,
+        calls of no run) have returned from their threads."""
+        run = ENTERING.get()
+        with self._cond:
+            entry = self._entries.get(run, self._outside)
+            entry.depth -= 1
+            if entry.depth <= 0:
+                self._entries.pop(run, None)
+            self._entered -= 1
+            self._leaving += 1
+            wait = entry.running or (not self._entered and self._outside.running)
+        try:
+            if wait:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self._wait_idle, entry)
+        finally:
+            with self._cond:
+                self._leaving -= 1
 
     async def call(self, call: NodeCall) -> Any:
         """Run ``call.tool(**call.arguments)`` in a worker thread."""
-        state = _Call(self._entry(_ENTRIES.get()))
+        state = _Call(self._entries.get(call.run_id, self._outside))
         try:
             if call.began is None:
                 result = await self._to_thread(state, call, self._limiter)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import os
 import signal
@@ -231,10 +232,20 @@ class TestProcessFailures:
     async def test_a_worker_that_does_not_start_fails_its_call_and_is_killed(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A start that hangs (an import waiting on something) held the run, and
-        its exit, for as long as it hung."""
+        """A start that hangs (the main script's import waiting on something) held
+        the run, and its exit, for as long as it hung. The call that claimed the
+        worker started with the run fails with its error: a start of its own would
+        hang as long again (it did: twice ``start_timeout``)."""
         before = set(multiprocessing.active_children())
+        boots = itertools.count()
+
+        class Counted(process_module._Worker):
+            def __init__(self, *args: Any) -> None:
+                next(boots)
+                super().__init__(*args)
+
         monkeypatch.setattr(process_module, "_serve", tools.start_slowly)
+        monkeypatch.setattr(process_module, "_Worker", Counted)
         g = gf.Graph()
         g.add("sq", tools.square, args={"x": 2}, executor="process")
         with anyio.fail_after(30):
@@ -244,10 +255,18 @@ class TestProcessFailures:
         error = result["sq"].error
         assert error is not None and error.type == "WorkerDied", result["sq"]
         assert "did not start within 0.5 s" in error.message
+        assert next(boots) == 1, "the call started a second worker after the first hung"
         assert set(multiprocessing.active_children()) == before
 
+    async def test_with_no_start_timeout_workers_start_as_usual(self) -> None:
+        g = gf.Graph()
+        g.add("sq", tools.square, args={"x": 3}, executor="process")
+        pool = ProcessExecutor(workers=1, start_timeout=math.inf)
+        assert (await gf.run(g, executors={"process": pool}))["sq"].output == 9
+
     def test_start_timeout_must_be_seconds(self) -> None:
-        for bad in (0, -1, True, float("nan")):
+        bad: Any
+        for bad in (0, -1, True, float("nan"), "60", None):
             with pytest.raises(ValueError, match="start_timeout"):
                 ProcessExecutor(start_timeout=bad)
 

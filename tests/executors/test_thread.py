@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -13,6 +14,8 @@ import pytest
 
 import graphflow as gf
 from graphflow.executors import ThreadExecutor
+
+from .test_process import until
 
 pytestmark = pytest.mark.anyio
 
@@ -235,20 +238,19 @@ class TestSharedThreadExecutor:
         assert results[0]["held"].output == "released"
 
     async def test_runs_sharing_it_share_its_cap(self) -> None:
-        """The second run's entry made the executor a new limiter: both runs' calls
-        then ran under a cap each (4 threads at once for a cap of 2)."""
+        """The second run's entry made the executor new limiters: each run's calls
+        then ran under a cap of their own (4 threads at once for a cap of 2). Here
+        both runs' 8 calls meet one limiter: 2 in threads, the 6 others waiting."""
+        gate = threading.Event()
         lock = threading.Lock()
         running = peak = 0
-        two_running = threading.Event()
 
         def work() -> None:
             nonlocal running, peak
             with lock:
                 running += 1
                 peak = max(peak, running)
-                if running == 2:
-                    two_running.set()
-            time.sleep(0.05)
+            gate.wait(10)
             with lock:
                 running -= 1
 
@@ -262,13 +264,73 @@ class TestSharedThreadExecutor:
         async def run(g: gf.Graph) -> None:
             results.append(await gf.run(g, executor=shared))
 
+        def waiting() -> int:
+            limiter = shared._limiter
+            return -1 if limiter is None else limiter.statistics().tasks_waiting
+
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(run, one)
-                await anyio.to_thread.run_sync(two_running.wait, 10)  # (one's calls queued)
+                await until(lambda: waiting() == 2)  # (one's 2 in threads, 2 queued)
                 tg.start_soon(run, two)
+                await until(lambda: waiting() == 6)
+                gate.set()
         assert all(r.ok for r in results) and len(results) == 2
         assert peak == 2
+
+    async def test_a_scheduler_fed_from_another_run_waits_for_its_own_threads(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``slow`` is added to the Scheduler by a node of the other run (an agent
+        beside it), so the Scheduler's worker task was spawned in that run's
+        context: its call counted against that run, and the Scheduler's exit did
+        not wait for its abandoned thread. The gate opens only once an exit waits
+        for the thread; had none waited, ``slow`` still runs when the Scheduler
+        returns."""
+        gate, slow_done, other_gate = threading.Event(), threading.Event(), threading.Event()
+        wait_idle = ThreadExecutor._wait_idle
+
+        def waiting_opens_the_gate(self: ThreadExecutor, entry: Any) -> None:
+            gate.set()
+            wait_idle(self, entry)
+
+        monkeypatch.setattr(ThreadExecutor, "_wait_idle", waiting_opens_the_gate)
+
+        def held() -> str:
+            other_gate.wait(10)
+            return "done"
+
+        def slow() -> str:
+            gate.wait(10)
+            slow_done.set()
+            return "slow"
+
+        shared = ThreadExecutor(threads=4)
+        scheduler_open, added = anyio.Event(), anyio.Event()
+        schedulers: list[gf.Scheduler] = []
+
+        async def agent() -> str:  # a node of the other run that feeds the Scheduler
+            await scheduler_open.wait()
+            schedulers[0].add("slow", slow, timeout=0.2)
+            added.set()
+            return "added"
+
+        other = gf.Graph()
+        other.add("held", held)
+        other.add("agent", agent)
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(functools.partial(gf.run, other, executor=shared))
+                async with gf.Scheduler(executor=shared) as s:
+                    schedulers.append(s)
+                    scheduler_open.set()
+                    await added.wait()
+                    result = await s.wait()
+                finished_when_it_returned = slow_done.is_set()
+                gate.set()
+                other_gate.set()
+        assert result["slow"].error is not None and result["slow"].error.timed_out == 0.2
+        assert finished_when_it_returned
 
     def test_runs_on_another_thread_s_loop_are_refused_while_one_is_inside(self) -> None:
         gate, inside = threading.Event(), threading.Event()
