@@ -20,6 +20,9 @@ With a run store (durable before visible)
   itself when nothing else is ready (a chain: no task per link), else a
   ``_commit`` task does, beside the work; either way every success that
   arrives meanwhile goes in the next commit, so a fan-out commits in batches.
+  A journal with a ``tick`` (``SQLiteStore``'s) has it called every
+  ``TICK`` seconds while workers are alive, so that what is due without a
+  commit (a long node's start row) is written anyway.
 
 Runtime for_each
   A map over a big output is made in batches (``RunState.expand_more``): a
@@ -57,6 +60,7 @@ from ._types import Executor, NodeCall, RemoteValue, RunJournal
 
 _YIELD_EVERY: Final = 64  # a worker whose tools never suspend still yields this often
 _SPAWN_EVERY: Final = 64  # workers added per loop tick at most (``Driver._grow``)
+TICK: Final = 0.25  # seconds between a journal's ``tick`` calls while nodes run
 
 
 async def fetch_results(state: RunState) -> None:
@@ -156,6 +160,8 @@ class Driver:
         "uncommitted",
         "state",
         "tg",
+        "ticker",
+        "ticks",
         "tool_errors",
     )
 
@@ -178,6 +184,8 @@ class Driver:
         self.committing = False  # a _commit task is draining ``uncommitted``
         self.caching = False  # nodes with ``cache=`` store their calls (the journal can)
         self.cache_reads = True  # ... and look them up (RunOptions.cache)
+        self.ticks: Callable[[], Awaitable[object]] | None = None  # the journal's ``tick``
+        self.ticker: anyio.CancelScope | None = None  # the ``_tick`` task's, while it runs
         self.cancelled_exc = anyio.get_cancelled_exc_class()
         self.tool_errors = _tool_errors(self.cancelled_exc)
 
@@ -250,6 +258,9 @@ class Driver:
                     self.refill = None
                 self.idle -= 1
                 busy = True
+                if self.ticker is None and self.ticks is not None:
+                    self.ticker = anyio.CancelScope()
+                    self.tg.start_soon(self._tick, self.ticker)
                 await self._attempt(i)
                 busy = False
                 if self.uncommitted and not self.committing:
@@ -271,6 +282,9 @@ class Driver:
             if not busy:
                 self.idle -= 1
             self.active -= 1
+            if not self.active and self.ticker is not None:
+                self.ticker.cancel()  # (no node runs: nothing to tick for, nor to wait for)
+                self.ticker = None
             if self.refill is not None:  # (items may have ended unstarted: skipped)
                 self.refill.set()
                 self.refill = None
@@ -358,6 +372,19 @@ class Driver:
         self.idle += 1
         self.state.succeeded(i, output, hold=True, cached=cached)
         self.uncommitted.append(i)  # (its worker commits it, or has it committed: _worker)
+
+    async def _tick(self, scope: anyio.CancelScope) -> None:
+        """Call the journal's ``tick`` every ``TICK`` seconds until cancelled (when no
+        worker is left); its failure stops the run, as a commit's does."""
+        assert self.ticks is not None
+        with scope:
+            while True:
+                await anyio.sleep(TICK)
+                try:
+                    await self.ticks()
+                except Exception as exc:
+                    self.journal_failed(exc)
+                    return
 
     async def _commit(self, inline: bool = False) -> None:
         """Commit held successes in batches — all that arrived while the last commit

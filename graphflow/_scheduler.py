@@ -354,6 +354,7 @@ async def _nodes(
             driver.journal_failed = functools.partial(sinks.failed, journal)
             driver.caching = hasattr(journal, "cache_get")
             driver.cache_reads = caching
+            driver.ticks = getattr(journal, "tick", None)
         state.on_stop = tg.cancel_scope.cancel
         state.on_wake = driver.wake
         state.on_expand = driver.make_items

@@ -621,6 +621,17 @@ class _Journal:
         """Store ``output`` under ``key`` with the next commit (that of its node)."""
         self.cache_rows.append((key, node_id, output, expires_at))
 
+    async def tick(self) -> None:
+        """Write the start rows now due (nodes running ``_START_AFTER`` or more), and
+        what else is pending: the driver calls it every ``_START_AFTER`` while nodes
+        run, so that a long node's start is written though no success commits."""
+        started = self.started
+        if self.broken or not started:
+            return
+        if next(iter(started.values()))[2] >= time.time() - _START_AFTER:  # (oldest first)
+            return
+        await self._flush()
+
     async def commit(self, results: Sequence[NodeResult]) -> None:
         pending = self.pending
         for result in results:

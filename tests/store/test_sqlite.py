@@ -394,6 +394,39 @@ class TestWriter:
         stored = {n["node_id"]: n["status"] for n in SQLiteStore(db).nodes(result.run_id)}
         assert set(stored.values()) == {"succeeded"} and len(stored) == 6
 
+    async def test_a_long_node_s_start_is_written_though_nothing_commits(self, db: Path) -> None:
+        """Only ``long`` runs, so no success commits while it does: its start row
+        waited for the next commit, and a run killed meanwhile had no record of it.
+        The driver now ticks the journal every quarter second while nodes run."""
+        release = anyio.Event()
+
+        async def long() -> str:
+            await release.wait()
+            return "done"
+
+        def stored() -> dict[str, str]:
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                    return dict(conn.execute("SELECT node_id, status FROM nodes").fetchall())
+            except sqlite3.Error:  # (not created yet)
+                return {}
+
+        g = gf.Graph()
+        g.add("long", long)
+        results: list[gf.RunResult] = []
+
+        async def run() -> None:
+            results.append(await gf.run(g, store=db))
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                while stored().get("long") != "running":
+                    await anyio.sleep(0.02)
+                release.set()
+        assert results[0]["long"].output == "done"
+        assert stored() == {"long": "succeeded"}
+
     async def test_gone_after_a_failed_write_and_after_a_cancellation(
         self, tools: Tools, db: Path
     ) -> None:
