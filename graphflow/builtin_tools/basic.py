@@ -17,10 +17,15 @@ async def echo(**kwargs: Any) -> dict[str, Any]:
 
 async def sleep(seconds: float) -> float:
     """Sleep ``seconds`` (without blocking the loop) and return them."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-        raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
+    check_seconds(seconds)
     await anyio.sleep(seconds)
     return seconds
+
+
+def check_seconds(seconds: Any) -> None:
+    """``sleep``'s check (``validate`` makes it too, on a constant)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
 
 
 def python(
@@ -48,18 +53,30 @@ def python(
         TypeError: the attribute is not callable.
     """
     target = _resolve(function)
-    if args is not None and not isinstance(args, list | tuple):
-        raise TypeError(f"args must be a list, got {type(args).__name__}")
+    check_args(args)
     positional = tuple(args or ())
     if _is_async(target):
         return _Deferred(target, kwargs or {}, positional)
     return target(*positional, **(kwargs or {}))
 
 
-def _resolve(function: str) -> Callable[..., Any]:
-    module_name, sep, attr = function.partition(":")
+def check_args(args: Any) -> None:
+    """``python``'s check of ``args`` (``validate`` makes it too, on a constant)."""
+    if args is not None and not isinstance(args, list | tuple):
+        raise TypeError(f"args must be a list, got {type(args).__name__}")
+
+
+def check_function(function: Any) -> None:
+    """``python``'s check of ``function``'s form (``validate`` makes it too, on a
+    constant; the import itself waits for the run)."""
+    module_name, sep, attr = function.partition(":") if isinstance(function, str) else ("", "", "")
     if not sep or not module_name or not attr:
         raise ValueError(f"function must look like 'package.module:function', got {function!r}")
+
+
+def _resolve(function: str) -> Callable[..., Any]:
+    check_function(function)
+    module_name, _, attr = function.partition(":")
     target: Any = importlib.import_module(module_name)
     for part in attr.split("."):
         target = getattr(target, part)

@@ -17,14 +17,25 @@ from .. import Ref, resolve_path
 _NO_DEFAULT: Any = object()
 
 
+def check_text(text: Any) -> None:
+    """``json.parse`` and ``text.lines``' check (``validate`` makes it too, on a constant)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+
+
+def check_items(items: Any) -> None:
+    """``text.join``'s check (``validate`` makes it too, on a constant)."""
+    if not isinstance(items, list | tuple):
+        raise TypeError(f"items must be a list, got {type(items).__name__}")
+
+
 def json_parse(text: str) -> Any:
     """``text`` (a JSON document) as a value.
 
     Raises:
         ValueError: it is not JSON (the message names the line and column).
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    check_text(text)
     return json.loads(text)
 
 
@@ -35,16 +46,14 @@ def json_dump(value: Any, indent: int | None = None, sort_keys: bool = False) ->
 
 def text_lines(text: str, strip: bool = True, skip_empty: bool = True) -> list[str]:
     """``text`` split into lines (each stripped and empty ones dropped, by default)."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    check_text(text)
     lines = [line.strip() if strip else line for line in text.splitlines()]
     return [line for line in lines if line] if skip_empty else lines
 
 
 def text_join(items: list[Any], sep: str = "\n") -> str:
     """``items`` joined with ``sep`` (non-strings as their JSON, strings as they are)."""
-    if not isinstance(items, list | tuple):
-        raise TypeError(f"items must be a list, got {type(items).__name__}")
+    check_items(items)
     return sep.join(i if isinstance(i, str) else json.dumps(i, ensure_ascii=False) for i in items)
 
 

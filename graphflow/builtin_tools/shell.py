@@ -31,6 +31,17 @@ class CommandFailed(RuntimeError):
         super().__init__(f"{argv[0]} exited with {result['exit_code']}{detail}")
 
 
+def check_argv(argv: Any) -> None:
+    """``shell``'s check of ``argv`` (``validate`` makes it too, on a constant)."""
+    if (
+        isinstance(argv, str)
+        or not isinstance(argv, list | tuple)
+        or not argv
+        or not all(isinstance(a, str) for a in argv)
+    ):
+        raise TypeError("argv must be a non-empty list of strings (no shell string)")
+
+
 async def shell(
     argv: Sequence[str],
     cwd: str | None = None,
@@ -71,8 +82,7 @@ async def shell(
         CommandFailed: a non-zero exit with ``check`` on.
         TimeoutError: ``timeout`` expired.
     """
-    if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
-        raise TypeError("argv must be a non-empty list of strings (no shell string)")
+    check_argv(argv)
     full_env = {**os.environ, **(env or {})} if inherit_env else dict(env or {})
     # Shielded: cancelled between the fork and its return, asyncio kills the
     # program alone (not its group) and anything it had started is orphaned.

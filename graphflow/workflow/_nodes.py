@@ -31,7 +31,7 @@ from graphflow import (
 )
 from graphflow._condition import parse_condition  # (not public yet: see the module's note)
 
-from ..builtin_tools import BUILTINS
+from ..builtin_tools import BUILTINS, CHECKS
 from . import _template as tpl
 from ._arguments import check_arguments
 from ._env import read_env
@@ -44,6 +44,7 @@ from ._text import quote
 from ._validate import Checked
 
 SHELL: Final = BUILTINS["shell"]
+_ABSENT: Final = object()
 NO_ITEM: Final = "${item} is only defined in a node with for_each"
 _ITEM_IN_IF: Final = "${item} cannot be read in if: (the condition holds for every item alike)"
 
@@ -391,9 +392,21 @@ class GraphBuilder:
                 constant[key] = compile_args(value).render(lambda r: r)  # as the tool gets it
         given = {**args, **constant}
         loc: Loc = ("nodes", node_id, "args" if node.args else "tool")
-        for problem in check_arguments(node.tool, tool, given, constant):
+        problems = check_arguments(node.tool, tool, given, constant)
+        for problem in problems:
             at = loc if problem.name is None else ("nodes", node_id, "args", problem.name)
             self.problems.at(problem.message, at)
+        checks = CHECKS.get(node.tool) if BUILTINS.get(node.tool) is tool else None
+        if checks and not problems:  # a built-in's own checks, on what is constant
+            for key, check in checks.items():
+                value = args.get(key, _ABSENT)
+                if value is _ABSENT or _any_string(value, _has_dollar_brace):
+                    continue
+                try:
+                    check(value)
+                except (TypeError, ValueError) as exc:
+                    message = f"tool {quote(node.tool)}: {exc}"
+                    self.problems.at(message, ("nodes", node_id, "args", key))
 
     def _unknown(self, user: str, missing: str, loc: Loc, how: str) -> SpecError:
         hint = self.hints.get(missing)

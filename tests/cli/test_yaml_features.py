@@ -91,8 +91,8 @@ def test_outputs_from_the_json_of_a_run(gf_run: Run, tmp_path: Path) -> None:
         """\
         name: outputs
         nodes:
-          a: {tool: echo, args: {sku: B2}}
-          bad: {tool: sleep, args: {seconds: -1}}
+          a: {tool: echo, args: {sku: B2, neg: -1}}
+          bad: {tool: sleep, args: {seconds: "${a.neg}"}}
         outputs:
           cheapest: ${a.sku}
           broken: ${bad}

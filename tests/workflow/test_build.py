@@ -686,6 +686,39 @@ class TestArguments:
             "<string>:3:7: tool 'sleep' needs argument 'seconds'"
         )
 
+    @pytest.mark.parametrize(
+        ("node", "expected"),
+        [
+            (
+                "{tool: shell, args: {argv: 'ls -l'}}",
+                "3:27: tool 'shell': argv must be a non-empty list of strings (no shell string)",
+            ),
+            ("{tool: sleep, args: {seconds: abc}}", "3:27: tool 'sleep': seconds must be a number"),
+            ("{tool: sleep, args: {seconds: -1}}", "3:27: tool 'sleep': seconds must be a number"),
+            (
+                "{tool: python, args: {function: os}}",
+                "3:28: tool 'python': function must look like",
+            ),
+            ("{tool: python, args: {function: 'os:getcwd', args: 1}}", "tool 'python': args must"),
+            ("{tool: text.join, args: {items: 'a,b'}}", "3:31: tool 'text.join': items must be a"),
+            ("{tool: json.parse, args: {text: 3}}", "3:32: tool 'json.parse': text must be a str"),
+        ],
+    )
+    def test_a_built_in_s_own_checks_of_a_constant_fail_validate(
+        self, node: str, expected: str
+    ) -> None:
+        """validate passed these; the run failed each node with the same message."""
+        assert expected in error_of(f"name: x\nnodes:\n  a: {node}\n")
+
+    def test_a_built_in_s_argument_from_a_reference_waits_for_the_run(self) -> None:
+        text = (
+            "name: x\nnodes:\n  n: {tool: echo, args: {v: 1}}\n"
+            "  a: {tool: sleep, args: {seconds: '${n.v}'}}\n"
+            "  b: {tool: shell, args: {argv: [echo, '${n.v}']}}\n"
+        )
+        wf = load(text)
+        assert set(wf.graph) == {"n", "a", "b"}
+
     @pytest.fixture
     def typed(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (tmp_path / "arg_tools.py").write_text(TYPED_TOOLS)

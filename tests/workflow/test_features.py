@@ -237,8 +237,8 @@ class TestOutputs:
     name: x
     inputs: {who: {default: me}}
     nodes:
-      a: {tool: echo, args: {sku: B2, n: 3}}
-      bad: {tool: sleep, args: {seconds: -1}}
+      a: {tool: echo, args: {sku: B2, n: 3, neg: -1}}
+      bad: {tool: sleep, args: {seconds: "${a.neg}"}}
       after_bad: {tool: echo, args: {v: "${bad}"}}
       never: {tool: echo, if: "false"}
     outputs:
