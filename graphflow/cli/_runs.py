@@ -118,8 +118,9 @@ def _list(store: SQLiteStore, args: argparse.Namespace) -> int:
         for r in records
     ]
     columns = ("run", "workflow", "status", "started", "duration", "nodes")
-    print_table(_console(), title, columns, rows)
-    if not records:
+    if records:
+        print_table(_console(), title, columns, rows)
+    else:
         print("no runs stored yet" + (f" of {args.workflow}" if workflow else ""))
     return EXIT_OK
 

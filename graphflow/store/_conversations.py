@@ -313,7 +313,8 @@ class _Open:
         if why is not None and not self.force:
             raise StoreError(
                 path,
-                f"cannot resume conversation {conversation_id!r}: {why} (force to resume anyway)",
+                f"cannot resume conversation {conversation_id!r}: {why}"
+                " (force=True resumes it anyway)",
             )
         return str(conversation_id)
 

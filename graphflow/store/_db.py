@@ -68,7 +68,10 @@ def connect(path: Path, timeout: float, synchronous: str, schema: str) -> sqlite
         db.executescript(schema)
     except sqlite3.Error as exc:
         db.close()
-        raise StoreError(path, what(exc)) from exc
+        detail = what(exc)
+        if "unable to open" in detail:  # (the file opened: what it could not is beside it)
+            detail += " (is its folder read-only? SQLite keeps -wal and -shm files beside it)"
+        raise StoreError(path, detail) from exc
     except StoreError:
         db.close()
         raise

@@ -363,6 +363,8 @@ class SQLiteStore:
         return _Connection(self, write=True)
 
     def _open_run(self, info: RunInfo) -> _Journal:
+        if info.resume and not self.path.exists():  # (refused: not a new, empty store)
+            raise StoreError(self.path, "no runs stored here yet: nothing to resume")
         db = self._connect()
         try:
             # A chain commits each link alone (~6 KB of WAL a link): checkpointing only
@@ -450,7 +452,7 @@ class SQLiteStore:
                     self.path,
                     f"run {run_id!r} is of workflow {str(row[5])[-150:]!r},"
                     f" not {str(info.workflow)[-150:]!r}: resume it with that one"
-                    " (force to make it this one's: a renamed or moved file)",
+                    " (force=True, or --force, makes it this one's: a renamed or moved file)",
                 )
         nodes, labels = json.loads(row[0]), json.loads(row[1])
         if row[2] == "running":
@@ -458,7 +460,10 @@ class SQLiteStore:
         declared = {n: f for n, f in nodes.items() if n in info.nodes} if info.grows else nodes
         why = refusal(declared, info.nodes, labels, info.labels)
         if why is not None and not info.force:
-            raise StoreError(self.path, f"cannot resume {run_id!r}: {why} (force to resume anyway)")
+            raise StoreError(
+                self.path,
+                f"cannot resume {run_id!r}: {why} (force=True, or --force, resumes it anyway)",
+            )
         earlier: dict[str, NodeResult] = {}
         stale = []
         for row in db.execute(
@@ -483,7 +488,7 @@ class SQLiteStore:
             raise StoreError(
                 self.path,
                 f"run {run_id!r} is still running (process {pid} on {str(host)[:100]}), or was"
-                " when that machine stopped: force to resume anyway",
+                " when that machine stopped: force=True, or --force, resumes it anyway",
             )
 
 

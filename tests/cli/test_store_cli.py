@@ -190,7 +190,7 @@ class TestResume:
         assert (proc.returncode, proc.stdout) == (2, "")
         [line] = proc.stderr.splitlines()
         assert line.startswith("graphflow: error: run store ") and "runs.db: cannot resume" in line
-        assert line.endswith("changed 'b', 'c' (force to resume anyway)")
+        assert line.endswith("changed 'b', 'c' (force=True, or --force, resumes it anyway)")
         assert ran(tmp_path) == ["a", "b"]  # nothing ran
         forced = Ran(capsys, "run", path, "--resume", "last", "--force")
         assert forced.returncode == 0, forced.stderr
@@ -205,7 +205,7 @@ class TestResume:
         proc = Ran(capsys, "run", path, "--resume", "last", "--input", "n=2")
         assert proc.returncode == 2
         [line] = proc.stderr.splitlines()
-        assert line.endswith("different inputs (force to resume anyway)")
+        assert line.endswith("different inputs (force=True, or --force, resumes it anyway)")
         same = Ran(capsys, "run", path, "--resume", "last", "--input", "n=1")
         assert same.returncode == 1  # accepted (the same inputs); b fails again
         forced = Ran(capsys, "run", path, "--resume", "last", "--force", "-q")
@@ -221,7 +221,7 @@ class TestResume:
             (["--store", "x.db", "--no-store"], "not allowed with argument"),
             (["--force"], "--force is for --resume"),
             (["--resume", "nope"], "no such file (no run was stored there yet)"),
-            (["--resume", "last"], "no earlier run of"),
+            (["--resume", "last"], "no runs stored here yet: nothing to resume"),
             (["--store", "/dev/null/runs.db"], "run store /dev/null/runs.db: cannot create its"),
             (["--store", ""], "--store needs a file name (or --no-store to record nothing)"),
             (["--resume", ""], "--resume needs a run id (or a prefix of one), or last"),
@@ -231,6 +231,7 @@ class TestResume:
             assert says in proc.stderr.splitlines()[-1]
             assert "Traceback" not in proc.stderr
         assert ran(tmp_path) == []
+        assert not (tmp_path / ".graphflow" / "runs.db").exists()  # (a refused resume made one)
 
     def test_sigint_records_cancelled_nodes_and_resume_completes(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -363,6 +364,8 @@ class TestRunsCommand:
         assert len(json.loads(only.stdout)) == 2
         other = Ran(capsys, "runs", "list", "--workflow", "other.yaml", "--json")
         assert json.loads(other.stdout) == []
+        none = Ran(capsys, "runs", "list", "--workflow", "other.yaml")  # (not an empty table)
+        assert none.stdout == "no runs stored yet of other.yaml\n"
 
         shown = Ran(capsys, "runs", "show", failed[:6])  # a prefix will do
         assert shown.returncode == 0, shown.stderr

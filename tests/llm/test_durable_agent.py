@@ -179,7 +179,7 @@ class TestResumeInProcess:
             await run_agent(planner, TOOLBOX, other, store=store, run_id="c1")
         assert str(info.value) == (
             f"run store {store}: cannot resume conversation 'c1': different messages"
-            " (force to resume anyway)"
+            " (force=True resumes it anyway)"
         )
         with pytest.raises(StoreError, match="different messages; different team"):
             await run_agent(planner, TOOLBOX, other, store=store, run_id="c1", labels={"team": "x"})

@@ -118,7 +118,8 @@ class TestResume:
             await gf.run(tools.chain(), store=db, workflow="mine", resume=theirs.run_id)
         assert str(refused.value) == (
             f"run store {db}: run {theirs.run_id!r} is of workflow 'theirs', not 'mine':"
-            " resume it with that one (force to make it this one's: a renamed or moved file)"
+            " resume it with that one (force=True, or --force, makes it this one's:"
+            " a renamed or moved file)"
         )
         assert tools.calls == {"a": 1, "b": 1, "c": 1}
         tools.failing = set()
@@ -126,9 +127,7 @@ class TestResume:
             tools.chain(), store=db, workflow="mine", resume=theirs.run_id, force=True
         )
         assert forced.passed and tools.calls == {"a": 1, "b": 1, "c": 2}
-        assert [(r.run_id, r.workflow) for r in SQLiteStore(db).runs()] == [
-            (theirs.run_id, "mine")
-        ]
+        assert [(r.run_id, r.workflow) for r in SQLiteStore(db).runs()] == [(theirs.run_id, "mine")]
 
     async def test_for_each_items_resume_one_by_one(self, tools: Tools, db: Path) -> None:
         def graph() -> gf.Graph:
@@ -177,7 +176,7 @@ class TestResume:
             await gf.run(changed, store=db, resume=first.run_id)
         assert str(refused.value) == (
             f"run store {db}: cannot resume {first.run_id!r}: changed 'b', 'c'; new 'd'"
-            " (force to resume anyway)"
+            " (force=True, or --force, resumes it anyway)"
         )
         assert tools.calls == {"a": 1, "b": 1, "c": 1}  # nothing ran
         tools.failing = set()
@@ -201,7 +200,8 @@ class TestResume:
         tools.failing = {"after"}
         first = await gf.run(graph(1), store=db)
         tools.failing = set()
-        with pytest.raises(StoreError, match=r": changed 'each', 'after' \(force to resume"):
+        refused = r": changed 'each', 'after' \(force=True, or --force, resumes"
+        with pytest.raises(StoreError, match=refused):
             await gf.run(graph(2), store=db, resume=first.run_id)
         forced = await gf.run(graph(2), store=db, resume=first.run_id, force=True)
         assert forced["each"].output == [2, 4, 6]  # not the stored [1, 2, 3]
@@ -234,7 +234,7 @@ class TestResume:
             await gf.run(tools.chain(), store=db, resume="last")
         assert str(refused.value).endswith(
             f"run {first.run_id!r} is still running (process 42 on gone), or was when that"
-            " machine stopped: force to resume anyway"
+            " machine stopped: force=True, or --force, resumes it anyway"
         )
         tools.failing = set()
         again = await gf.run(tools.chain(), store=db, resume="last", force=True)
@@ -245,7 +245,8 @@ class TestResume:
     ) -> None:
         tools.failing = {"b"}
         first = await gf.run(tools.chain(), store=db, labels={"inputs": "1"})
-        with pytest.raises(StoreError, match=r"different inputs \(force to resume anyway\)$"):
+        refused = r"different inputs \(force=True, or --force, resumes it anyway\)$"
+        with pytest.raises(StoreError, match=refused):
             await gf.run(tools.chain(), store=db, resume=first.run_id, labels={"inputs": "2"})
         two = {"inputs": "2"}
         await gf.run(tools.chain(), store=db, resume=first.run_id, labels=two, force=True)
@@ -255,6 +256,10 @@ class TestResume:
             await gf.run(tools.chain(), store=db, resume=first.run_id, labels={"inputs": "1"})
 
     async def test_an_unknown_or_taken_run_id(self, tools: Tools, db: Path) -> None:
+        for run in ("nope", "last"):
+            with pytest.raises(StoreError, match=r"no runs stored here yet: nothing to resume$"):
+                await gf.run(tools.chain(), store=db, resume=run)
+        assert not db.exists(), "a refused resume created the store"  # noqa: ASYNC240
         first = await gf.run(tools.chain(), store=db)
         with pytest.raises(StoreError, match=r"no run 'nope' to resume$"):
             await gf.run(tools.chain(), store=db, resume="nope")
@@ -421,7 +426,7 @@ class TestWriter:
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(run)
-                while stored().get("long") != "running":
+                while stored().get("long") != "running":  # noqa: ASYNC110 (another connection)
                     await anyio.sleep(0.02)
                 release.set()
         assert results[0]["long"].output == "done"
