@@ -15,6 +15,7 @@ commits hold successes, failure semantics — is ``_driver``.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import sys
@@ -269,11 +270,14 @@ def _executors(plan: Plan, options: RunOptions) -> dict[str, Executor]:
         if name is None or name in table or name == "async":
             continue
         if name != "process":
+            known = sorted({*table, "async", "process"})
+            close = difflib.get_close_matches(name[:100], known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise OptionError(
                 "executors",
                 name,
-                f"node {spec.node_id!r} runs on executor {name!r}, which this run does not "
-                f"have: pass RunOptions(executors={{{name!r}: ...}})",
+                f"node {spec.node_id!r} runs on executor {name[:100]!r}, which this run does not "
+                f"have{hint}: pass RunOptions(executors={{{name[:100]!r}: ...}})",
                 got="none",
             )
         from .executors.process import ProcessExecutor  # (spawns nothing until a call)

@@ -73,6 +73,19 @@ class TestValidation:
         with pytest.raises(gf.OptionError, match=r"run option \(did you mean 'concurrency'"):
             gf.RunOptions.build(None, {"concurency": 3})
 
+    def test_a_misspelt_executor_suggests_the_right_one(self) -> None:
+        def plain() -> int:
+            return 1
+
+        g = gf.Graph()
+        g.add("x", plain, executor="proces")
+        with pytest.raises(gf.OptionError, match=r"'proces'.* \(did you mean 'process'\?\)"):
+            gf.run_sync(g)
+        g = gf.Graph()
+        g.add("x", plain, executor="gpu")
+        with pytest.raises(gf.OptionError, match=r"'gpu', which this run does not have: pass"):
+            gf.run_sync(g)
+
     def test_the_keyword_form_lists_exactly_the_options(self) -> None:
         params = list(inspect.signature(gf.RunOptions).parameters)
         assert params == list(RunOptionsArgs.__annotations__)
