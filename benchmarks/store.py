@@ -1,6 +1,6 @@
 """What the SQLite run store costs: store on vs off, in the same process.
 
-    python -m benchmarks.store [--sizes 10000] [--repeat 3] [--seed 0]
+    python -m benchmarks.store [--sizes 10000] [--turns 5] [--seed 0]
 
 1. µs per no-op node, end to end (Graph.add + validation + run), on a fan-out
    and a chain: without a store; with a journal that writes nothing (``Null``:
@@ -16,7 +16,9 @@
    sleeps, fixed seed), store off and on: one store file for the repetitions,
    as the CLI keeps one per folder (the first run also creates it, ~10 ms).
 
-Every timed run starts after gc.collect() + gc.freeze() (``_common.timed``).
+Store off, null and on take turns (``_common.taking_turns``: medians over the
+turns, ratios the median of the ratios within a turn), each timed run after
+gc.collect() + gc.freeze().
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import asyncio
 import queue
 import random
 import sqlite3
+import statistics
 import tempfile
 import threading
 import time
@@ -35,7 +38,7 @@ from typing import Any
 
 import graphflow as gf
 
-from ._common import critical_path, random_dag, table, timed
+from ._common import critical_path, median_ratio, random_dag, table, taking_turns
 from .makespan import any_sleeper
 from .overhead import build_graph, shape_deps
 
@@ -86,19 +89,16 @@ def end_to_end(
     return go
 
 
-def per_node(n: int, shape: str, repeat: int, folder: Path) -> list[str]:
+def per_node(n: int, shape: str, turns: int, folder: Path) -> list[str]:
     deps = shape_deps(shape, n)
-    off, _ = timed(end_to_end(deps, None, folder), repeat)
-    null, _ = timed(end_to_end(deps, "null", folder), repeat)
-    on, _ = timed(end_to_end(deps, "sqlite", folder), repeat)
-    return [
-        f"{n:,}",
-        shape,
-        f"{off / n * 1e6:.1f}",
-        f"{null / n * 1e6:.1f}",
-        f"{on / n * 1e6:.1f}",
-        f"**{on / off:.2f}x**",
-    ]
+    off, null, on = taking_turns(
+        [end_to_end(deps, store, folder) for store in (None, "null", "sqlite")], turns
+    )
+
+    def us(times: list[float]) -> str:
+        return f"{statistics.median(times) / n * 1e6:.1f}"
+
+    return [f"{n:,}", shape, us(off), us(null), us(on), f"**{median_ratio(on, off):.2f}x**"]
 
 
 def floor(folder: Path, count: int = 3_000) -> tuple[float, float]:
@@ -140,41 +140,42 @@ def floor(folder: Path, count: int = 3_000) -> tuple[float, float]:
     return trip, with_commit - trip
 
 
-def makespan(n: int, seed: int, repeat: int, folder: Path) -> list[str]:
+def makespan(n: int, seed: int, turns: int, folder: Path) -> list[str]:
     deps = random_dag(n, seed)
     rng = random.Random(seed + n)
     cost = [rng.uniform(0.005, 0.040) for _ in range(n)]
     best = critical_path(deps, cost)
-    figures = []
-    for store in (None, folder / "makespan.db"):  # one file, as the CLI keeps one
-        times = []
-        for _ in range(repeat):
-            g = gf.Graph()
-            for i, row in enumerate(deps):
-                g.add(
-                    f"n{i}",
-                    any_sleeper,
-                    args={"seconds": cost[i]},
-                    depends_on=[f"n{d}" for d in row],
-                )
-            start = time.perf_counter()
-            result = gf.run_sync(g, store=store)
-            times.append(time.perf_counter() - start)
-            assert result.ok
-        figures.append(min(times) / best)
-    return [f"random, {n:,} nodes", f"{best:.2f}", f"{figures[0]:.3f}", f"**{figures[1]:.3f}**"]
+
+    g = gf.Graph()
+    for i, row in enumerate(deps):
+        g.add(f"n{i}", any_sleeper, args={"seconds": cost[i]}, depends_on=[f"n{d}" for d in row])
+
+    def run(store: Path | None) -> Callable[[], None]:
+        def go() -> None:  # (the graph is built once: a run does not change it)
+            assert gf.run_sync(g, store=store).ok
+
+        return go
+
+    # one store file for every run, as the CLI keeps one
+    off, on = taking_turns([run(None), run(folder / "makespan.db")], turns)
+    return [
+        f"random, {n:,} nodes",
+        f"{best:.2f}",
+        f"{statistics.median(off) / best:.3f}",
+        f"**{statistics.median(on) / best:.3f}**",
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rows = [
-            per_node(n, s, args.repeat, folder) for n in args.sizes for s in ("fan-out", "chain")
+            per_node(n, s, args.turns, folder) for n in args.sizes for s in ("fan-out", "chain")
         ]
         print(
             table(
@@ -195,8 +196,8 @@ def main() -> None:
             f" a single-row commit on that thread {commit:.0f} µs"
         )
         print()
-        row = makespan(2_000, args.seed, args.repeat, folder)
-        print(f"seed {args.seed}, best of {args.repeat}; makespan / critical path")
+        row = makespan(2_000, args.seed, args.turns, folder)
+        print(f"seed {args.seed}, medians of {args.turns} turns; makespan / critical path")
         print(table(["DAG", "critical path s", "store off", "store on"], [row]))
 
 
