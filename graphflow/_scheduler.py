@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 import math
 import sys
 import uuid
@@ -358,7 +359,8 @@ async def _nodes(
             driver.journal_failed = functools.partial(sinks.failed, journal)
             driver.caching = hasattr(journal, "cache_get")
             driver.cache_reads = caching
-            driver.ticks = getattr(journal, "tick", None)
+            tick = getattr(journal, "tick", None)
+            driver.ticks = tick if inspect.iscoroutinefunction(tick) else None
         state.on_stop = tg.cancel_scope.cancel
         state.on_wake = driver.wake
         state.on_expand = driver.make_items

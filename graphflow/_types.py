@@ -208,7 +208,9 @@ class RunJournal(Protocol):
     A journal with a ``cut_short`` attribute has it set to True before it is
     closed when the run ended by an exception (an executor that could not
     start...): the nodes it never reached are recorded skipped, and the run
-    is not one that succeeded.
+    is not one that succeeded. One with an ``async def tick(self)`` has it
+    awaited every 0.25 s while nodes run, to write what is due without a
+    commit (``SQLiteStore``: a long node's start); its failure stops the run.
     """
 
     run_id: str

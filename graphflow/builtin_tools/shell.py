@@ -34,8 +34,8 @@ class CommandFailed(RuntimeError):
 def check_argv(argv: Any) -> None:
     """``shell``'s check of ``argv`` (``validate`` makes it too, on a constant)."""
     if (
-        isinstance(argv, str)
-        or not isinstance(argv, list | tuple)
+        isinstance(argv, str | bytes)
+        or not isinstance(argv, Sequence)
         or not argv
         or not all(isinstance(a, str) for a in argv)
     ):

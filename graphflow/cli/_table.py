@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from rich.cells import cell_len, chop_cells
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -50,7 +51,7 @@ def print_table(
     text = Text(no_wrap=True, overflow="ignore")
     text.append(title + "\n")
     text.append(_rule("┏", "━", "┳", "┓", widths))
-    text.append(_line([[c] for c in columns], widths, "┃"))
+    text.append(_line([_fold(c, w) for c, w in zip(columns, widths, strict=True)], widths, "┃"))
     text.append(_rule("┡", "━", "╇", "┩", widths))
     for k, row in enumerate(rows):
         folded = [_fold(cell, width) for cell, width in zip(row, widths, strict=True)]
@@ -64,12 +65,13 @@ def print_table(
 
 
 def _widths(columns: Sequence[str], rows: Sequence[Sequence[str]], total: int) -> list[int]:
-    """Each column's width: its longest cell's, the widest shrunk to fit ``total``."""
-    widths = [len(c) for c in columns]
+    """Each column's width (in terminal cells): its longest cell's, the widest shrunk
+    to fit ``total``."""
+    widths = [cell_len(c) for c in columns]
     for row in rows:
         for i, cell in enumerate(row):
-            if len(cell) > widths[i]:
-                widths[i] = len(cell)
+            if len(cell) > widths[i] or (not cell.isascii() and cell_len(cell) > widths[i]):
+                widths[i] = cell_len(cell)
     room = total - (3 * len(widths) + 1)  # ("│ " before each cell, " │" after the last)
     cap = max(widths)  # the widest are cut to a common width until the table fits
     while cap > _MIN_WIDTH and sum(min(w, cap) for w in widths) > room:
@@ -78,12 +80,16 @@ def _widths(columns: Sequence[str], rows: Sequence[Sequence[str]], total: int) -
 
 
 def _fold(cell: str, width: int) -> list[str]:
-    if len(cell) <= width and "\n" not in cell:
+    if len(cell) <= width and "\n" not in cell and (cell.isascii() or cell_len(cell) <= width):
         return [cell]
     parts = []
     for line in cell.splitlines() or [""]:
-        parts += [line[i : i + width] for i in range(0, max(len(line), 1), width)]
+        parts += chop_cells(line, width) or [""]
     return parts
+
+
+def _pad(text: str, width: int) -> str:
+    return text.ljust(width) if text.isascii() else text + " " * (width - cell_len(text))
 
 
 def _rule(left: str, fill: str, cross: str, right: str, widths: Sequence[int]) -> str:
@@ -95,7 +101,7 @@ def _padded(folded: Sequence[Sequence[str]], widths: Sequence[int]) -> list[list
     height = max(len(parts) for parts in folded)
     return [
         [
-            (parts[h] if h < len(parts) else "").ljust(w)
+            _pad(parts[h] if h < len(parts) else "", w)
             for parts, w in zip(folded, widths, strict=True)
         ]
         for h in range(height)

@@ -402,11 +402,22 @@ class GraphBuilder:
                 value = args.get(key, _ABSENT)
                 if value is _ABSENT or _any_string(value, _has_dollar_brace):
                     continue
+                if self._reads_unset(node.args.get(key)):
+                    continue  # (None for now: an input not given is said where declared)
                 try:
                     check(value)
                 except (TypeError, ValueError) as exc:
-                    message = f"tool {quote(node.tool)}: {exc}"
+                    written = node.args.get(key)
+                    read = _any_string(written, _has_dollar_brace)  # (an input, or the env)
+                    since = f" (read from {quote(written, 60)})" if read else ""
+                    message = f"tool {quote(node.tool)}: {exc}{since}"
                     self.problems.at(message, ("nodes", node_id, "args", key))
+
+    def _reads_unset(self, written: Any) -> bool:
+        """Whether ``written`` (an argument as the file has it) reads an input not given."""
+        return bool(self.unset) and _any_string(
+            written, lambda text: any(f"${{inputs.{name}" in text for name in self.unset)
+        )
 
     def _unknown(self, user: str, missing: str, loc: Loc, how: str) -> SpecError:
         hint = self.hints.get(missing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import sys
 import time
 from pathlib import Path
@@ -46,8 +47,14 @@ async def test_env_without_inheritance() -> None:
 
 
 async def test_a_shell_string_is_refused() -> None:
-    with pytest.raises(TypeError, match="argv must be a non-empty list"):
-        await shell("echo hi; rm -rf /")
+    for bad in ("echo hi; rm -rf /", b"echo hi", [], ["echo", 1], {"echo": "hi"}):
+        with pytest.raises(TypeError, match="argv must be a non-empty list"):
+            await shell(bad)  # type: ignore[arg-type]
+
+
+async def test_any_sequence_of_strings_is_an_argv() -> None:
+    for argv in (("echo", "hi"), collections.deque(["echo", "hi"])):
+        assert (await shell(argv))["stdout"] == "hi\n"
 
 
 async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -70,3 +71,15 @@ def test_the_styled_column_keeps_its_colour_on_a_terminal() -> None:
     first = next(line for line in out.getvalue().splitlines() if "node-0 " in line)
     assert "\x1b[3" in first  # (an SGR colour around the status)
     assert "node-0" in first and "\x1b[3" not in first.split("node-0")[0]
+
+
+def test_wide_characters_and_a_narrow_console_keep_the_lines_even() -> None:
+    """Widths counted in characters, not terminal cells, left a row of CJK ids
+    wider than the others; a header wider than its column overflowed it."""
+    many = rows(RICH_ROWS + 1)
+    many[3] = ("節点" * 12, "failed", "-", "1", "エラー " * 30)
+    ours, out = console(width=60)
+    print_table(ours, "t", COLUMNS, many)
+    lines = [line for line in out.getvalue().splitlines()[1:] if line]
+    assert len({cell_len(line) for line in lines}) == 1  # (every line as wide)
+    assert max(cell_len(line) for line in lines) <= 60

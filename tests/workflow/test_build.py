@@ -710,6 +710,18 @@ class TestArguments:
         """validate passed these; the run failed each node with the same message."""
         assert expected in error_of(f"name: x\nnodes:\n  a: {node}\n")
 
+    def test_a_value_read_from_an_input_says_so(self) -> None:
+        """An optional input not given is None, which the run would refuse too: the
+        message names where the value came from. A required one not given is said
+        once, where it is declared (not again as None where it is read)."""
+        text = (
+            "name: x\ninputs: {delay: {}}\nnodes:\n"
+            "  a: {tool: sleep, args: {seconds: '${inputs.delay}'}}\n"
+        )
+        assert error_of(text).endswith("got None (read from '${inputs.delay}')")
+        assert load(text, inputs={"delay": 1}).graph
+        assert "got None" not in error_of(text.replace("{}", "{required: true}"))
+
     def test_a_built_in_s_argument_from_a_reference_waits_for_the_run(self) -> None:
         text = (
             "name: x\nnodes:\n  n: {tool: echo, args: {v: 1}}\n"
