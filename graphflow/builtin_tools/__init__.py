@@ -11,12 +11,16 @@ before it acts: ``graphflow validate`` makes them on constant arguments.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
-from .basic import check_args, check_function, check_seconds, echo, python, sleep
-from .glue import check_items, check_text, json_dump, json_parse, pick, text_join, text_lines
+from . import basic as _basic
+from . import glue as _glue
+from . import http as _http
+from . import shell as _shell
+from .basic import echo, python, sleep
+from .glue import json_dump, json_parse, pick, text_join, text_lines
 from .http import http_get, http_request
-from .shell import check_argv, shell
+from .shell import shell
 
 BUILTINS: dict[str, Callable[..., Any]] = {
     "echo": echo,
@@ -32,13 +36,40 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "pick": pick,
 }
 
+_HTTP: Final = {
+    "url": _http.check_url,
+    "headers": _http.check_headers,
+    "params": _http.check_params,
+    "timeout": _http.check_timeout,
+    "check": _http.check_check,
+    "follow_redirects": _http.check_follow_redirects,
+}
 CHECKS: dict[str, dict[str, Callable[[Any], None]]] = {
-    "sleep": {"seconds": check_seconds},
-    "shell": {"argv": check_argv},
-    "python": {"function": check_function, "args": check_args},
-    "json.parse": {"text": check_text},
-    "text.lines": {"text": check_text},
-    "text.join": {"items": check_items},
+    "sleep": {"seconds": _basic.check_seconds},
+    "shell": {
+        "argv": _shell.check_argv,
+        "cwd": _shell.check_cwd,
+        "env": _shell.check_env,
+        "stdin": _shell.check_stdin,
+        "timeout": _shell.check_timeout,
+        "check": _shell.check_check,
+        "inherit_env": _shell.check_inherit_env,
+    },
+    "http.request": {"method": _http.check_method, **_HTTP},
+    "http.get": _HTTP,
+    "python": {
+        "function": _basic.check_function,
+        "args": _basic.check_args,
+        "kwargs": _basic.check_kwargs,
+    },
+    "json.parse": {"text": _glue.check_text},
+    "text.lines": {
+        "text": _glue.check_text,
+        "strip": _glue.check_strip,
+        "skip_empty": _glue.check_skip_empty,
+    },
+    "text.join": {"items": _glue.check_items, "sep": _glue.check_sep},
+    "pick": {"path": _glue.check_path},
 }
 """Each tool's own checks of its arguments (raising ``TypeError``/``ValueError``
 with the message the run would give), by the argument they check."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Generator
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import anyio
+
+from . import _checks
 
 
 async def echo(**kwargs: Any) -> dict[str, Any]:
@@ -22,10 +24,9 @@ async def sleep(seconds: float) -> float:
     return seconds
 
 
-def check_seconds(seconds: Any) -> None:
-    """``sleep``'s check (``validate`` makes it too, on a constant)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-        raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
+check_seconds: Final = _checks.seconds("seconds", zero=True)
+check_args: Final = _checks.sequence("args", none=True)
+check_kwargs: Final = _checks.mapping("kwargs")
 
 
 def python(
@@ -52,18 +53,13 @@ def python(
         ValueError: ``function`` is not ``module:attribute``.
         TypeError: the attribute is not callable.
     """
-    target = _resolve(function)
     check_args(args)
+    check_kwargs(kwargs)
+    target = _resolve(function)
     positional = tuple(args or ())
     if _is_async(target):
         return _Deferred(target, kwargs or {}, positional)
     return target(*positional, **(kwargs or {}))
-
-
-def check_args(args: Any) -> None:
-    """``python``'s check of ``args`` (``validate`` makes it too, on a constant)."""
-    if args is not None and not isinstance(args, list | tuple):
-        raise TypeError(f"args must be a list, got {type(args).__name__}")
 
 
 def check_function(function: Any) -> None:
@@ -71,7 +67,9 @@ def check_function(function: Any) -> None:
     constant; the import itself waits for the run)."""
     module_name, sep, attr = function.partition(":") if isinstance(function, str) else ("", "", "")
     if not sep or not module_name or not attr:
-        raise ValueError(f"function must look like 'package.module:function', got {function!r}")
+        raise ValueError(
+            f"function must look like 'package.module:function', got {_checks.short(function)}"
+        )
 
 
 def _resolve(function: str) -> Callable[..., Any]:

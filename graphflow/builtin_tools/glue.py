@@ -10,23 +10,20 @@ the event loop).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 from .. import Ref, resolve_path
+from . import _checks
 
 _NO_DEFAULT: Any = object()
 
 
-def check_text(text: Any) -> None:
-    """``json.parse`` and ``text.lines``' check (``validate`` makes it too, on a constant)."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a string, got {type(text).__name__}")
-
-
-def check_items(items: Any) -> None:
-    """``text.join``'s check (``validate`` makes it too, on a constant)."""
-    if not isinstance(items, list | tuple):
-        raise TypeError(f"items must be a list, got {type(items).__name__}")
+check_text: Final = _checks.string("text")
+check_items: Final = _checks.sequence("items")
+check_sep: Final = _checks.string("sep")
+check_strip: Final = _checks.flag("strip")
+check_skip_empty: Final = _checks.flag("skip_empty")
+check_path: Final = _checks.string("path")
 
 
 def json_parse(text: str) -> Any:
@@ -47,6 +44,8 @@ def json_dump(value: Any, indent: int | None = None, sort_keys: bool = False) ->
 def text_lines(text: str, strip: bool = True, skip_empty: bool = True) -> list[str]:
     """``text`` split into lines (each stripped and empty ones dropped, by default)."""
     check_text(text)
+    check_strip(strip)
+    check_skip_empty(skip_empty)
     lines = [line.strip() if strip else line for line in text.splitlines()]
     return [line for line in lines if line] if skip_empty else lines
 
@@ -54,6 +53,7 @@ def text_lines(text: str, strip: bool = True, skip_empty: bool = True) -> list[s
 def text_join(items: list[Any], sep: str = "\n") -> str:
     """``items`` joined with ``sep`` (non-strings as their JSON, strings as they are)."""
     check_items(items)
+    check_sep(sep)
     return sep.join(i if isinstance(i, str) else json.dumps(i, ensure_ascii=False) for i in items)
 
 
@@ -68,6 +68,7 @@ def pick(value: Any, path: str, default: Any = _NO_DEFAULT) -> Any:
     Raises:
         LookupError: the path is not in ``value`` and no default was given.
     """
+    check_path(path)
     steps = tuple(path.split(".")) if path else ()
     try:
         return resolve_path(value, Ref("value", steps))

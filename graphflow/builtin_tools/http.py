@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 
+from . import _checks
+
 if TYPE_CHECKING:
     import httpx
 
@@ -147,6 +149,15 @@ def current_pool() -> HttpPool | None:
     return _POOL.get()
 
 
+check_method: Final = _checks.string("method")
+check_url: Final = _checks.string("url")
+check_headers: Final = _checks.mapping("headers", of_strings=True)
+check_params: Final = _checks.mapping("params")
+check_timeout: Final = _checks.seconds("timeout", zero=False, none=True)
+check_check: Final = _checks.flag("check")
+check_follow_redirects: Final = _checks.flag("follow_redirects")
+
+
 async def http_request(
     method: str,
     url: str,
@@ -166,6 +177,16 @@ async def http_request(
     free slot does not count against ``timeout``); outside one, through a
     client of its own.
     """
+    for verify, value in (
+        (check_method, method),
+        (check_url, url),
+        (check_headers, headers),
+        (check_params, params),
+        (check_timeout, timeout),
+        (check_check, check),
+        (check_follow_redirects, follow_redirects),
+    ):
+        verify(value)
     method = method.upper()
     options: dict[str, Any] = {
         "headers": headers,

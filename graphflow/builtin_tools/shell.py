@@ -11,6 +11,8 @@ from typing import Any, Final
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream, Process
 
+from . import _checks
+
 DRAIN_GRACE: Final = 1.0
 """Seconds to keep reading a program's output after it exited and its process
 group was killed: only a process that left the group (``setsid``, a daemon)
@@ -29,6 +31,14 @@ class CommandFailed(RuntimeError):
         tail = (result["stderr"] or result["stdout"]).strip().splitlines()[-3:]
         detail = (": " + " | ".join(tail)) if tail else ""
         super().__init__(f"{argv[0]} exited with {result['exit_code']}{detail}")
+
+
+check_cwd: Final = _checks.string("cwd", none=True)
+check_env: Final = _checks.mapping("env", of_strings=True)
+check_stdin: Final = _checks.string("stdin", none=True)
+check_timeout: Final = _checks.seconds("timeout", zero=False, none=True)
+check_check: Final = _checks.flag("check")
+check_inherit_env: Final = _checks.flag("inherit_env")
 
 
 def check_argv(argv: Any) -> None:
@@ -83,6 +93,12 @@ async def shell(
         TimeoutError: ``timeout`` expired.
     """
     check_argv(argv)
+    check_cwd(cwd)
+    check_env(env)
+    check_stdin(stdin)
+    check_timeout(timeout)
+    check_check(check)
+    check_inherit_env(inherit_env)
     full_env = {**os.environ, **(env or {})} if inherit_env else dict(env or {})
     # Shielded: cancelled between the fork and its return, asyncio kills the
     # program alone (not its group) and anything it had started is orphaned.

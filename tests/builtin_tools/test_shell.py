@@ -6,6 +6,7 @@ import collections
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -50,6 +51,20 @@ async def test_a_shell_string_is_refused() -> None:
     for bad in ("echo hi; rm -rf /", b"echo hi", [], ["echo", 1], {"echo": "hi"}):
         with pytest.raises(TypeError, match="argv must be a non-empty list"):
             await shell(bad)  # type: ignore[arg-type]
+
+
+async def test_wrong_options_are_one_clear_error_before_anything_runs() -> None:
+    """stdin: 5 came back as an ExceptionGroup from the writer's task group; check:
+    "no" was taken as true."""
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"stdin": 5}, "stdin must be a string, got int"),
+        ({"check": "no"}, "check must be true or false, got 'no'"),
+        ({"timeout": float("nan")}, "timeout must be a number > 0, got nan"),
+        ({"env": {"A": 1}}, "env must map names to strings"),
+    ]
+    for options, says in cases:
+        with pytest.raises((TypeError, ValueError), match=says):
+            await shell(["echo", "hi"], **options)
 
 
 async def test_any_sequence_of_strings_is_an_argv() -> None:

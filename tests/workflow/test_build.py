@@ -702,6 +702,24 @@ class TestArguments:
             ("{tool: python, args: {function: 'os:getcwd', args: 1}}", "tool 'python': args must"),
             ("{tool: text.join, args: {items: 'a,b'}}", "3:31: tool 'text.join': items must be a"),
             ("{tool: json.parse, args: {text: 3}}", "3:32: tool 'json.parse': text must be a str"),
+            ("{tool: sleep, args: {seconds: .nan}}", "seconds must be a number >= 0, got nan"),
+            ("{tool: shell, args: {argv: [ls], timeout: abc}}", "timeout must be a number > 0"),
+            ("{tool: shell, args: {argv: [ls], timeout: -1}}", "timeout must be a number > 0"),
+            ("{tool: shell, args: {argv: [ls], cwd: 3}}", "cwd must be a string, got int"),
+            ("{tool: shell, args: {argv: [ls], env: {A: 1}}}", "env must map names to strings"),
+            ("{tool: shell, args: {argv: [ls], env: 'A=1'}}", "env must be a mapping of names"),
+            ("{tool: shell, args: {argv: [ls], stdin: 5}}", "stdin must be a string, got int"),
+            ("{tool: shell, args: {argv: [ls], check: 'no'}}", "check must be true or false"),
+            ("{tool: python, args: {function: 'os:getcwd', kwargs: [1]}}", "kwargs must be a"),
+            ("{tool: text.join, args: {items: [a], sep: 5}}", "sep must be a string, got int"),
+            ("{tool: text.lines, args: {text: a, strip: 'no'}}", "strip must be true or false"),
+            ("{tool: pick, args: {value: 1, path: 5}}", "path must be a string, got int"),
+            ("{tool: http.get, args: {url: 5}}", "url must be a string, got int"),
+            (
+                "{tool: http.get, args: {url: 'http://x', headers: [a]}}",
+                "headers must be a mapping",
+            ),
+            ("{tool: http.request, args: {method: 1, url: 'http://x'}}", "method must be a string"),
         ],
     )
     def test_a_built_in_s_own_checks_of_a_constant_fail_validate(
@@ -709,6 +727,12 @@ class TestArguments:
     ) -> None:
         """validate passed these; the run failed each node with the same message."""
         assert expected in error_of(f"name: x\nnodes:\n  a: {node}\n")
+
+    def test_a_huge_value_is_quoted_short(self) -> None:
+        message = error_of(
+            "name: x\nnodes:\n  a: {tool: sleep, args: {seconds: '" + "9" * 5000 + "'}}\n"
+        )
+        assert len(message) < 200 and message.endswith("…")
 
     def test_a_value_read_from_an_input_says_so(self) -> None:
         """An optional input not given is None, which the run would refuse too: the
