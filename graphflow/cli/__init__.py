@@ -242,7 +242,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     except (GraphError, UsageError) as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"graphflow: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:  # (several: each its own error line)
+            print(f"graphflow: error: {line}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

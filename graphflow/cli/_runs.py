@@ -32,6 +32,14 @@ MAX_ROWS: Final = 50
 """Rows of ``runs show`` beyond which only nodes that did not succeed or skip are listed."""
 _QUIET: Final = ("succeeded", "skipped")
 _LIVE_NODE: Final = ("running", "retrying")  # a node's stored status while it ran
+_STYLES: Final = {  # (as ``graphflow run``'s summary colours them)
+    "succeeded": "green",
+    "failed": "bold red",
+    "skipped": "yellow",
+    "cancelled": "magenta",
+    "interrupted": "magenta",
+}
+_ITEM: Final = re.compile(r"(.+)\[(\d+)\]")  # a for_each item's id: its node's, then [index]
 DETAIL: Final = 160
 """Characters of an error or reason in ``runs show``'s table."""
 _AGE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -113,7 +121,7 @@ def _list(store: SQLiteStore, args: argparse.Namespace) -> int:
             r.status + (f" (resumed {r.resumed}x)" if r.resumed else ""),
             _when(r.started_at),
             _took(r),
-            _counts(r.counts),
+            _counts(r.counts, dead=r.status == "interrupted"),
         )
         for r in records
     ]
@@ -127,10 +135,11 @@ def _list(store: SQLiteStore, args: argparse.Namespace) -> int:
 
 def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
     record = find_run(store, args.run_id, _workflow(args.workflow))
-    nodes = store.nodes(record.run_id)
+    declared = store.declared(record.run_id)
+    nodes = _in_graph_order(store.nodes(record.run_id), declared)
     hide = _hider(record.workflow)
     recorded = {n.get("node_id") for n in nodes}
-    missing = [n for n in store.declared(record.run_id) if n not in recorded]
+    missing = [n for n in declared if n not in recorded]
     if args.json:
         data = {"run": _record_data(record), "nodes": nodes, "unrecorded": missing}
         print(hide(json.dumps(data, indent=2)))
@@ -144,14 +153,17 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
     )
     rows, rest = _bounded(nodes, args.all)
     dead = record.status == "interrupted"  # (its process is gone: nothing runs any more)
-    cells = []
+    cells, styles = [], []
     for node in rows:
         took = node.get("duration")
         status = str(node.get("status"))
+        if dead and status in _LIVE_NODE:
+            status = "interrupted"
+        styles.append(_STYLES.get(status))
         cells.append(
             (
                 hide(str(node.get("node_id"))),
-                "interrupted" if dead and status in _LIVE_NODE else status,
+                status,
                 str(node.get("attempts", "-")),
                 "-" if took is None else f"{took:.2f} s",
                 _detail(node, hide),
@@ -159,7 +171,7 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
         )
     if rows:
         columns = ("node", "status", "attempts", "duration", "error / reason")
-        print_table(_console(), title, columns, cells)
+        print_table(_console(), title, columns, cells, styles)
     else:  # (every row is a success or a skip, beyond MAX_ROWS: no empty frame)
         print(title)
     if rest:
@@ -242,7 +254,32 @@ def _took(record: RunRecord) -> str:
     return f"{record.finished_at - record.started_at:.2f} s"
 
 
-def _counts(counts: Any) -> str:
+def _in_graph_order(nodes: list[dict[str, Any]], declared: list[str]) -> list[dict[str, Any]]:
+    """``nodes`` in the order the run declared them (``run --all``'s), a for_each's
+    items after their node, by index; any other after all, as they were."""
+    order = {node_id: k for k, node_id in enumerate(declared)}
+    last = len(order)
+
+    def place(node: dict[str, Any]) -> tuple[int, int]:
+        node_id = str(node.get("node_id"))
+        at = order.get(node_id)
+        if at is not None:
+            return at, -1
+        item = _ITEM.fullmatch(node_id)
+        if item is not None and item.group(1) in order:
+            return order[item.group(1)], int(item.group(2))
+        return last, 0
+
+    return sorted(nodes, key=place)
+
+
+def _counts(counts: Any, dead: bool = False) -> str:
+    """Nodes by status; a dead run's running ones were interrupted (as ``runs show`` says)."""
+    if dead:
+        live = sum(counts.get(s, 0) for s in _LIVE_NODE)
+        counts = {s: n for s, n in counts.items() if s not in _LIVE_NODE}
+        if live:
+            counts["interrupted"] = counts.get("interrupted", 0) + live
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "-"
 
 

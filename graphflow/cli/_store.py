@@ -111,6 +111,8 @@ class Stored:
                 folder: the default store is beside it), saying what to do.
         """
         folder = self.path.parent
+        if self.options.get("resume") is not None and not self.path.exists():
+            return  # (refused when the run opens it: nothing to resume, nothing made)
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:

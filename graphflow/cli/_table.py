@@ -9,6 +9,7 @@ more lines) is drawn here as text: ~0.05 s for 10,000 rows.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Final
 
@@ -84,7 +85,10 @@ def _fold(cell: str, width: int) -> list[str]:
         return [cell]
     parts = []
     for line in cell.splitlines() or [""]:
-        parts += chop_cells(line, width) or [""]
+        if line.isascii():  # at spaces where it can, as rich does (long words cut)
+            parts += textwrap.wrap(line, width, break_on_hyphens=False) or [""]
+        else:
+            parts += chop_cells(line, width) or [""]
     return parts
 
 

@@ -231,7 +231,7 @@ def table_rows(result: RunResult, expand: bool) -> Iterator[Row]:
 def _detail(r: NodeResult) -> str:
     failed = r.error is not None and r.status is NodeStatus.FAILED
     text = str(r.error) if failed else (r.reason or "")
-    return text[:DETAIL]
+    return text if len(text) <= DETAIL else text[: DETAIL - 1] + "…"
 
 
 def _map_row(result: RunResult, map_id: str, items: list[str]) -> Row:

@@ -62,6 +62,7 @@ def test_long_cells_fold_within_the_console_width() -> None:
     tall = cells[first:end]  # (row 7, on as many lines as its longest cell needs)
     assert "".join(c[0] for c in tall) == "n" * 300  # (folded, not cut)
     assert "".join(c[4] for c in tall).replace(" ", "") == "boom" * 80
+    assert all(set(c[4].split()) <= {"boom"} for c in tall)  # (folded between words)
 
 
 def test_the_styled_column_keeps_its_colour_on_a_terminal() -> None:

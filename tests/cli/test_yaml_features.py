@@ -48,8 +48,9 @@ def validate_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: st
     flow.write_text(textwrap.dedent(text))
     capsys.readouterr()
     assert main(["validate", str(flow)]) == 2
-    err = capsys.readouterr().err.removeprefix("graphflow: error: ")
-    return [line.removeprefix(f"{flow}:") for line in err.splitlines()]
+    err = capsys.readouterr().err
+    assert all(line.startswith("graphflow: error: ") for line in err.splitlines())
+    return [line.removeprefix(f"graphflow: error: {flow}:") for line in err.splitlines()]
 
 
 def test_if_skips_with_the_condition_as_the_reason(gf_run: Run) -> None:
