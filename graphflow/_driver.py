@@ -6,10 +6,12 @@ What the driver keeps (all else is the state's)
               worker being spawned; ``parked`` those waiting for work while
               another worker runs a node (whose end may make work ready):
               ``wake`` sets one's event instead of spawning a task (anyio's
-              ``start_soon`` costs ~45 µs, an event ~7). A worker with no
-              work and no other worker inside a node ends, and wakes the
-              parked ones to end too (a retry, a commit or a node added later
-              wakes the pool again).
+              ``start_soon`` costs ~45 µs, an event ~7), and so does
+              ``_grow`` (a parked worker holds a place under the cap). No
+              more workers park than are busy: the others end, so the pool
+              shrinks. A worker with no work and no worker inside a node
+              ends, and wakes the parked ones to end too (a retry, a commit
+              or a node added later wakes the pool again).
 
 Where a tool runs
   Coroutine functions (and graphflow's own gather nodes) are awaited on the
@@ -204,10 +206,7 @@ class Driver:
         ready = self.state.ready
         if not ready or self.state.stop_reason is not None:
             return
-        parked = self.parked
-        while parked and len(ready) > self.idle:
-            parked.popitem()[0].set()
-            self.idle += 1  # (counted idle now: it takes work once it runs)
+        self._unpark(ready)
         if self.active == 0:
             self._spawn(1)
         if len(ready) > self.idle and not self.growing and self.active < self.cap:
@@ -250,9 +249,10 @@ class Driver:
         state = self.state
         ready = state.ready
         try:
-            while ready and state.stop_reason is None and self.active < self.cap:
+            while ready and state.stop_reason is None and (self.active < self.cap or self.parked):
                 await anyio.lowlevel.checkpoint()
-                if self.idle == 0 and ready:
+                self._unpark(ready)  # (a parked worker holds a place under the cap)
+                if self.idle == 0 and ready and self.active < self.cap:
                     self._spawn(int(min(len(ready), self.cap - self.active, _SPAWN_EVERY)))
         finally:
             self.growing = False
@@ -291,14 +291,14 @@ class Driver:
                             await self._commit(inline=True)
                             busy = False
                             self.idle += 1
-                    if len(ready) > self.idle and not self.growing:
-                        self.wake()
+                    if len(ready) > self.idle:  # (a parked worker is woken, even while
+                        self.wake()  # a _grow task runs: it may hold a place under the cap)
                     done += 1
                     if done % _YIELD_EVERY == 0:
                         await anyio.lowlevel.checkpoint()
-                if state.stop_reason is not None or not self._others_busy():
-                    break
-                if self.refill is not None:  # (as on the way out: items may wait to be made)
+                if state.stop_reason is not None or self._busy() <= len(self.parked):
+                    break  # (no more parked than busy workers: the pool shrinks)
+                if self.refill is not None and state.starved():  # (items may wait to be made)
                     self.refill.set()
                     self.refill = None
                 parked = anyio.Event()
@@ -315,8 +315,8 @@ class Driver:
             elif not busy:
                 self.idle -= 1
             self.active -= 1
-            if self.parked and not self._others_busy():
-                self._release_parked()  # (no node runs: no work will come from one)
+            if len(self.parked) > self._busy():
+                self._release_parked()  # (fewer nodes run: the extra parked ones end)
             if not self.active and self.ticker is not None:
                 self.ticker.cancel()  # (no node runs: nothing to tick for, nor to wait for)
                 self.ticker = None
@@ -324,16 +324,24 @@ class Driver:
                 self.refill.set()
                 self.refill = None
 
-    def _others_busy(self) -> bool:
-        """Some worker is inside a node (or committing), neither idle nor parked."""
-        return self.active - self.idle - len(self.parked) > 0
+    def _busy(self) -> int:
+        """Workers inside a node (or committing one inline): neither idle nor parked."""
+        return self.active - self.idle - len(self.parked)
+
+    def _unpark(self, ready: Any) -> None:
+        """Wake as many parked workers as ready nodes wait beyond the idle ones."""
+        parked = self.parked
+        while parked and len(ready) > self.idle:
+            parked.popitem()[0].set()
+            self.idle += 1  # (counted idle now: it takes work once it runs)
 
     def _release_parked(self) -> None:
-        """Wake every parked worker: each takes work, or ends."""
-        for event in self.parked:
-            event.set()
-        self.idle += len(self.parked)
-        self.parked.clear()
+        """Wake the parked workers beyond the busy ones (all, when none is): each
+        takes work, or ends."""
+        parked = self.parked
+        for _ in range(len(parked) - max(self._busy(), 0)):
+            parked.popitem()[0].set()
+            self.idle += 1
 
     async def _attempt(self, i: int) -> None:
         """One attempt at node ``i``, told to the state (which may ask for a retry)."""

@@ -142,3 +142,40 @@ async def test_an_error_in_the_body_cancels_running_nodes() -> None:
             raise RuntimeError("planner broke")
     finals = {e.node_id: e.result.status for e in events if e.result is not None}
     assert finals == {"hang": S.CANCELLED}
+
+
+async def test_every_place_under_the_cap_runs_a_ready_node() -> None:
+    """A worker with no work parks while others run nodes. Here one parked while a
+    _grow task ran, and the worker that then released c1..c3 took c1 without
+    waking it: the parked worker held one of the 4 places, c3 waited for it, and
+    z, c1, c2 and c3 (which may all run at once) waited for each other."""
+    go, all_started, met = anyio.Event(), anyio.Event(), anyio.Event()
+    started = arrived = 0
+
+    async def first() -> int:
+        nonlocal started
+        started += 1
+        if started == 3:
+            all_started.set()
+        await go.wait()
+        return 0
+
+    async def meet(**_: Any) -> int:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 4:
+            met.set()
+        await met.wait()
+        return 0
+
+    with anyio.fail_after(10):
+        async with gf.Scheduler(concurrency=4) as s:
+            for name in ("p", "q", "m"):
+                s.add(name, first)
+            await all_started.wait()
+            s.add("z", meet)
+            go.set()
+            for c in ("c1", "c2", "c3"):
+                s.add(c, meet, depends_on=["m"])
+            result = await s.wait()
+    assert result.passed and len(result) == 7
