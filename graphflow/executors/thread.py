@@ -69,11 +69,12 @@ class ThreadExecutor:
 
     Args:
         threads: the most calls running in threads at once (None: anyio's
-            default limiter, 40 threads). A call abandoned by its timeout or a
-            cancellation gives its place back at once: its thread, which cannot
-            be stopped, runs on beside the cap until the tool returns (holding
-            the place instead would let tools that hang stall every call). graphflow's default executor gets the
-            run's ``concurrency``, or ``MAX_THREADS`` (256) when that is ``math.inf``.
+            default limiter, 40 threads). graphflow's default executor gets the
+            run's ``concurrency``, or ``MAX_THREADS`` (256) when that is
+            ``math.inf``. A call abandoned by its timeout or a cancellation
+            gives its place back at once: its thread, which cannot be stopped,
+            runs on beside the cap until the tool returns (holding the place
+            instead would let tools that hang stall every call).
     """
 
     __slots__ = (
