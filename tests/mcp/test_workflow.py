@@ -114,8 +114,10 @@ class TestValidate:
         assert main(["validate", path]) == 2
         err = capsys.readouterr().err.splitlines()
         assert err[0].startswith(f"graphflow: error: {path}:6:") and "b: Input should be" in err[0]
-        assert err[1] == f"{path}:7:10: unknown tool 'a.ad' (did you mean 'a.add', 'a.fail'?)"
-        assert err[2] == f"{path}:8:13: tool 'a.shout' needs argument 'text'"
+        assert err[1] == (
+            f"graphflow: error: {path}:7:10: unknown tool 'a.ad' (did you mean 'a.add', 'a.fail'?)"
+        )
+        assert err[2] == f"graphflow: error: {path}:8:13: tool 'a.shout' needs argument 'text'"
 
     def test_an_unreachable_server_is_one_line(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
