@@ -27,6 +27,12 @@ def item_parent(node_id: str) -> str | None:
     return match.group(1) if match else None
 
 
+def item_of(node_id: str) -> tuple[str, int] | None:
+    """``("count", 3)`` for ``"count[3]"``; None for a node that is not an item."""
+    match = _ITEM.fullmatch(node_id)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
 @dataclass(frozen=True, slots=True)
 class RuntimeMap:
     """A map node whose items are created at run time, when ``source`` succeeds."""

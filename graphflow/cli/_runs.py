@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from . import EXIT_OK, UsageError
+from ._fanout import item_of
 from ._store import find_run, shown_path, store_file
 
 if TYPE_CHECKING:
@@ -32,14 +33,6 @@ MAX_ROWS: Final = 50
 """Rows of ``runs show`` beyond which only nodes that did not succeed or skip are listed."""
 _QUIET: Final = ("succeeded", "skipped")
 _LIVE_NODE: Final = ("running", "retrying")  # a node's stored status while it ran
-_STYLES: Final = {  # (as ``graphflow run``'s summary colours them)
-    "succeeded": "green",
-    "failed": "bold red",
-    "skipped": "yellow",
-    "cancelled": "magenta",
-    "interrupted": "magenta",
-}
-_ITEM: Final = re.compile(r"(.+)\[(\d+)\]")  # a for_each item's id: its node's, then [index]
 DETAIL: Final = 160
 """Characters of an error or reason in ``runs show``'s table."""
 _AGE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -145,7 +138,10 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
         print(hide(json.dumps(data, indent=2)))
         return EXIT_OK
     from ._table import print_table
+    from ._view import STYLE  # (as ``graphflow run``'s summary colours them)
 
+    styled = {status.value: style for status, style in STYLE.items()}
+    styled["interrupted"] = styled["cancelled"]
     flow = shown_path(Path(record.workflow)) if record.workflow else "-"
     title = (
         f"run {record.run_id} of {flow}: {record.status}, started {_when(record.started_at)},"
@@ -159,7 +155,7 @@ def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
         status = str(node.get("status"))
         if dead and status in _LIVE_NODE:
             status = "interrupted"
-        styles.append(_STYLES.get(status))
+        styles.append(styled.get(status))
         cells.append(
             (
                 hide(str(node.get("node_id"))),
@@ -265,9 +261,9 @@ def _in_graph_order(nodes: list[dict[str, Any]], declared: list[str]) -> list[di
         at = order.get(node_id)
         if at is not None:
             return at, -1
-        item = _ITEM.fullmatch(node_id)
-        if item is not None and item.group(1) in order:
-            return order[item.group(1)], int(item.group(2))
+        item = item_of(node_id)
+        if item is not None and item[0] in order:
+            return order[item[0]], item[1]
         return last, 0
 
     return sorted(nodes, key=place)
