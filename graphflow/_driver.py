@@ -84,6 +84,7 @@ async def _fetch_into(result: NodeResult, remote: RemoteValue) -> None:
     try:
         result.output = await remote.fetch()
     except Exception as exc:
+        result.history = result.history  # (its attempts as they were: the call succeeded)
         result.output = None
         result.status = NodeStatus.FAILED
         result.error = NodeError.from_exception(exc, f"fetching its output failed: {exc}")

@@ -206,7 +206,6 @@ class Attempt(NamedTuple):
 
 
 @final
-@dataclass(slots=True)
 class NodeResult:
     """The outcome of one node.
 
@@ -220,22 +219,104 @@ class NodeResult:
         finished_at: wall-clock time the result was recorded.
         reason: why a node was skipped or cancelled, naming the node that caused it.
         history: every attempt, in order (empty if the node never started).
+        cause: for a skipped or cancelled node, the node at the root of it (itself
+            when its own condition was false, or the run stopped). Test this, not
+            ``reason``.
+        cached: its output is an earlier call's, reused from the run store (``cache=``).
+
+    A node tried once (most of them) keeps no history of its own: its one
+    attempt is ``(started_at, finished_at, error)``, made when ``history`` is
+    read. That is two objects fewer per node for the garbage collector to walk
+    in a big run (a tuple holding an ``Attempt``): ``history=None`` says so
+    when building one, and a one-attempt history that says the same is kept
+    the same way. A history assigned later is kept as it is, whatever else
+    changes then.
     """
 
-    node_id: str
-    status: NodeStatus
-    output: Any = None
-    error: NodeError | None = None
-    attempts: int = 0
-    started_at: float | None = None
-    finished_at: float | None = None
-    reason: str | None = None
-    history: tuple[Attempt, ...] = ()
-    cause: str | None = None
-    """For a skipped or cancelled node: the node at the root of it (itself when
-    its own condition was false, or the run stopped). Test this, not ``reason``."""
-    cached: bool = False
-    """Its output is an earlier call's, reused from the run store (``cache=``)."""
+    __slots__ = (
+        "node_id",
+        "status",
+        "output",
+        "error",
+        "attempts",
+        "started_at",
+        "finished_at",
+        "reason",
+        "_history",
+        "cause",
+        "cached",
+    )
+
+    def __init__(
+        self,
+        node_id: str,
+        status: NodeStatus,
+        output: Any = None,
+        error: NodeError | None = None,
+        attempts: int = 0,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+        reason: str | None = None,
+        history: Sequence[Attempt] | None = (),
+        cause: str | None = None,
+        cached: bool = False,
+    ) -> None:
+        self.node_id = node_id
+        self.status = status
+        self.output = output
+        self.error = error
+        self.attempts = attempts
+        self.started_at = started_at
+        self.finished_at = finished_at
+        self.reason = reason
+        self._history = None if history is None else self._kept(tuple(history))
+        self.cause = cause
+        self.cached = cached
+
+    @property
+    def history(self) -> tuple[Attempt, ...]:
+        """Every attempt, in order (empty if the node never started)."""
+        kept = self._history
+        if kept is None:
+            return (Attempt(self.started_at, self.finished_at, self.error),)  # type: ignore[arg-type]
+        return kept
+
+    @history.setter
+    def history(self, history: Sequence[Attempt]) -> None:
+        self._history = tuple(history)  # (kept as given: it stays whatever else changes)
+
+    def _kept(self, history: tuple[Attempt, ...]) -> tuple[Attempt, ...] | None:
+        """What ``_history`` holds for ``history``: None when it is the node's own one attempt."""
+        if len(history) == 1 and history[0] == (self.started_at, self.finished_at, self.error):
+            return None
+        return history
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.node_id,
+            self.status,
+            self.output,
+            self.error,
+            self.attempts,
+            self.started_at,
+            self.finished_at,
+            self.reason,
+            self.history,
+            self.cause,
+            self.cached,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not NodeResult:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # (mutable, as a dataclass is)
+
+    def __repr__(self) -> str:
+        names = [name.lstrip("_") for name in self.__slots__]
+        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(names, self._fields(), strict=True))
+        return f"NodeResult({pairs})"
 
     @property
     def duration(self) -> float | None:
@@ -274,7 +355,6 @@ def _entry(r: NodeResult, depends_on: list[str] | None) -> dict[str, Any]:
     and is given only the values that are not None.
     """
     output, started, finished, error = r.output, r.started_at, r.finished_at, r.error
-    history = r.history
     if type(output) not in _PLAIN:  # (scalars, the common case, skip the encoder's call)
         output = encode_json(output)
     entry = _ROWS[r.status].copy()  # (the status filled in, every other value None)
@@ -291,7 +371,8 @@ def _entry(r: NodeResult, depends_on: list[str] | None) -> dict[str, Any]:
         entry["reason"] = r.reason
     if r.cause is not None:
         entry["cause"] = r.cause
-    if len(history) != 1 or history[0] != (started, finished, error):
+    history = r._history
+    if history is not None:
         # (one attempt is the node's own start, end and error: not written twice)
         del entry["depends_on"]  # (so that it stays last)
         entry["history"] = [
@@ -669,7 +750,7 @@ def _node_from(data: Mapping[str, Any], where: str) -> NodeResult:
     if history is not None:
         tried = tuple(_attempt_from(a, f"{where}, history[{i}]") for i, a in enumerate(history))
     elif attempts == 1 and started is not None and finished is not None:
-        tried = (Attempt(started, finished, node_error),)  # written once, as the node's own
+        tried = None  # written once, as the node's own (``NodeResult``)
     else:
         tried = ()
     return NodeResult(

@@ -304,10 +304,13 @@ class RunState:
             return
         now = time.time()
         attempts = self.attempts[i]
-        history: tuple[Attempt, ...] = ()
-        if attempts:
-            last = _attempt(Attempt, (self.tried[i], now, error))  # (tuple.__new__: cheap)
-            history = (*self.earlier.pop(i), last) if i in self.earlier else (last,)
+        history: tuple[Attempt, ...] | None = ()
+        if attempts:  # (one attempt: the result's own start, end and error; see NodeResult)
+            earlier = self.earlier.pop(i, None)
+            if earlier is not None:
+                history = (*earlier, _attempt(Attempt, (self.tried[i], now, error)))
+            else:
+                history = None
         result = self.results[i] = NodeResult(
             self.specs[i].node_id,
             status,

@@ -103,6 +103,27 @@ class TestRecords:
         r = NodeResult("a", S.SUCCEEDED, 1, None, 1, T0, T0 + 1, None)
         assert r.history == () and r.reason is None and r.finished_at == T0 + 1
 
+    def test_one_attempt_is_the_results_own_times_and_error(self) -> None:
+        error = raised(ValueError("bad"))
+        kept = NodeResult("a", S.FAILED, None, error, 1, T0, T0 + 1, None, None)
+        given = NodeResult(
+            "a", S.FAILED, None, error, 1, T0, T0 + 1, None, (Attempt(T0, T0 + 1, error),)
+        )
+        assert kept.history == given.history == (Attempt(T0, T0 + 1, error),)
+        assert kept == given and repr(kept) == repr(given)
+        assert "history=(Attempt(started_at=" in repr(kept)
+        other = NodeResult(
+            "a", S.FAILED, None, error, 1, T0, T0 + 1, None, (Attempt(T0, T0 + 2, error),)
+        )
+        assert other != kept and other.history[0].finished_at == T0 + 2
+
+    def test_history_set_on_a_result_is_kept_though_its_fields_change(self) -> None:
+        r = NodeResult("a", S.SUCCEEDED, 1, None, 1, T0, T0 + 1, None, None)
+        r.history = r.history  # (as the driver does before failing a fetched output)
+        r.status, r.error = S.FAILED, raised(OSError("fetch failed"))
+        assert r.history == (Attempt(T0, T0 + 1, None),)
+        assert pickle.loads(pickle.dumps(r)) == r and copy.deepcopy(r) == r
+
     def test_a_timeout_is_a_field_not_a_message_to_match(self) -> None:
         timed_out = raised(TimeoutError(), timed_out=0.25)
         assert timed_out.timed_out == 0.25 and timed_out.message == "timed out after 0.25 s"
