@@ -33,7 +33,7 @@ class Plan:
     specs: list[NodeSpec]
     index: dict[NodeId, int]
     deps: list[tuple[int, ...]]
-    dependents: list[list[int]]
+    dependents: list[tuple[int, ...]]
     expansions: dict[int, list[RuntimeMap]]
     """source node -> the runtime maps to expand when it succeeds, in chain order"""
     limits: dict[str, int]
@@ -216,6 +216,9 @@ def _compile_plan(declared: list[NodeSpec], pools: Mapping[str, int]) -> Plan:
         for d in row:
             dependents[d].append(i)
     _check_acyclic(specs, deps, dependents)
+    # Tuples of ints, once made: the collector stops tracking them (lists stay
+    # tracked), so a big graph's full collections walk 100,000 objects fewer.
+    rows = list(map(tuple, dependents))
     expansions: dict[int, list[RuntimeMap]] = {}
     for m in runtime:
         expansions.setdefault(index[m.source.node_id], []).append(m)
@@ -223,7 +226,7 @@ def _compile_plan(declared: list[NodeSpec], pools: Mapping[str, int]) -> Plan:
         **pools,
         **{map_limit(s.node_id): s.max_parallel for s in declared if s.max_parallel},
     }
-    return Plan(specs, index, deps, dependents, expansions, limits)
+    return Plan(specs, index, deps, rows, expansions, limits)
 
 
 def _raise_duplicate(specs: list[NodeSpec]) -> NoReturn:
