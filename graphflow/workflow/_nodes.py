@@ -45,6 +45,7 @@ from ._validate import Checked
 
 SHELL: Final = BUILTINS["shell"]
 _ABSENT: Final = object()
+_ITEM: Final = "item"  # the reference a for_each item is read by: ${item...}
 NO_ITEM: Final = "${item} is only defined in a node with for_each"
 _ITEM_IN_IF: Final = "${item} cannot be read in if: (the condition holds for every item alike)"
 
@@ -144,6 +145,8 @@ class GraphBuilder:
         limits = self._limits(node_id, node, tool)
         if len(self.problems.found) == before:
             self._check_arguments(node_id, node, tool, args)
+        if len(self.problems.found) == before and isinstance(for_each, list):
+            self._check_items(node_id, node, tool, args, for_each)
         if len(self.problems.found) > before:
             return
         try:
@@ -412,6 +415,83 @@ class GraphBuilder:
                     since = f" (read from {quote(written, 60)})" if read else ""
                     message = f"tool {quote(node.tool)}: {exc}{since}"
                     self.problems.at(message, ("nodes", node_id, "args", key))
+
+    def _check_items(
+        self,
+        node_id: str,
+        node: NodeModel,
+        tool: Callable[..., Any],
+        args: dict[str, Any],
+        items: list[Any],
+    ) -> None:
+        """A ``for_each`` list written in the file: each item's arguments that read
+        only ``${item...}`` checked as ``_check_arguments`` checks constants — the
+        item's path resolved, the tool's model, a built-in's own checks. The first
+        item at fault is named, with how many more are; other items' values come
+        from nodes and are only known at run time."""
+        compiled = {}
+        for key, value in args.items():
+            if not _any_string(value, _has_dollar_brace):
+                continue
+            template = compile_args(value)
+            if template.refs and all(r.node_id == _ITEM for r in template.refs):
+                compiled[key] = template
+        if not compiled:
+            return
+        faults: list[tuple[int, Loc, str]] = []
+        for i, item in enumerate(items):
+            fault = self._item_fault(node_id, node, tool, args, compiled, item)
+            if fault is not None:
+                faults.append((i, *fault))
+        if not faults:
+            return
+        i, loc, message = faults[0]
+        others = len(faults) - 1
+        more = "" if not others else f"; {others:,} more item{'s' * (others > 1)} alike"
+        item = f"for_each item {i} ({quote(items[i], 60)})"
+        self.problems.at(f"{item}: {message}{more}", loc)
+
+    def _item_fault(
+        self,
+        node_id: str,
+        node: NodeModel,
+        tool: Callable[..., Any],
+        args: dict[str, Any],
+        compiled: dict[str, Any],
+        item: Any,
+    ) -> tuple[Loc, str] | None:
+        """What is wrong with ``item``'s arguments (where, and why), or None."""
+
+        def lookup(ref: Ref) -> Any:
+            return resolve_path(item, ref) if ref.path else item
+
+        rendered: dict[str, Any] = {}
+        for key, template in compiled.items():
+            loc: Loc = ("nodes", node_id, "args", key)
+            try:
+                rendered[key] = template.render(lookup)
+            except ReferenceResolutionError as exc:
+                return loc, str(exc)
+        given = {**args, **rendered}
+        is_model = isinstance(tool, Tool)  # (a plain function's names are checked already)
+        constant = [
+            k for k in given if k in rendered or not _any_string(given[k], _has_dollar_brace)
+        ]
+        problems = check_arguments(node.tool, tool, given, constant) if is_model else []
+        for problem in problems:
+            if problem.name in rendered:
+                return ("nodes", node_id, "args", problem.name), problem.message
+        checks = CHECKS.get(node.tool) if BUILTINS.get(node.tool) is tool else None
+        for key, check in (checks or {}).items():
+            if key not in rendered:
+                continue
+            try:
+                check(rendered[key])
+            except (TypeError, ValueError) as exc:
+                written = quote(node.args.get(key), 60)
+                message = f"tool {quote(node.tool)}: {exc} (read from {written})"
+                return ("nodes", node_id, "args", key), message
+        return None
 
     def _reads_unset(self, written: Any) -> bool:
         """Whether ``written`` (an argument as the file has it) reads an input not given."""

@@ -76,7 +76,8 @@ def test_partial_keeps_the_items_that_succeeded(gf_run: Run) -> None:
         """\
         name: partial
         nodes:
-          wait: {tool: sleep, for_each: [0, -1, 0.01], partial: true, args: {seconds: "${item}"}}
+          delays: {tool: echo, args: {d: [0, -1, 0.01]}}
+          wait: {tool: sleep, for_each: "${delays.d}", partial: true, args: {seconds: "${item}"}}
           total: {tool: echo, args: {items: "${wait}"}}
         """
     )

@@ -746,6 +746,51 @@ class TestArguments:
         assert load(text, inputs={"delay": 1}).graph
         assert "got None" not in error_of(text.replace("{}", "{required: true}"))
 
+    @pytest.mark.parametrize(
+        ("node", "expected"),
+        [
+            (
+                "{tool: echo, for_each: [1, {name: b}, 3], args: {who: '${item.name}'}}",
+                "3:55: for_each item 0 (1): cannot resolve ${item.name}: item is int, which "
+                "has no 'name'; 1 more item alike",
+            ),
+            (
+                "{tool: sleep, for_each: [0.1, a, b, c], args: {seconds: '${item}'}}",
+                "3:53: for_each item 1 ('a'): tool 'sleep': seconds must be a number >= 0, "
+                "got 'a' (read from '${item}'); 2 more items alike",
+            ),
+            (
+                "{tool: shell, for_each: [[ls], ls], args: {argv: '${item}'}}",
+                "3:49: for_each item 1 ('ls'): tool 'shell': argv must be a non-empty list",
+            ),
+        ],
+    )
+    def test_a_for_each_list_in_the_file_has_its_items_checked(
+        self, node: str, expected: str
+    ) -> None:
+        """validate passed these; the run failed every item with the same message."""
+        assert error_of(f"name: x\nnodes:\n  a: {node}\n").startswith(f"<string>:{expected}")
+
+    @pytest.mark.usefixtures("typed")
+    def test_a_for_each_item_is_checked_against_the_tool_s_model(self) -> None:
+        text = "name: x\ntools: [arg_tools]\nnodes:\n  n: {tool: add, for_each: [1, x], "
+        text += "args: {a: '${item}'}}\n"
+        assert error_of(text).startswith(
+            "<string>:4:43: for_each item 1 ('x'): tool 'add': a: Input should be a valid integer"
+        )
+
+    def test_for_each_items_that_fit_and_items_from_a_node_pass(self) -> None:
+        text = (
+            "name: x\nnodes:\n"
+            "  a: {tool: sleep, for_each: [0, 0.01], args: {seconds: '${item}'}}\n"
+            "  b: {tool: echo, for_each: [{n: 1}, {n: 2}], args: {v: '${item.n}'}}\n"
+            "  c: {tool: echo, args: {v: [1]}}\n"
+            "  d: {tool: sleep, for_each: '${c.v}', args: {seconds: '${item}'}}\n"
+            "  e: {tool: echo, for_each: [x], args: {v: '${item}', w: '${c.v}'}}\n"
+        )
+        result = gf.run_sync(load(text).graph)
+        assert result.ok and result["b"].output == [{"v": 1}, {"v": 2}]
+
     def test_a_built_in_s_argument_from_a_reference_waits_for_the_run(self) -> None:
         text = (
             "name: x\nnodes:\n  n: {tool: echo, args: {v: 1}}\n"

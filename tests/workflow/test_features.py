@@ -218,9 +218,10 @@ class TestPartial:
             """\
             name: x
             nodes:
+              delays: {tool: echo, args: {d: [0, -1, 0]}}
               each:
                 tool: sleep
-                for_each: [0, -1, 0]
+                for_each: ${delays.d}  # (a list in the file is checked by validate)
                 partial: true
                 args: {seconds: "${item}"}
               total: {tool: echo, args: {items: "${each}"}}
