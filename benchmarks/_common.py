@@ -61,7 +61,7 @@ def median_ratio(these: Sequence[float], baseline: Sequence[float]) -> float:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A Markdown table (pasted as is into the README)."""
+    """A Markdown table (pasted as is into benchmarks/README.md)."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
