@@ -84,10 +84,11 @@ async def _fetch_into(result: NodeResult, remote: RemoteValue) -> None:
     try:
         result.output = await remote.fetch()
     except Exception as exc:
-        result.history = result.history  # (its attempts as they were: the call succeeded)
+        tried = result.history  # (the call itself succeeded: its attempts stay as they were)
         result.output = None
         result.status = NodeStatus.FAILED
         result.error = NodeError.from_exception(exc, f"fetching its output failed: {exc}")
+        result.history = tried  # (after the error: else one attempt would tell the new one)
 
 
 async def _fetched(kwargs: Any, owner: object) -> Any:

@@ -206,6 +206,7 @@ class Attempt(NamedTuple):
 
 
 @final
+@dataclass(slots=True)
 class NodeResult:
     """The outcome of one node.
 
@@ -219,104 +220,31 @@ class NodeResult:
         finished_at: wall-clock time the result was recorded.
         reason: why a node was skipped or cancelled, naming the node that caused it.
         history: every attempt, in order (empty if the node never started).
-        cause: for a skipped or cancelled node, the node at the root of it (itself
-            when its own condition was false, or the run stopped). Test this, not
-            ``reason``.
-        cached: its output is an earlier call's, reused from the run store (``cache=``).
 
     A node tried once (most of them) keeps no history of its own: its one
-    attempt is ``(started_at, finished_at, error)``, made when ``history`` is
-    read. That is two objects fewer per node for the garbage collector to walk
-    in a big run (a tuple holding an ``Attempt``): ``history=None`` says so
-    when building one, and a one-attempt history that says the same is kept
-    the same way. A history assigned later is kept as it is, whatever else
-    changes then.
+    attempt is ``Attempt(started_at, finished_at, error)``, made when
+    ``history`` is read (``_HISTORY``). Two objects fewer per node for the
+    garbage collector to walk in a big run. A one-attempt history that says
+    the same is kept that way (and ``OWN_ATTEMPT`` says so without making the
+    attempt, as a run does); so a result whose ``started_at``,
+    ``finished_at`` or ``error`` is changed afterwards tells its one attempt
+    anew, unless ``history`` is assigned after them.
     """
 
-    __slots__ = (
-        "node_id",
-        "status",
-        "output",
-        "error",
-        "attempts",
-        "started_at",
-        "finished_at",
-        "reason",
-        "_history",
-        "cause",
-        "cached",
-    )
-
-    def __init__(
-        self,
-        node_id: str,
-        status: NodeStatus,
-        output: Any = None,
-        error: NodeError | None = None,
-        attempts: int = 0,
-        started_at: float | None = None,
-        finished_at: float | None = None,
-        reason: str | None = None,
-        history: Sequence[Attempt] | None = (),
-        cause: str | None = None,
-        cached: bool = False,
-    ) -> None:
-        self.node_id = node_id
-        self.status = status
-        self.output = output
-        self.error = error
-        self.attempts = attempts
-        self.started_at = started_at
-        self.finished_at = finished_at
-        self.reason = reason
-        self._history = None if history is None else self._kept(tuple(history))
-        self.cause = cause
-        self.cached = cached
-
-    @property
-    def history(self) -> tuple[Attempt, ...]:
-        """Every attempt, in order (empty if the node never started)."""
-        kept = self._history
-        if kept is None:
-            return (Attempt(self.started_at, self.finished_at, self.error),)  # type: ignore[arg-type]
-        return kept
-
-    @history.setter
-    def history(self, history: Sequence[Attempt]) -> None:
-        self._history = tuple(history)  # (kept as given: it stays whatever else changes)
-
-    def _kept(self, history: tuple[Attempt, ...]) -> tuple[Attempt, ...] | None:
-        """What ``_history`` holds for ``history``: None when it is the node's own one attempt."""
-        if len(history) == 1 and history[0] == (self.started_at, self.finished_at, self.error):
-            return None
-        return history
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (
-            self.node_id,
-            self.status,
-            self.output,
-            self.error,
-            self.attempts,
-            self.started_at,
-            self.finished_at,
-            self.reason,
-            self.history,
-            self.cause,
-            self.cached,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not NodeResult:
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]  # (mutable, as a dataclass is)
-
-    def __repr__(self) -> str:
-        names = [name.lstrip("_") for name in self.__slots__]
-        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(names, self._fields(), strict=True))
-        return f"NodeResult({pairs})"
+    node_id: str
+    status: NodeStatus
+    output: Any = None
+    error: NodeError | None = None
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    reason: str | None = None
+    history: tuple[Attempt, ...] = ()
+    cause: str | None = None
+    """For a skipped or cancelled node: the node at the root of it (itself when
+    its own condition was false, or the run stopped). Test this, not ``reason``."""
+    cached: bool = False
+    """Its output is an earlier call's, reused from the run store (``cache=``)."""
 
     @property
     def duration(self) -> float | None:
@@ -346,6 +274,44 @@ class NodeResult:
         return entry
 
 
+_HISTORY: Final[Any] = NodeResult.__dict__["history"]
+"""``NodeResult``'s slot for its history: None for a node's own one attempt."""
+
+
+@final
+class _OwnAttempt(tuple):  # type: ignore[type-arg]
+    """The type of ``OWN_ATTEMPT``."""
+
+    __slots__ = ()
+
+
+OWN_ATTEMPT: Final[tuple[Attempt, ...]] = _OwnAttempt()
+"""``NodeResult(..., history=OWN_ATTEMPT)``: its one attempt, as its own fields say
+(``()`` if it never started), built without making that attempt."""
+
+
+def _history_of(r: NodeResult) -> tuple[Attempt, ...]:
+    kept: tuple[Attempt, ...] | None = _HISTORY.__get__(r, NodeResult)
+    if kept is None:
+        return (_attempt(Attempt, (r.started_at, r.finished_at, r.error)),)
+    return kept
+
+
+def _set_history(r: NodeResult, history: Sequence[Attempt] | None) -> None:
+    if history is OWN_ATTEMPT or history is None:  # (its own one attempt, if it started)
+        _HISTORY.__set__(r, None if r.attempts else ())
+    elif len(history) == 1 and history[0] == (r.started_at, r.finished_at, r.error):
+        _HISTORY.__set__(r, None)
+    else:
+        _HISTORY.__set__(r, tuple(history))
+
+
+# The dataclass's __init__, __eq__, __repr__, replace(), asdict() and pickling all
+# go through this property, so they see every attempt as before.
+setattr(NodeResult, "history", property(_history_of, _set_history, doc="Every attempt, in order."))  # noqa: B010
+_attempt: Final = tuple.__new__
+
+
 def _entry(r: NodeResult, depends_on: list[str] | None) -> dict[str, Any]:
     """``r.to_dict()`` with ``depends_on`` last (``history`` only when it says more).
 
@@ -371,7 +337,7 @@ def _entry(r: NodeResult, depends_on: list[str] | None) -> dict[str, Any]:
         entry["reason"] = r.reason
     if r.cause is not None:
         entry["cause"] = r.cause
-    history = r._history
+    history = _HISTORY.__get__(r, NodeResult)
     if history is not None:
         # (one attempt is the node's own start, end and error: not written twice)
         del entry["depends_on"]  # (so that it stays last)
@@ -750,7 +716,7 @@ def _node_from(data: Mapping[str, Any], where: str) -> NodeResult:
     if history is not None:
         tried = tuple(_attempt_from(a, f"{where}, history[{i}]") for i, a in enumerate(history))
     elif attempts == 1 and started is not None and finished is not None:
-        tried = None  # written once, as the node's own (``NodeResult``)
+        tried = OWN_ATTEMPT  # written once, as the node's own
     else:
         tried = ()
     return NodeResult(

@@ -43,6 +43,7 @@ from ._limits import NOT_RENDERED, Claims
 from ._ready import READY, SKIP, ReadyTracker
 from ._refs import Ref, copy_plain, resolve_path
 from ._results import (
+    OWN_ATTEMPT,
     Attempt,
     DependencyIndex,
     NodeError,
@@ -86,7 +87,7 @@ class RunState:
         self.deps = list(plan.deps) if grows else plan.deps
         self.expansions = plan.expansions
         self.map_sizes: dict[str, int] = {}  # runtime map id -> how many items it expanded to
-        dependents = [list(d) for d in plan.dependents] if grows else plan.dependents
+        dependents = list(plan.dependents) if grows else plan.dependents  # (rows: as added to)
         self.tracker = ReadyTracker(
             plan.deps, dependents, [s.trigger is Trigger.ALL_DONE for s in specs]
         )
@@ -304,13 +305,13 @@ class RunState:
             return
         now = time.time()
         attempts = self.attempts[i]
-        history: tuple[Attempt, ...] | None = ()
+        history: tuple[Attempt, ...] = ()
         if attempts:  # (one attempt: the result's own start, end and error; see NodeResult)
             earlier = self.earlier.pop(i, None)
             if earlier is not None:
                 history = (*earlier, _attempt(Attempt, (self.tried[i], now, error)))
             else:
-                history = None
+                history = OWN_ATTEMPT
         result = self.results[i] = NodeResult(
             self.specs[i].node_id,
             status,

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 import graphflow as gf
 from graphflow._results import (
+    OWN_ATTEMPT,
     Attempt,
     DependencyIndex,
     NodeError,
@@ -105,22 +106,33 @@ class TestRecords:
 
     def test_one_attempt_is_the_results_own_times_and_error(self) -> None:
         error = raised(ValueError("bad"))
-        kept = NodeResult("a", S.FAILED, None, error, 1, T0, T0 + 1, None, None)
+        own = NodeResult("a", S.FAILED, None, error, 1, T0, T0 + 1, None, OWN_ATTEMPT)
         given = NodeResult(
             "a", S.FAILED, None, error, 1, T0, T0 + 1, None, (Attempt(T0, T0 + 1, error),)
         )
-        assert kept.history == given.history == (Attempt(T0, T0 + 1, error),)
-        assert kept == given and repr(kept) == repr(given)
-        assert "history=(Attempt(started_at=" in repr(kept)
-        other = NodeResult(
-            "a", S.FAILED, None, error, 1, T0, T0 + 1, None, (Attempt(T0, T0 + 2, error),)
-        )
-        assert other != kept and other.history[0].finished_at == T0 + 2
+        assert own.history == given.history == (Attempt(T0, T0 + 1, error),)
+        assert own == given and repr(own) == repr(given)
+        assert "history=(Attempt(started_at=" in repr(own)
+        other = dataclasses.replace(given, history=(Attempt(T0, T0 + 2, error),))
+        assert other != own and other.history[0].finished_at == T0 + 2
+        never = NodeResult("b", S.SKIPPED, history=OWN_ATTEMPT)
+        assert never.history == () and never.to_dict()["history"] == []
 
-    def test_history_set_on_a_result_is_kept_though_its_fields_change(self) -> None:
-        r = NodeResult("a", S.SUCCEEDED, 1, None, 1, T0, T0 + 1, None, None)
-        r.history = r.history  # (as the driver does before failing a fetched output)
+    def test_a_result_is_still_a_dataclass(self) -> None:
+        r = NodeResult("a", S.SUCCEEDED, 1, None, 1, T0, T0 + 1, None, OWN_ATTEMPT)
+        assert dataclasses.asdict(r)["history"] == (Attempt(T0, T0 + 1, None),)
+        assert [f.name for f in dataclasses.fields(r)][8] == "history"
+        match r:
+            case NodeResult(node_id, status, output):
+                assert (node_id, status, output) == ("a", S.SUCCEEDED, 1)
+        assert pickle.loads(pickle.dumps(r)) == r and copy.deepcopy(r) == r
+
+    def test_history_set_after_its_fields_is_kept_as_set(self) -> None:
+        r = NodeResult("a", S.SUCCEEDED, 1, None, 1, T0, T0 + 1, None, OWN_ATTEMPT)
+        tried = r.history
         r.status, r.error = S.FAILED, raised(OSError("fetch failed"))
+        assert r.history[0].error is r.error  # (its one attempt, as its fields say now)
+        r.history = tried
         assert r.history == (Attempt(T0, T0 + 1, None),)
         assert pickle.loads(pickle.dumps(r)) == r and copy.deepcopy(r) == r
 

@@ -51,6 +51,7 @@ import anyio
 import anyio.to_thread
 
 from graphflow import (
+    Attempt,
     Event,
     EventKind,
     NodeResult,
@@ -923,7 +924,7 @@ def _node_result(row: tuple[Any, ...], store: SQLiteStore) -> NodeResult:
             result = NodeResult.from_dict(data)
             result.output = output
             return result
-        history = None if attempts else ()  # (None: its one attempt, as NodeResult says)
+        history = (Attempt(started, finished),) if attempts else ()
         return NodeResult(
             node_id, NodeStatus(status), output, None, attempts, started, finished, None, history
         )
