@@ -30,13 +30,13 @@ def seconds(name: str, *, zero: bool, none: bool = False) -> Check:
     def check(value: Any) -> None:
         if value is None and none:
             return
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or math.isnan(value)
-            or value < 0
-            or (value == 0 and not zero)
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name} must be a number {bound}, got {short(value)}")
+        try:
+            number = float(value)
+        except OverflowError:  # (an int with hundreds of digits: no timer takes it)
+            number = math.nan
+        if math.isnan(number) or number < 0 or (number == 0 and not zero):
             raise ValueError(f"{name} must be a number {bound}, got {short(value)}")
 
     return check

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphflow import Tool, ToolArgumentError
+from graphflow import Ref, ReferenceResolutionError, Tool, ToolArgumentError, resolve_path
 
 from ._text import quote
 
@@ -34,6 +34,8 @@ class ArgumentProblem:
 
     name: str | None
     message: str
+    checked: bool = False
+    """Found in a value given through a reference (``item_problem``), not a name."""
 
 
 def check_arguments(
@@ -147,3 +149,53 @@ def _missing(tool_name: str, name: str) -> ArgumentProblem:
 def _typo(name: str, unknown: list[str]) -> bool:
     """True if an unknown argument is probably ``name`` misspelt (reported as that)."""
     return bool(difflib.get_close_matches(name, [u[:100] for u in unknown], n=1, cutoff=0.6))
+
+
+Render = Callable[[Callable[[Ref], Any]], Any]
+"""An argument's value for a lookup of its references (``compile_args(value).render``)."""
+
+
+def item_problem(
+    tool_name: str,
+    fn: Callable[..., Any],
+    args: Mapping[str, Any],
+    constant: Collection[str],
+    renders: Mapping[str, Render],
+    item: Any,
+    checks: Mapping[str, Callable[[Any], None]] | None,
+) -> ArgumentProblem | None:
+    """What a ``for_each`` item would make ``fn`` reject, if anything.
+
+    Args:
+        tool_name, fn, args, constant: as for ``check_arguments``.
+        renders: the arguments that read only ``${item...}``, compiled.
+        item: the item's value.
+        checks: a built-in's own checks by argument (``builtin_tools.CHECKS``).
+
+    Returns:
+        The first problem: a path the item does not have, then what the tool's
+        model refuses (a ``Tool``), then a built-in's own checks (``checked``).
+    """
+
+    def lookup(ref: Ref) -> Any:
+        return resolve_path(item, ref) if ref.path else item
+
+    rendered: dict[str, Any] = {}
+    for key, render in renders.items():
+        try:
+            rendered[key] = render(lookup)
+        except ReferenceResolutionError as exc:
+            return ArgumentProblem(key, str(exc))
+    if isinstance(fn, Tool):  # (a plain function's names are checked already)
+        given = {**args, **rendered}
+        for problem in _by_model(tool_name, fn, given, [*constant, *rendered]):
+            if problem.name in rendered:
+                return ArgumentProblem(problem.name, problem.message, checked=True)
+    for key, check in (checks or {}).items():
+        if key in rendered:
+            try:
+                check(rendered[key])
+            except (TypeError, ValueError, ArithmeticError) as exc:
+                return ArgumentProblem(key, f"tool {quote(tool_name)}: {exc}", checked=True)
+    return None
+

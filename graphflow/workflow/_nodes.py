@@ -33,7 +33,7 @@ from graphflow._condition import parse_condition  # (not public yet: see the mod
 
 from ..builtin_tools import BUILTINS, CHECKS
 from . import _template as tpl
-from ._arguments import check_arguments
+from ._arguments import Render, check_arguments, item_problem
 from ._env import read_env
 from ._errors import Problems, WorkflowCycleError, WorkflowToolNotFoundError
 from ._loader import Document, Loc
@@ -425,73 +425,32 @@ class GraphBuilder:
         items: list[Any],
     ) -> None:
         """A ``for_each`` list written in the file: each item's arguments that read
-        only ``${item...}`` checked as ``_check_arguments`` checks constants — the
-        item's path resolved, the tool's model, a built-in's own checks. The first
-        item at fault is named, with how many more are; other items' values come
-        from nodes and are only known at run time."""
-        compiled = {}
+        only ``${item...}`` checked as constants are (``item_problem``), up to the
+        first item at fault. Not with ``partial: true``, whose items may fail by
+        design."""
+        renders: dict[str, Render] = {}
         for key, value in args.items():
-            if not _any_string(value, _has_dollar_brace):
-                continue
-            template = compile_args(value)
-            if template.refs and all(r.node_id == _ITEM for r in template.refs):
-                compiled[key] = template
-        if not compiled:
+            if _any_string(value, _has_dollar_brace):
+                template = compile_args(value)
+                if template.refs and all(r.node_id == _ITEM for r in template.refs):
+                    renders[key] = template.render
+        if not renders or node.partial:
             return
-        faults: list[tuple[int, Loc, str]] = []
-        for i, item in enumerate(items):
-            fault = self._item_fault(node_id, node, tool, args, compiled, item)
-            if fault is not None:
-                faults.append((i, *fault))
-        if not faults:
-            return
-        i, loc, message = faults[0]
-        others = len(faults) - 1
-        more = "" if not others else f"; {others:,} more item{'s' * (others > 1)} alike"
-        item = f"for_each item {i} ({quote(items[i], 60)})"
-        self.problems.at(f"{item}: {message}{more}", loc)
-
-    def _item_fault(
-        self,
-        node_id: str,
-        node: NodeModel,
-        tool: Callable[..., Any],
-        args: dict[str, Any],
-        compiled: dict[str, Any],
-        item: Any,
-    ) -> tuple[Loc, str] | None:
-        """What is wrong with ``item``'s arguments (where, and why), or None."""
-
-        def lookup(ref: Ref) -> Any:
-            return resolve_path(item, ref) if ref.path else item
-
-        rendered: dict[str, Any] = {}
-        for key, template in compiled.items():
-            loc: Loc = ("nodes", node_id, "args", key)
-            try:
-                rendered[key] = template.render(lookup)
-            except ReferenceResolutionError as exc:
-                return loc, str(exc)
-        given = {**args, **rendered}
-        is_model = isinstance(tool, Tool)  # (a plain function's names are checked already)
-        constant = [
-            k for k in given if k in rendered or not _any_string(given[k], _has_dollar_brace)
-        ]
-        problems = check_arguments(node.tool, tool, given, constant) if is_model else []
-        for problem in problems:
-            if problem.name in rendered:
-                return ("nodes", node_id, "args", problem.name), problem.message
         checks = CHECKS.get(node.tool) if BUILTINS.get(node.tool) is tool else None
-        for key, check in (checks or {}).items():
-            if key not in rendered:
+        constant = [k for k, v in args.items() if not _any_string(v, _has_dollar_brace)]
+        for i, item in enumerate(items):
+            problem = item_problem(node.tool, tool, args, constant, renders, item, checks)
+            if problem is None:
                 continue
-            try:
-                check(rendered[key])
-            except (TypeError, ValueError) as exc:
-                written = quote(node.args.get(key), 60)
-                message = f"tool {quote(node.tool)}: {exc} (read from {written})"
-                return ("nodes", node_id, "args", key), message
-        return None
+            key = str(problem.name)
+            if key in (node.args or {}):
+                where: Loc = ("nodes", node_id, "args", key)
+                since = f" (read from {quote(node.args[key], 60)})" if problem.checked else ""
+            else:  # (a shell node's env:, merged into its args.env)
+                where, since = ("nodes", node_id, "env"), ""
+            message = f"for_each item {i} ({quote(item, 60)}): {problem.message}{since}"
+            self.problems.at(message, where)
+            return
 
     def _reads_unset(self, written: Any) -> bool:
         """Whether ``written`` (an argument as the file has it) reads an input not given."""

@@ -752,12 +752,12 @@ class TestArguments:
             (
                 "{tool: echo, for_each: [1, {name: b}, 3], args: {who: '${item.name}'}}",
                 "3:55: for_each item 0 (1): cannot resolve ${item.name}: item is int, which "
-                "has no 'name'; 1 more item alike",
+                "has no 'name'",
             ),
             (
                 "{tool: sleep, for_each: [0.1, a, b, c], args: {seconds: '${item}'}}",
                 "3:53: for_each item 1 ('a'): tool 'sleep': seconds must be a number >= 0, "
-                "got 'a' (read from '${item}'); 2 more items alike",
+                "got 'a' (read from '${item}')",
             ),
             (
                 "{tool: shell, for_each: [[ls], ls], args: {argv: '${item}'}}",
@@ -778,6 +778,31 @@ class TestArguments:
         assert error_of(text).startswith(
             "<string>:4:43: for_each item 1 ('x'): tool 'add': a: Input should be a valid integer"
         )
+
+    def test_items_in_a_shell_node_s_env_are_located_there(self) -> None:
+        text = "name: x\nnodes:\n  a: {tool: shell, for_each: [1], env: {N: '${item}'}, "
+        text += "args: {argv: [env]}}\n"
+        assert error_of(text).startswith(
+            "<string>:3:35: for_each item 0 (1): tool 'shell': env must map names to strings"
+        )
+
+    def test_an_int_too_big_for_a_timer_is_refused_in_one_line(self) -> None:
+        big = "9" * 400
+        text = f"name: x\nnodes:\n  a: {{tool: sleep, for_each: [{big}], "
+        text += "args: {seconds: '${item}'}}\n"
+        text += f"  b: {{tool: shell, args: {{argv: [ls], timeout: {big}}}}}\n"
+        lines = error_of(text).splitlines()
+        assert "for_each item 0 (9999" in lines[0] and "seconds must be a number >= 0" in lines[0]
+        assert "timeout must be a number > 0, got 9999" in lines[1]
+        assert all(len(line) < 400 for line in lines)
+
+    def test_partial_items_may_fail_by_design(self) -> None:
+        text = (
+            "name: x\nnodes:\n"
+            "  a: {tool: sleep, for_each: [0, -1], partial: true, args: {seconds: '${item}'}}\n"
+        )
+        result = gf.run_sync(load(text).graph)
+        assert [r["status"] for r in result["a"].output] == ["succeeded", "failed"]
 
     def test_for_each_items_that_fit_and_items_from_a_node_pass(self) -> None:
         text = (
