@@ -33,7 +33,8 @@ class Plan:
     specs: list[NodeSpec]
     index: dict[NodeId, int]
     deps: list[tuple[int, ...]]
-    dependents: list[tuple[int, ...]]
+    dependents: list[Sequence[int]]
+    """Each node's dependents: tuples, which the collector stops tracking (``_compile_plan``)."""
     expansions: dict[int, list[RuntimeMap]]
     """source node -> the runtime maps to expand when it succeeds, in chain order"""
     limits: dict[str, int]
@@ -218,7 +219,7 @@ def _compile_plan(declared: list[NodeSpec], pools: Mapping[str, int]) -> Plan:
     _check_acyclic(specs, deps, dependents)
     # Tuples of ints, once made: the collector stops tracking them (lists stay
     # tracked), so a big graph's full collections walk 100,000 objects fewer.
-    rows = list(map(tuple, dependents))
+    rows: list[Sequence[int]] = list(map(tuple, dependents))
     expansions: dict[int, list[RuntimeMap]] = {}
     for m in runtime:
         expansions.setdefault(index[m.source.node_id], []).append(m)

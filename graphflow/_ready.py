@@ -35,11 +35,11 @@ class ReadyTracker:
     def __init__(
         self,
         deps: Sequence[Sequence[int]],
-        dependents: list[list[int]] | list[tuple[int, ...]],
+        dependents: list[Sequence[int]],
         all_done: list[bool],
     ) -> None:
-        """``dependents`` and ``all_done`` are kept, not copied: if nodes will be
-        added (``add``), give lists of lists, copied if shared with another run."""
+        """``dependents`` and ``all_done`` are kept, not copied: copy them first if
+        nodes will be added (``add``) and the lists are shared with another run."""
         self.pending = [len(d) for d in deps]
         self.state = bytearray(len(deps))
         self.succeeded = bytearray(len(deps))
@@ -104,7 +104,7 @@ class ReadyTracker:
         self.state.append(WAITING)
         self.succeeded.append(0)
         self.cause.append(-1)
-        self._grown().append([])
+        self.dependents.append([])
         self.all_done.append(all_done)
         self._remaining += 1
         outcome, upstream = self.add_deps(node, deps)
@@ -113,18 +113,19 @@ class ReadyTracker:
             return READY, -1
         return outcome, upstream
 
-    def _grown(self) -> list[list[int]]:
-        """``dependents``, which ``add`` needs as lists of lists (``__init__``)."""
-        rows = self.dependents
-        assert not rows or isinstance(rows[0], list), "ReadyTracker.add needs lists of lists"
-        return rows  # type: ignore[return-value]
+    def _row(self, d: int) -> list[int]:
+        """Node ``d``'s dependents as a list to add to (a plan's are tuples: copied once)."""
+        row = self.dependents[d]
+        if not isinstance(row, list):
+            row = self.dependents[d] = list(row)
+        return row
 
     def add_deps(self, node: int, deps: Sequence[int]) -> tuple[int, int]:
         """Make a waiting ``node`` also wait for ``deps`` (a gather getting its items)."""
         for d in deps:
             if self.state[d] != FINISHED:
                 self.pending[node] += 1
-                self._grown()[d].append(node)
+                self._row(d).append(node)
             elif not self.succeeded[d] and not self.all_done[node]:
                 self.cause[node] = self.cause[d] if self.cause[d] >= 0 else d
                 return SKIP, d

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from graphflow._ready import ReadyTracker
 
 
@@ -10,7 +12,8 @@ def tracker(deps: list[tuple[int, ...]], all_done: set[int] = frozenset()) -> Re
     for i, row in enumerate(deps):
         for d in row:
             dependents[d].append(i)
-    return ReadyTracker(deps, dependents, [i in all_done for i in range(len(deps))])
+    rows: list[Sequence[int]] = [tuple(r) for r in dependents]  # (as a plan has them)
+    return ReadyTracker(deps, rows, [i in all_done for i in range(len(deps))])
 
 
 class TestReadyTracker:
