@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import traceback
 import warnings
@@ -23,6 +24,7 @@ from typing import Any, NoReturn
 from graphflow import GraphError, __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130  # 130: 128 + SIGINT
+EXIT_PIPE = 141  # 128 + SIGPIPE: what the reader of stdout that went away expects
 
 
 class UsageError(Exception):
@@ -247,10 +249,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # (``graphflow runs show X | head``: the reader has all it wanted)
+        return EXIT_PIPE
 
 
 def run_main() -> NoReturn:  # pragma: no cover - the console script
     # A dask client that failed to connect warns, when collected at exit (after the
     # one error line, and out of main's reach), of coroutines it never awaited.
     warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"distributed\.")
-    sys.exit(main())
+    code = main()
+    try:  # (else the interpreter's own flush at exit reports the broken pipe)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_PIPE
+    sys.exit(code)

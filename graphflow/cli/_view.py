@@ -112,13 +112,19 @@ class LiveView:
         return Group(_row(bar, line), rows)
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Raise it (rich's own exits 1): the CLI ends with 141, as a pipe's reader expects."""
+        raise BrokenPipeError
+
+
 def plain_console(stream: TextIO, fit: bool = True) -> Console:
     """A console that prints text as it is: node ids, errors and outputs come from
     tools and files, so ``[/x]`` is not markup (a closing tag that matches
     nothing made rich raise) and ``:smile:`` is not an emoji. ``fit``: 120
     columns unless a terminal says otherwise."""
     width = None if not fit or stream.isatty() else 120
-    return Console(file=stream, width=width, markup=False, emoji=False)
+    return _Console(file=stream, width=width, markup=False, emoji=False)
 
 
 def _row(*cells: Any) -> Table:

@@ -219,3 +219,21 @@ def test_ctrl_c_cancels_prints_the_summary_and_exits_130(tmp_path: Path) -> None
     data = json.loads((tmp_path / "out.json").read_text())
     statuses = {k: v["status"] for k, v in data["nodes"].items()}
     assert statuses == {"quick": "succeeded", "long": "cancelled", "after": "skipped"}
+
+
+@pytest.mark.parametrize("command", [["run", "--no-store", "-q", "--json", "-"], ["plan"]])
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path, command: list[str]) -> None:
+    """``graphflow ... | head -1``: was a BrokenPipeError traceback and exit 1."""
+    flow = tmp_path / "flow.yaml"
+    nodes = "".join(f"  node_{i}: {{tool: echo, args: {{v: {i}}}}}\n" for i in range(3000))
+    flow.write_text("name: wide\nnodes:\n" + nodes)  # (its output: far more than a pipe holds)
+    args = [*command[:1], str(flow), *command[1:]]
+    child = subprocess.Popen(
+        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
+    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout.readline()
+    child.stdout.close()  # the reader goes away
+    with child.stderr:
+        assert child.wait(timeout=60) == 141  # 128 + SIGPIPE, as for a process the pipe killed
+        assert child.stderr.read() == ""
