@@ -573,7 +573,8 @@ class RunResult(Mapping[str, NodeResult]):
         than 100 levels deep...) as ``{"__repr__": ..., "__type__": ...}``.
 
         Returns:
-            ``run_id``, ``ok``, ``started_at``, ``finished_at``, ``duration`` and
+            ``run_id``, ``ok``, ``passed`` (what the CLI's exit code says), ``started_at``,
+            ``finished_at``, ``duration`` and
             ``nodes``: node id -> ``NodeResult.to_dict()`` plus ``depends_on``,
             the node ids it waited for (null when not known), in the graph's order.
         """
@@ -584,6 +585,7 @@ class RunResult(Mapping[str, NodeResult]):
         return {
             "run_id": self.run_id,
             "ok": self.ok,
+            "passed": self.passed,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration": self.duration,
@@ -611,8 +613,8 @@ class RunResult(Mapping[str, NodeResult]):
         """Rebuild a run from ``to_dict()`` output (or ``json.loads`` of it).
 
         Outputs come back as encoded: equal to the originals when those were
-        JSON-native, their encoded form otherwise. ``ok`` and ``duration`` are
-        derived, so they are not read; ``history``, ``depends_on`` and
+        JSON-native, their encoded form otherwise. ``ok``, ``passed`` and
+        ``duration`` are derived, so they are not read; ``history``, ``depends_on`` and
         ``timed_out`` may be missing (as in files written before they existed).
 
         Raises:

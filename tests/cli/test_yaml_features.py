@@ -69,6 +69,7 @@ def test_if_skips_with_the_condition_as_the_reason(gf_run: Run) -> None:
     assert nodes["deploy"]["status"] == "skipped"
     assert nodes["deploy"]["reason"] == "condition is false: \"staging\" == 'prod'"
     assert code == 0  # skipped by a false if: only, as GitHub Actions has it
+    assert data["passed"] is True and data["ok"] is False  # (--json says what the exit code says)
 
 
 def test_partial_keeps_the_items_that_succeeded(gf_run: Run) -> None:
