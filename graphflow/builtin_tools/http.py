@@ -196,18 +196,33 @@ async def http_request(
         "timeout": timeout,
         "follow_redirects": follow_redirects,
     }
-    pool = _POOL.get()
-    if pool is not None:
-        response = await pool.request(method, url, **options)
-    else:
-        import httpx
+    import httpx  # (imported once a tool runs: `import graphflow` does not pay for it)
 
-        async with httpx.AsyncClient() as client:
-            response = await client.request(method, url, **options)
+    pool = _POOL.get()
+    try:
+        if pool is not None:
+            response = await pool.request(method, url, **options)
+        else:
+            async with httpx.AsyncClient() as client:
+                response = await client.request(method, url, **options)
+    except httpx.TransportError as exc:  # "All connection attempts failed": to what?
+        named = _naming(exc, method, url)
+        if named is exc:
+            raise
+        raise named from exc
     result = _summary(response)
     if check and not response.is_success:
         raise HTTPStatusError(method, url, result)
     return result
+
+
+def _naming(exc: httpx.TransportError, method: str, url: str) -> httpx.TransportError:
+    """``exc`` again, its message saying which request failed (the same type, so that
+    ``Retry(on=...)`` and ``except`` clauses still match it)."""
+    try:
+        return type(exc)(f"{method} {url[:200]}: {exc}", request=exc.request)
+    except Exception:  # (an error with no request, or another constructor)
+        return exc
 
 
 def _summary(response: httpx.Response) -> dict[str, Any]:

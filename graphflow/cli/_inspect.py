@@ -66,7 +66,9 @@ def command_validate(args: argparse.Namespace) -> int:
     wf = load(args)
     plan = wf.graph.plan()
     edges = sum(len(d) for d in plan.deps)
-    print(f"ok: {wf.path}: workflow {wf.model.name!r}, {len(plan.specs)} nodes, {edges} edges")
+    nodes = len(plan.specs)
+    counted = f"{nodes} node{'s' * (nodes != 1)}, {edges} edge{'s' * (edges != 1)}"
+    print(f"ok: {wf.path}: workflow {wf.model.name!r}, {counted}")
     for server, tools in (wf.mcp.listed if wf.mcp is not None else {}).items():
         names = ", ".join(sorted(tools)[:30]) + (", ..." if len(tools) > 30 else "")
         print(f"  mcp {server}: {len(tools)} tools: {names}")

@@ -131,7 +131,8 @@ def _header(result: RunResult, stats: Stats) -> str:
         (
             "critical",
             "critical path",
-            f"{_seconds(stats.critical)} · {len(stats.critical_path)} nodes",
+            f"{_seconds(stats.critical)} · {len(stats.critical_path)} node"
+            + "s" * (len(stats.critical_path) != 1),
         ),
         ("parallelism", "achieved parallelism", f"{stats.parallelism:.2f}\u00d7"),
         ("peak", "peak concurrency", str(stats.peak)),

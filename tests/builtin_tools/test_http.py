@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,6 +64,21 @@ async def test_timeout(server: str, pooled: bool) -> None:
 
     async with HttpPool() if pooled else contextlib.nullcontext():
         with pytest.raises(httpx.TimeoutException):
+            await http_get(f"{server}/slow", timeout=0.2)
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+async def test_a_request_that_fails_says_which_request(server: str, pooled: bool) -> None:
+    """Was "ConnectError: All connection attempts failed", naming no URL."""
+    import httpx
+
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/items"
+    async with HttpPool() if pooled else contextlib.nullcontext():
+        with pytest.raises(httpx.ConnectError, match=rf"^POST {url}: "):
+            await http_request("post", url, json={})
+        with pytest.raises(httpx.TimeoutException, match=rf"^GET {server}/slow: "):
             await http_get(f"{server}/slow", timeout=0.2)
 
 

@@ -237,3 +237,12 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path, command: li
     with child.stderr:
         assert child.wait(timeout=60) == 141  # 128 + SIGPIPE, as for a process the pipe killed
         assert child.stderr.read() == ""
+
+
+def test_validate_counts_one_node_as_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow = tmp_path / "one.yaml"
+    flow.write_text("name: one\nnodes:\n  a: {tool: echo}\n")
+    assert main(["validate", str(flow)]) == 0
+    assert capsys.readouterr().out == f"ok: {flow}: workflow 'one', 1 node, 0 edges\n"

@@ -131,7 +131,7 @@ class TestHeader:
         assert stats == {
             "wall": "4.00 s",
             "busy": "6.00 s",
-            "critical": "2.00 s · 1 nodes",
+            "critical": "2.00 s · 1 node",
             "parallelism": "1.50\u00d7",
             "peak": "2",
             "attempts": "4 (1 node retried)",
