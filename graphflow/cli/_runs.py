@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from . import EXIT_OK, UsageError
 from ._fanout import item_of
-from ._store import find_run, shown_path, store_file
+from ._store import ENV_STORE, find_run, shown_path, store_file
 
 if TYPE_CHECKING:
     from graphflow.store import RunRecord, SQLiteStore
@@ -85,15 +85,21 @@ def add_runs_parser(sub: Any) -> None:
 
 def command_runs(args: argparse.Namespace) -> int:
     """``graphflow runs ACTION``: the exit code."""
-    from graphflow.store import SQLiteStore
+    from graphflow.store import SQLiteStore, StoreError
 
     workflow = getattr(args, "workflow", None)
     store = SQLiteStore(store_file(args.store, workflow))
-    if args.runs_command == "list":
-        return _list(store, args)
-    if args.runs_command == "show":
-        return _show(store, args)
-    return _gc(store, args)
+    try:
+        if args.runs_command == "list":
+            return _list(store, args)
+        if args.runs_command == "show":
+            return _show(store, args)
+        return _gc(store, args)
+    except StoreError as exc:
+        if store.path.exists() or args.store or os.environ.get(ENV_STORE) or workflow:
+            raise
+        hint = "; a run is stored beside its workflow file: pass --workflow FILE, or --store PATH"
+        raise UsageError(f"{exc}{hint}") from None
 
 
 def _list(store: SQLiteStore, args: argparse.Namespace) -> int:

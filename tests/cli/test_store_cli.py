@@ -438,6 +438,13 @@ class TestRunsCommand:
                 "graphflow: error: run store none.db: no such file (no run was stored there yet)\n"
             )
         assert not (tmp_path / "none.db").exists()
+        for args in (["list"], ["show", "last"]):  # (in a folder where no workflow ran)
+            proc = Ran(capsys, "runs", *args)
+            assert proc.returncode == 2 and proc.stderr.endswith(
+                "no such file (no run was stored there yet); a run is stored beside its"
+                " workflow file: pass --workflow FILE, or --store PATH\n"
+            )
+        assert not (tmp_path / ".graphflow").exists()
         self._two_runs(tmp_path, capsys)
         for args, says in [
             (["show", "0000"], "no run '0000' ('graphflow runs list' lists them)"),
