@@ -573,7 +573,8 @@ class RunResult(Mapping[str, NodeResult]):
         than 100 levels deep...) as ``{"__repr__": ..., "__type__": ...}``.
 
         Returns:
-            ``run_id``, ``ok``, ``passed`` (what the CLI's exit code says), ``started_at``,
+            ``run_id``, ``ok``, ``passed`` (the CLI exits 0 for a run that passed,
+            unless a signal or its store stopped it), ``started_at``,
             ``finished_at``, ``duration`` and
             ``nodes``: node id -> ``NodeResult.to_dict()`` plus ``depends_on``,
             the node ids it waited for (null when not known), in the graph's order.

@@ -206,7 +206,7 @@ async def http_request(
             async with httpx.AsyncClient() as client:
                 response = await client.request(method, url, **options)
     except httpx.TransportError as exc:  # "All connection attempts failed": to what?
-        named = _naming(exc, method, url)
+        named = _name_request(exc, method, url)
         if named is exc:
             raise
         raise named from exc
@@ -216,11 +216,13 @@ async def http_request(
     return result
 
 
-def _naming(exc: httpx.TransportError, method: str, url: str) -> httpx.TransportError:
+def _name_request(exc: httpx.TransportError, method: str, url: str) -> httpx.TransportError:
     """``exc`` again, its message saying which request failed (the same type, so that
-    ``Retry(on=...)`` and ``except`` clauses still match it)."""
+    ``Retry(on=...)`` and ``except`` clauses still match it). The URL whole, as
+    ``HTTPStatusError`` has it: cut, a secret in it could not be hidden (the CLI
+    hides the whole value of each ``secrets:`` variable)."""
     try:
-        return type(exc)(f"{method} {url[:200]}: {exc}", request=exc.request)
+        return type(exc)(f"{method} {url}: {exc}", request=exc.request)
     except Exception:  # (an error with no request, or another constructor)
         return exc
 

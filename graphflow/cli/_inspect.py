@@ -66,9 +66,7 @@ def command_validate(args: argparse.Namespace) -> int:
     wf = load(args)
     plan = wf.graph.plan()
     edges = sum(len(d) for d in plan.deps)
-    nodes = len(plan.specs)
-    counted = f"{nodes} node{'s' * (nodes != 1)}, {edges} edge{'s' * (edges != 1)}"
-    print(f"ok: {wf.path}: workflow {wf.model.name!r}, {counted}")
+    print(f"ok: {wf.path}: workflow {wf.model.name!r}, {_counted(len(plan.specs), edges)}")
     for server, tools in (wf.mcp.listed if wf.mcp is not None else {}).items():
         names = ", ".join(sorted(tools)[:30]) + (", ..." if len(tools) > 30 else "")
         print(f"  mcp {server}: {len(tools)} tools: {names}")
@@ -85,7 +83,7 @@ def command_plan(args: argparse.Namespace) -> int:
         return EXIT_OK
     plan = wf.graph.plan()
     edges = sum(len(d) for d in plan.deps)  # what plan_graph counts, without networkx
-    print(f"workflow {wf.model.name!r}: {len(plan.specs)} nodes, {edges} edges")
+    print(f"workflow {wf.model.name!r}: {_counted(len(plan.specs), edges)}")
     for depth, level in enumerate(analysis.levels(wf.graph)):
         together = "runs alone" if len(level) == 1 else f"{len(level)} can run together"
         print(f"  level {depth} ({together}): {', '.join(level)}")
@@ -94,5 +92,13 @@ def command_plan(args: argparse.Namespace) -> int:
         named = [s.node_id for s in plan.specs if s.node_id in runtime]
         print(f"  items known only at run time: {', '.join(named)}")
     chain = analysis.longest_chain(wf.graph)
-    print(f"  longest chain ({len(chain)} nodes): {' -> '.join(chain)}")
+    print(f"  longest chain ({_plural(len(chain), 'node')}): {' -> '.join(chain)}")
     return EXIT_OK
+
+
+def _counted(nodes: int, edges: int) -> str:
+    return f"{_plural(nodes, 'node')}, {_plural(edges, 'edge')}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"

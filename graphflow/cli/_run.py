@@ -34,7 +34,7 @@ from graphflow import (
 from ..builtin_tools.http import HttpPool
 from ..builtin_tools.shell import kill_process_groups
 from ..workflow import Outputs, Workflow
-from . import EXIT_FAILED, EXIT_OK, UsageError, parse_inputs
+from . import EXIT_FAILED, EXIT_OK, EXIT_PIPE, UsageError, parse_inputs
 from ._dask import dask_executors
 from ._fanout import ItemCount, complete, item_parent
 from ._inspect import frozen, load
@@ -220,6 +220,8 @@ class RunCommand:
         try:
             cause = f"the CLI exited at a second {signum.name}"
             self.report(complete(self.collector.partial(cause), self.wf.graph), signum)
+        except OSError:  # (a hung-up terminal: exit now all the same)
+            pass
         except UsageError as exc:  # --json unwritable: say so, and still exit now
             with contextlib.suppress(OSError, ValueError):
                 print(f"graphflow: error: {exc}", file=sys.stderr)
@@ -236,27 +238,43 @@ class RunCommand:
         """
         title = f"{self.wf.model.name} ({self.wf.path})"
         outputs = self.wf.outputs(result) if self.wf.declared_outputs else None
+        gone = False  # stdout's reader went away (``| head``): the rest is written all the same
         if not self.args.quiet:
             shown = Shown(title, result.duration, self.args.all, outputs, self.wf.redact)
-            with contextlib.suppress(OSError):  # a hung-up terminal must not lose --json
-                summary(complete(result, self.wf.graph), self.out, shown)
-                if received is not None:
-                    print(
-                        f"interrupted by {received.name}: running nodes were cancelled",
-                        file=self.out,
-                    )
-                if self.store is not None and (result.run_id or self.collector.run_id):
-                    run_id = result.run_id or self.collector.run_id
-                    passed = result.passed and received is None
-                    line = self.store.line(run_id, passed, self.restored.count, lost)
-                    print(line, file=self.out)
-        if self.args.json:
-            _write_json(result, self.args.json, outputs, self.wf.redact)
+            try:
+                self._summary(result, received, lost, shown)
+            except BrokenPipeError:
+                gone = True
+            except OSError:  # a hung-up terminal must not lose --json
+                pass
         if self.args.report:
             write_html(result, self.args.report, title, redact=self.wf.secrets)
+        if self.args.json:
+            try:
+                _write_json(result, self.args.json, outputs, self.wf.redact)
+            except BrokenPipeError:  # (--json -)
+                gone = True
         if received is not None:
             return exit_code(received)
+        if gone:
+            return EXIT_PIPE
         return EXIT_OK if result.passed else EXIT_FAILED  # (skips by a false if: are fine)
+
+    def _summary(
+        self, result: RunResult, received: signal.Signals | None, lost: bool, shown: Shown
+    ) -> None:
+        """The table, what interrupted the run, and where the run is stored."""
+        summary(complete(result, self.wf.graph), self.out, shown)
+        if received is not None:
+            print(
+                f"interrupted by {received.name}: running nodes were cancelled",
+                file=self.out,
+            )
+        if self.store is not None and (result.run_id or self.collector.run_id):
+            run_id = result.run_id or self.collector.run_id
+            passed = result.passed and received is None
+            line = self.store.line(run_id, passed, self.restored.count, lost)
+            print(line, file=self.out)
 
 
 def _name(signum: signal.Signals | None) -> str:

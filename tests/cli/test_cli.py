@@ -221,13 +221,21 @@ def test_ctrl_c_cancels_prints_the_summary_and_exits_130(tmp_path: Path) -> None
     assert statuses == {"quick": "succeeded", "long": "cancelled", "after": "skipped"}
 
 
-@pytest.mark.parametrize("command", [["run", "--no-store", "-q", "--json", "-"], ["plan"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--no-store", "-q", "--json", "-", "--report", "{tmp}/r.html"],
+        ["run", "--no-store", "--all", "--json", "{tmp}/out.json", "--report", "{tmp}/r.html"],
+        ["plan"],
+    ],
+)
 def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path, command: list[str]) -> None:
-    """``graphflow ... | head -1``: was a BrokenPipeError traceback and exit 1."""
+    """``graphflow ... | head -1``: was a BrokenPipeError traceback and exit 1; the
+    files asked for are written all the same."""
     flow = tmp_path / "flow.yaml"
-    nodes = "".join(f"  node_{i}: {{tool: echo, args: {{v: {i}}}}}\n" for i in range(3000))
+    nodes = "".join(f"  node_{i:034}: {{tool: echo, args: {{v: {i}}}}}\n" for i in range(3000))
     flow.write_text("name: wide\nnodes:\n" + nodes)  # (its output: far more than a pipe holds)
-    args = [*command[:1], str(flow), *command[1:]]
+    args = [command[0], str(flow), *(a.format(tmp=tmp_path) for a in command[1:])]
     child = subprocess.Popen(
         [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
     )
@@ -237,6 +245,9 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path, command: li
     with child.stderr:
         assert child.wait(timeout=60) == 141  # 128 + SIGPIPE, as for a process the pipe killed
         assert child.stderr.read() == ""
+    for name in ("r.html", "out.json"):
+        if f"{{tmp}}/{name}" in command:
+            assert (tmp_path / name).stat().st_size > 0, name
 
 
 def test_validate_counts_one_node_as_one(
