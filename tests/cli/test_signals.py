@@ -101,6 +101,35 @@ def test_a_second_ctrl_c_exits_at_once_naming_the_abandoned_thread(tmp_path: Pat
     assert gone(leader)
 
 
+def test_a_second_ctrl_c_exits_at_once_though_stdout_has_no_reader(tmp_path: Path) -> None:
+    """``graphflow run ... --json - | head``, then Ctrl-C twice: the report on the way
+    out met the broken pipe and left the CLI waiting for the thread, then a traceback."""
+    marker = tmp_path / "block.running"
+    path = flow(
+        tmp_path / "stuck.yaml",
+        f"""\
+        name: stuck
+        nodes:
+          block:
+            tool: python
+            args:
+              function: tests.cli.targets:block
+              kwargs: {{marker: "{marker}", seconds: 120}}
+        """,
+    )
+    proc = start("run", path, "--no-store", "--json", "-")
+    _wait_file(marker)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader went away
+    proc.send_signal(signal.SIGINT)
+    wait_for_line(proc, "cancelling the run")
+    proc.send_signal(signal.SIGINT)
+    with proc.stderr:
+        assert proc.wait(timeout=20) == 130  # the thread would block for 120 s
+        stderr = proc.stderr.read()
+    assert "Traceback" not in stderr and "abandoned threads: block" in stderr
+
+
 def _wait_file(path: Path, within: float = 20) -> None:
     deadline = time.monotonic() + within
     while not path.exists():
