@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import os
+import select
 import sys
 import traceback
 import warnings
@@ -249,8 +250,23 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # (``graphflow runs show X | head``: the reader has all it wanted)
-        return EXIT_PIPE
+    except BrokenPipeError as exc:
+        if _reader_gone():  # (``graphflow runs show X | head``: it has all it wanted)
+            return EXIT_PIPE
+        with contextlib.suppress(OSError, ValueError):  # (another pipe: say which)
+            print(f"graphflow: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _reader_gone() -> bool:
+    """Whether stdout or stderr is a pipe whose reader went away (poll says POLLERR)."""
+    poll = select.poll()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poll.register(stream.fileno(), 0)  # (no events asked: errors are always told)
+        except (AttributeError, OSError, ValueError):  # (no descriptor: a StringIO, closed)
+            continue
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
 
 
 def run_main() -> NoReturn:  # pragma: no cover - the console script

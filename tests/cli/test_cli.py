@@ -257,3 +257,19 @@ def test_validate_counts_one_node_as_one(
     flow.write_text("name: one\nnodes:\n  a: {tool: echo}\n")
     assert main(["validate", str(flow)]) == 0
     assert capsys.readouterr().out == f"ok: {flow}: workflow 'one', 1 node, 0 edges\n"
+
+
+def test_a_broken_pipe_not_of_stdout_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Only a reader of stdout or stderr that went away is a quiet 141."""
+    import graphflow.cli._inspect as inspect_
+
+    def broken(args: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe: the MCP server's stdin")
+
+    monkeypatch.setattr(inspect_, "command_validate", broken)
+    assert main(["validate", str(tmp_path / "x.yaml")]) == 1
+    assert capsys.readouterr().err == (
+        "graphflow: error: [Errno 32] Broken pipe: the MCP server's stdin\n"
+    )
