@@ -62,11 +62,11 @@ def test_a_signal_cancels_records_reports_kills_and_exits_128_plus_n(
     assert [pid for pid in pids if not gone(pid)] == [], (pids, stdout, stderr)  # the whole group
 
 
-def test_a_second_ctrl_c_exits_at_once_naming_the_abandoned_thread(tmp_path: Path) -> None:
+def stuck_flow(tmp_path: Path, more: str = "") -> tuple[str, Path]:
+    """A workflow whose ``block`` holds a thread for 120 s, and ``more`` nodes (written
+    at the indentation of ``block``); its path, and the file ``block`` makes once running."""
     marker = tmp_path / "block.running"
-    path = flow(
-        tmp_path / "stuck.yaml",
-        f"""\
+    text = f"""\
         name: stuck
         nodes:
           block:
@@ -74,6 +74,14 @@ def test_a_second_ctrl_c_exits_at_once_naming_the_abandoned_thread(tmp_path: Pat
             args:
               function: tests.cli.targets:block
               kwargs: {{marker: "{marker}", seconds: 120}}
+        """
+    return flow(tmp_path / "stuck.yaml", text.rstrip(" ") + more), marker
+
+
+def test_a_second_ctrl_c_exits_at_once_naming_the_abandoned_thread(tmp_path: Path) -> None:
+    path, marker = stuck_flow(
+        tmp_path,
+        f"""\
           work:
             tool: shell
             args: {{argv: [sh, -c, "echo $$ > {tmp_path}/leader.pid; sleep 120"]}}
@@ -104,19 +112,7 @@ def test_a_second_ctrl_c_exits_at_once_naming_the_abandoned_thread(tmp_path: Pat
 def test_a_second_ctrl_c_exits_at_once_though_stdout_has_no_reader(tmp_path: Path) -> None:
     """``graphflow run ... --json - | head``, then Ctrl-C twice: the report on the way
     out met the broken pipe and left the CLI waiting for the thread, then a traceback."""
-    marker = tmp_path / "block.running"
-    path = flow(
-        tmp_path / "stuck.yaml",
-        f"""\
-        name: stuck
-        nodes:
-          block:
-            tool: python
-            args:
-              function: tests.cli.targets:block
-              kwargs: {{marker: "{marker}", seconds: 120}}
-        """,
-    )
+    path, marker = stuck_flow(tmp_path)
     proc = start("run", path, "--no-store", "--json", "-")
     _wait_file(marker)
     assert proc.stdout is not None and proc.stderr is not None
