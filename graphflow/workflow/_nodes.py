@@ -428,13 +428,15 @@ class GraphBuilder:
         only ``${item...}`` checked as constants are (``item_problem``), up to the
         first item at fault. Not with ``partial: true``, whose items may fail by
         design."""
+        if node.partial:
+            return
         renders: dict[str, Render] = {}
         for key, value in args.items():
             if _any_string(value, _has_dollar_brace):
                 template = compile_args(value)
                 if template.refs and all(r.node_id == _ITEM for r in template.refs):
                     renders[key] = template.render
-        if not renders or node.partial:
+        if not renders:
             return
         checks = CHECKS.get(node.tool) if BUILTINS.get(node.tool) is tool else None
         constant = [k for k, v in args.items() if not _any_string(v, _has_dollar_brace)]
