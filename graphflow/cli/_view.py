@@ -237,7 +237,12 @@ def table_rows(result: RunResult, expand: bool) -> Iterator[Row]:
 def _detail(r: NodeResult) -> str:
     failed = r.error is not None and r.status is NodeStatus.FAILED
     text = str(r.error) if failed else (r.reason or "")
+    if r.cached and not text:  # (its "attempts 1" was an earlier run's call)
+        text = CACHED
     return text if len(text) <= DETAIL else text[: DETAIL - 1] + "…"
+
+
+CACHED: Final = "from the cache: an earlier call's output"
 
 
 def _map_row(result: RunResult, map_id: str, items: list[str]) -> Row:
@@ -245,6 +250,9 @@ def _map_row(result: RunResult, map_id: str, items: list[str]) -> Row:
     members = [result[i] for i in items]
     counts = item_counts(result, items)
     detail = ", ".join(f"{n} {s}" for s, n in counts.items() if s is not NodeStatus.FAILED)
+    cached = sum(1 for r in members if r.cached)
+    if cached:
+        detail += f" ({cached} from the cache)"
     failed = [r for r in members if r.status is NodeStatus.FAILED]
     if failed:
         named = ", ".join(r.node_id for r in failed[:MAX_ITEMS_NAMED])

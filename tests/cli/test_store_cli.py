@@ -495,3 +495,7 @@ class TestCache:
         assert ran(tmp_path) == ["a", "b", "b", "a", "b", "b"]
         nodes = json.loads(proc.stdout)["nodes"]
         assert nodes["a"]["cached"] is True and "cached" not in nodes["b"]
+        shown = Ran(capsys, "run", path).stdout.splitlines()  # (the summary says so too)
+        row_a = next(line for line in shown if line.startswith("│ a "))
+        row_b = next(line for line in shown if line.startswith("│ b "))
+        assert "from the cache: an earlier call's output" in row_a and "cache" not in row_b
