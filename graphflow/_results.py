@@ -290,6 +290,11 @@ OWN_ATTEMPT: Final[tuple[Attempt, ...]] = _OwnAttempt()
 (``()`` if it never started), built without making that attempt."""
 
 
+_attempt: Final = tuple.__new__
+"""``_attempt(Attempt, (started, finished, error))``: an ``Attempt`` without its
+``__new__``'s keyword handling (the run makes one per retried attempt)."""
+
+
 def _history_of(r: NodeResult) -> tuple[Attempt, ...]:
     kept: tuple[Attempt, ...] | None = _HISTORY.__get__(r, NodeResult)
     if kept is None:
@@ -309,7 +314,6 @@ def _set_history(r: NodeResult, history: Sequence[Attempt] | None) -> None:
 # The dataclass's __init__, __eq__, __repr__, replace(), asdict() and pickling all
 # go through this property, so they see every attempt as before.
 setattr(NodeResult, "history", property(_history_of, _set_history, doc="Every attempt, in order."))  # noqa: B010
-_attempt: Final = tuple.__new__
 
 
 def _entry(r: NodeResult, depends_on: list[str] | None) -> dict[str, Any]:

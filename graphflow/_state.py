@@ -50,6 +50,7 @@ from ._results import (
     NodeResult,
     NodeStatus,
     RunResult,
+    _attempt,
 )
 from ._spec import NO_RETRY, NodeSpec, Retry, Trigger
 from .errors import DuplicateNodeError, NodeInputError, OptionError, UnknownNodeError
@@ -62,7 +63,6 @@ _CANCELLED: Final = NodeStatus.CANCELLED
 Emit = Callable[[Event], None]
 EXPAND_EVERY: Final = 512  # runtime for_each items made at once (``RunState._expand``)
 WAITING_ENOUGH: Final = 4 * EXPAND_EVERY  # ... while fewer of a map's wait to start
-_attempt: Final = tuple.__new__
 
 
 class RunState:
