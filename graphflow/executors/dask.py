@@ -5,6 +5,15 @@ Each attempt is one Dask task, submitted through an *asynchronous*
 it. Its key is unique per run, node and attempt (``graphflow-<run>-<node>-<n>``)
 and ``pure=False``: a retry is a new task, never a cached result.
 
+Submissions are batched too: the attempts of one tool (and worker resources)
+that start in one loop tick reach the cluster as one graph update (one
+``client.map``) instead of one ``client.submit`` each, which costs the
+scheduler and the driver about a third less per task (see
+``benchmarks.executors``). Only attempts whose arguments are plain data (str,
+numbers, bytes, None, lists, tuples and dicts of them, Dask futures) are
+batched: any other argument might not pickle, and a batch fails as a whole,
+so such an attempt is submitted on its own and a failure is its node's only.
+
 Results are fetched in batches: an attempt whose task finished joins the
 next batch, and one ``client.gather`` brings back the values of the whole
 batch, so a fan-out of small tasks costs a few round trips instead of one
@@ -168,6 +177,32 @@ class DaskConnectError(GraphError, ConnectionError):
 
 
 @final
+class _Submission:
+    """One attempt's task, waiting for the end of its loop tick to be submitted."""
+
+    __slots__ = ("dropped", "error", "future", "key", "resources", "task")
+
+    def __init__(self, task: tuple[Any, ...], key: str, resources: dict[str, float] | None):
+        self.task = task
+        self.key = key
+        self.resources = resources
+        self.future: distributed.Future[Any] | None = None
+        self.error: Exception | None = None  # submitting it failed (its task did not pickle)
+        self.dropped = False  # its attempt stopped before the tick ended: not submitted
+
+
+@final
+class _Tick:
+    """The submissions of one loop tick, sent together by ``DaskExecutor._submit_tick``."""
+
+    __slots__ = ("done", "items")
+
+    def __init__(self) -> None:
+        self.items: list[_Submission] = []
+        self.done = anyio.Event()
+
+
+@final
 class _Batch:
     """Futures that finished, fetched together by one ``client.gather``."""
 
@@ -227,6 +262,7 @@ class DaskExecutor:
         "_quiet",
         "_resources",
         "_running",
+        "_tick",
     )
 
     def __init__(
@@ -250,6 +286,7 @@ class DaskExecutor:
         self._resources = {k: dict(v) for k, v in (resources or {}).items()}
         self._keep = keep_on_cluster
         self._batch: _Batch | None = None  # the batch still taking futures
+        self._tick: _Tick | None = None  # the submissions waiting for this tick's end
         self._fetches: set[asyncio.Task[None]] | None = None  # the batches' gathers
         self._running = 0  # attempts whose task has not finished yet
         self._quiet: asyncio.Event | None = None  # set when _running drops to 0
@@ -359,22 +396,20 @@ class DaskExecutor:
 
     async def call(self, call: NodeCall) -> Any:
         """Submit ``call.tool(**call.arguments)`` to the cluster and await it."""
-        client = self.client
         arguments = self._local(call.arguments)
         key = f"graphflow-{call.run_id}-{call.node_id}-{call.attempt}"
         resources = self._resources_of(call)
         if resources and self._cluster is not None:
             self._check_hostable(call, resources)
-        try:
-            folder = folder_of(call.tool)
-            if folder is None:
-                task: tuple[Any, ...] = (_apply, call.tool, arguments)
-            else:
-                name, qualname = call.tool.__module__, call.tool.__qualname__
-                task = (apply_from, folder, name, qualname, arguments)
-            future = client.submit(*task, key=key, pure=False, resources=resources)
-        except Exception as exc:  # serialising the task failed
-            raise _unpicklable(call, exc) from None
+        folder = folder_of(call.tool)
+        if folder is None:
+            task: tuple[Any, ...] = (_apply, call.tool, arguments)
+        else:
+            name, qualname = call.tool.__module__, call.tool.__qualname__
+            task = (apply_from, folder, name, qualname, arguments)
+        future = await self._submit(_Submission(task, key, resources))
+        if isinstance(future, Exception):  # serialising the task failed
+            raise _unpicklable(call, future) from None
         try:
             if self._keep:
                 await distributed.wait(future)  # type: ignore[no-untyped-call]
@@ -390,6 +425,69 @@ class DaskExecutor:
                     reason=f"graphflow: node {call.node_id!r} stopped"
                 )
             raise
+
+    async def _submit(self, item: _Submission) -> distributed.Future[Any] | Exception:
+        """Submit ``item`` with the others of this loop tick (module docstring):
+        its future, or why its task could not be submitted."""
+        self.client  # noqa: B018 (raises outside ``async with``)
+        tick = self._tick
+        if tick is None:
+            tick = self._tick = _Tick()
+            asyncio.get_running_loop().call_soon(self._submit_tick, tick)
+        tick.items.append(item)
+        try:
+            await tick.done.wait()
+        except BaseException:
+            item.dropped = True
+            if item.future is not None:  # submitted meanwhile: cancel it on the cluster
+                with anyio.CancelScope(shield=True):
+                    await item.future.cancel(reason="graphflow: stopped")  # type: ignore[no-untyped-call]
+            raise
+        return item.future if item.future is not None else item.error or RuntimeError()
+
+    def _submit_tick(self, tick: _Tick) -> None:
+        """Submit a tick's tasks: those of one tool and resources whose arguments
+        are plain data in one ``client.map``, the others one by one."""
+        if self._tick is tick:
+            self._tick = None
+        try:
+            client = self.client
+            groups: dict[tuple[Any, ...], list[_Submission]] = {}
+            for item in tick.items:
+                if item.dropped:
+                    continue
+                if _plain(item.task[-1]):
+                    needs = tuple(sorted(item.resources.items())) if item.resources else ()
+                    groups.setdefault((*map(id, item.task[:-1]), needs), []).append(item)
+                else:  # (what might not pickle: its error must be its own)
+                    groups[(id(item),)] = [item]
+            for items in groups.values():
+                first = items[0]
+                try:
+                    if len(items) == 1:
+                        first.future = client.submit(
+                            *first.task, key=first.key, pure=False, resources=first.resources
+                        )
+                        continue
+                    futures = client.map(
+                        first.task[0],
+                        *zip(*(item.task[1:] for item in items), strict=True),
+                        key=[item.key for item in items],
+                        pure=False,
+                        resources=first.resources,
+                    )
+                except Exception as exc:  # (plain arguments: the tool itself does not pickle)
+                    for item in items:
+                        item.error = exc
+                else:
+                    for item, future in zip(items, futures, strict=True):
+                        item.future = future
+        except Exception as exc:  # (the executor closed meanwhile): each attempt fails
+            for item in tick.items:
+                if item.future is None:
+                    item.error = exc
+        finally:
+            tick.done.set()
 
     async def _value(self, future: distributed.Future[Any]) -> Any:
         """The future's value, fetched with the next batch (module docstring)."""
@@ -516,6 +614,27 @@ class DaskExecutor:
             if type(value) is DaskValue and value.owner is self:
                 out[name] = value.future
         return out
+
+
+_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` surely pickles: plain data, a few levels deep, and futures.
+
+    A batch of tasks (``client.map``) fails as a whole if one of them does not
+    pickle; only tasks whose arguments pass this go in one.
+    """
+    kind = type(value)
+    if kind in _PLAIN or kind is distributed.Future:
+        return True
+    if depth > 3:
+        return False
+    if kind is dict:
+        return all(type(k) in _PLAIN and _plain(v, depth + 1) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain(v, depth + 1) for v in value)
+    return False
 
 
 _NOT_SERIALIZED = "Could not serialize object of type"  # distributed's own words

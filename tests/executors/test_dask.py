@@ -94,6 +94,16 @@ def lock_back() -> Any:
     return threading.Lock()
 
 
+class Locked:
+    """A tool that does not pickle: it holds a lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __call__(self, x: int) -> int:
+        return x
+
+
 def size(data: bytes) -> int:
     return len(data)
 
@@ -273,19 +283,44 @@ class TestDaskExecutor:
         # (KilledWorker), graphflow's retry would have run it again.
         assert result["victim"].output == "ran again", result["victim"].error
 
-    async def test_what_does_not_pickle_fails_that_node_only(self, address: str) -> None:
+    async def test_what_does_not_pickle_fails_that_node_only(
+        self, address: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         g = gf.Graph()
+        g.add("first", tools.square, args={"x": 4}, executor="dask")
         g.add("lock", tools.square, args={"x": threading.Lock()}, executor="dask")
         g.add("lock_back", lock_back, executor="dask")
         g.add("fine", tools.square, args={"x": 5}, executor="dask")
-        result = await gf.run(g, executors={"dask": DaskExecutor(address)})
+        g.add("also_fine", tools.square, args={"x": 6}, executor="dask")
+        locked = Locked()
+        g.add("tool_a", locked, args={"x": 1}, executor="dask")
+        g.add("tool_b", locked, args={"x": 2}, executor="dask")
+        async with distributed.Client(address, asynchronous=True) as client:
+            mapped: list[list[str]] = []
+            submit_many = client.map
+
+            def spied(*args: Any, key: list[str], **kwargs: Any) -> Any:
+                mapped.append([k.rpartition("-")[0].rpartition("-")[2] for k in key])
+                return submit_many(*args, key=key, **kwargs)
+
+            monkeypatch.setattr(client, "map", spied)
+            result = await gf.run(g, executors={"dask": DaskExecutor(client=client)})
         error = result["lock"].error
         assert error is not None and error.type == "PicklingError"
         assert "node 'lock'" in error.message and "_thread.lock" in error.message
         error = result["lock_back"].error
         assert error is not None and error.type == "PicklingError", error
         assert "result cannot be sent back" in error.message and "_thread.lock" in error.message
-        assert result["fine"].output == 25
+        assert (result["first"].output, result["fine"].output) == (16, 25)
+        assert result["also_fine"].output == 36
+        for node in ("tool_a", "tool_b"):  # the tool itself: each of its nodes, named
+            error = result[node].error
+            assert error is not None and error.type == "PicklingError", error
+            assert f"node {node!r}" in error.message and "_thread.lock" in error.message
+        # started in one tick, calls of one tool went to the cluster in one update;
+        # one whose arguments might not pickle went on its own
+        assert ["fine", "also_fine"] in mapped and ["tool_a", "tool_b"] in mapped, mapped
+        assert not any("lock" in keys for keys in mapped), mapped
 
     async def test_outputs_kept_on_the_cluster_reach_others_as_values(self, address: str) -> None:
         g = gf.Graph()
