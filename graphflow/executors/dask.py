@@ -6,13 +6,18 @@ it. Its key is unique per run, node and attempt (``graphflow-<run>-<node>-<n>``)
 and ``pure=False``: a retry is a new task, never a cached result.
 
 Submissions are batched too: the attempts of one tool (and worker resources)
-that start in one loop tick reach the cluster as one graph update (one
-``client.map``) instead of one ``client.submit`` each, which costs the
-scheduler and the driver about a third less per task (see
-``benchmarks.executors``). Only attempts whose arguments are plain data (str,
-numbers, bytes, None, lists, tuples and dicts of them, Dask futures) are
-batched: any other argument might not pickle, and a batch fails as a whole,
-so such an attempt is submitted on its own and a failure is its node's only.
+that start in one loop tick (at most 64) reach the cluster as one graph
+update, one ``client.map``, instead of one ``client.submit`` each: on a
+2-core machine hosting a ``LocalCluster`` that cut the driver's CPU per no-op
+task by ~0.8 ms (see ``benchmarks.executors``). An update fails as a whole,
+so only calls whose arguments are small plain data (exact ``str``, ``bytes``,
+``int``, ``float``, ``bool``, None, and lists, tuples and dicts of them, four
+levels deep, ~64 KiB in all) share one; any other call (a Dask future among
+its arguments, an object that might not pickle) has an update of its own, and
+its failure is its node's only. A tool that does not pickle fails each of its
+nodes. Within an update, the calls run in the order they started (Dask's
+internal priority); updates in the order of their first call. An attempt
+stopped before its tick ends is never submitted.
 
 Results are fetched in batches: an attempt whose task finished joins the
 next batch, and one ``client.gather`` brings back the values of the whole
@@ -30,7 +35,8 @@ runs in an asyncio task of the executor's, not in an attempt: a timed-out
 attempt stops waiting at once, and the others' values still come back.
 (asyncio, not an anyio task group: the executor is asyncio-only, and its
 exit runs in the scheduler's own cancel scope, which a task group entered
-in ``__aenter__`` would not nest in.)
+in ``__aenter__`` would not nest in. A tick's submissions go in an asyncio
+``call_soon`` callback, after the attempts of that tick have queued theirs.)
 
 Connecting: a scheduler that cannot be reached (after distributed's connect
 timeout, 30 s by default) or an address it cannot parse raises
@@ -87,13 +93,14 @@ import pickle
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, final
+from typing import Any, cast, final
 
 import anyio
 
 from .._types import NodeCall, NodeId, RemoteValue, ToolFn
 from ..errors import GraphError
 from ._modules import apply_from, folder_of
+from ._submissions import Submission, Tick, updates
 
 try:
     import distributed
@@ -174,32 +181,6 @@ class DaskConnectError(GraphError, ConnectionError):
         where = f"at {address!r:.200}" if address else "started for the run"
         why = " ".join(reason.split())[:300]
         super().__init__(f"cannot connect to the Dask scheduler {where}: {why}")
-
-
-@final
-class _Submission:
-    """One attempt's task, waiting for the end of its loop tick to be submitted."""
-
-    __slots__ = ("dropped", "error", "future", "key", "resources", "task")
-
-    def __init__(self, task: tuple[Any, ...], key: str, resources: dict[str, float] | None):
-        self.task = task
-        self.key = key
-        self.resources = resources
-        self.future: distributed.Future[Any] | None = None
-        self.error: Exception | None = None  # submitting it failed (its task did not pickle)
-        self.dropped = False  # its attempt stopped before the tick ended: not submitted
-
-
-@final
-class _Tick:
-    """The submissions of one loop tick, sent together by ``DaskExecutor._submit_tick``."""
-
-    __slots__ = ("done", "items")
-
-    def __init__(self) -> None:
-        self.items: list[_Submission] = []
-        self.done = anyio.Event()
 
 
 @final
@@ -286,7 +267,7 @@ class DaskExecutor:
         self._resources = {k: dict(v) for k, v in (resources or {}).items()}
         self._keep = keep_on_cluster
         self._batch: _Batch | None = None  # the batch still taking futures
-        self._tick: _Tick | None = None  # the submissions waiting for this tick's end
+        self._tick: Tick | None = None  # the submissions waiting for this tick's end
         self._fetches: set[asyncio.Task[None]] | None = None  # the batches' gathers
         self._running = 0  # attempts whose task has not finished yet
         self._quiet: asyncio.Event | None = None  # set when _running drops to 0
@@ -407,9 +388,7 @@ class DaskExecutor:
         else:
             name, qualname = call.tool.__module__, call.tool.__qualname__
             task = (apply_from, folder, name, qualname, arguments)
-        future = await self._submit(_Submission(task, key, resources))
-        if isinstance(future, Exception):  # serialising the task failed
-            raise _unpicklable(call, future) from None
+        future = await self._submit(Submission(task, key, call.node_id, resources))
         try:
             if self._keep:
                 await distributed.wait(future)  # type: ignore[no-untyped-call]
@@ -426,13 +405,12 @@ class DaskExecutor:
                 )
             raise
 
-    async def _submit(self, item: _Submission) -> distributed.Future[Any] | Exception:
-        """Submit ``item`` with the others of this loop tick (module docstring):
-        its future, or why its task could not be submitted."""
+    async def _submit(self, item: Submission) -> distributed.Future[Any]:
+        """Submit ``item`` with the others of this loop tick (module docstring)."""
         self.client  # noqa: B018 (raises outside ``async with``)
         tick = self._tick
-        if tick is None:
-            tick = self._tick = _Tick()
+        if tick is None:  # (asyncio's call_soon: see the module docstring)
+            tick = self._tick = Tick()
             asyncio.get_running_loop().call_soon(self._submit_tick, tick)
         tick.items.append(item)
         try:
@@ -441,27 +419,23 @@ class DaskExecutor:
             item.dropped = True
             if item.future is not None:  # submitted meanwhile: cancel it on the cluster
                 with anyio.CancelScope(shield=True):
-                    await item.future.cancel(reason="graphflow: stopped")  # type: ignore[no-untyped-call]
+                    await item.future.cancel(reason=f"graphflow: node {item.node_id!r} stopped")
             raise
-        return item.future if item.future is not None else item.error or RuntimeError()
+        if item.future is not None:
+            return cast("distributed.Future[Any]", item.future)
+        if item.error is None:
+            item.error = RuntimeError("its task was not submitted")
+        if not item.sent:  # (the executor closed before the tick ended)
+            raise item.error
+        raise _unpicklable(item.node_id, item.error) from None
 
-    def _submit_tick(self, tick: _Tick) -> None:
-        """Submit a tick's tasks: those of one tool and resources whose arguments
-        are plain data in one ``client.map``, the others one by one."""
+    def _submit_tick(self, tick: Tick) -> None:
+        """Submit a tick's tasks, an update (``client.map``) per group of ``updates``."""
         if self._tick is tick:
             self._tick = None
         try:
             client = self.client
-            groups: dict[tuple[Any, ...], list[_Submission]] = {}
-            for item in tick.items:
-                if item.dropped:
-                    continue
-                if _plain(item.task[-1]):
-                    needs = tuple(sorted(item.resources.items())) if item.resources else ()
-                    groups.setdefault((*map(id, item.task[:-1]), needs), []).append(item)
-                else:  # (what might not pickle: its error must be its own)
-                    groups[(id(item),)] = [item]
-            for items in groups.values():
+            for items in updates(tick.items):
                 first = items[0]
                 try:
                     if len(items) == 1:
@@ -476,7 +450,7 @@ class DaskExecutor:
                         pure=False,
                         resources=first.resources,
                     )
-                except Exception as exc:  # (plain arguments: the tool itself does not pickle)
+                except Exception as exc:  # (plain arguments: the tool does not pickle)
                     for item in items:
                         item.error = exc
                 else:
@@ -484,8 +458,8 @@ class DaskExecutor:
                         item.future = future
         except Exception as exc:  # (the executor closed meanwhile): each attempt fails
             for item in tick.items:
-                if item.future is None:
-                    item.error = exc
+                if item.future is None and item.error is None:
+                    item.error, item.sent = exc, False
         finally:
             tick.done.set()
 
@@ -616,27 +590,6 @@ class DaskExecutor:
         return out
 
 
-_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
-
-
-def _plain(value: Any, depth: int = 0) -> bool:
-    """Whether ``value`` surely pickles: plain data, a few levels deep, and futures.
-
-    A batch of tasks (``client.map``) fails as a whole if one of them does not
-    pickle; only tasks whose arguments pass this go in one.
-    """
-    kind = type(value)
-    if kind in _PLAIN or kind is distributed.Future:
-        return True
-    if depth > 3:
-        return False
-    if kind is dict:
-        return all(type(k) in _PLAIN and _plain(v, depth + 1) for k, v in value.items())
-    if kind is list or kind is tuple:
-        return all(_plain(v, depth + 1) for v in value)
-    return False
-
-
 _NOT_SERIALIZED = "Could not serialize object of type"  # distributed's own words
 
 
@@ -656,10 +609,10 @@ def _result_error(call: NodeCall, exc: TypeError) -> TypeError | pickle.Pickling
     )
 
 
-def _unpicklable(call: NodeCall, exc: BaseException) -> pickle.PicklingError:
+def _unpicklable(node_id: str, exc: BaseException) -> pickle.PicklingError:
     while exc.__cause__ is not None or exc.__context__ is not None:  # the root cause
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     return pickle.PicklingError(
-        f"node {call.node_id!r}: its tool or arguments cannot be sent to the Dask cluster "
+        f"node {node_id!r}: its tool or arguments cannot be sent to the Dask cluster "
         f"({type(exc).__name__}: {str(exc)[:200]})"
     )

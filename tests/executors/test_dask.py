@@ -407,9 +407,7 @@ def test_trio_is_refused_with_a_clear_error() -> None:
     g = gf.Graph()
     g.add("sq", tools.square, args={"x": 4}, executor="dask")
     with pytest.raises(RuntimeError, match="asyncio only"):
-        gf.run_sync(
-            g, executors={"dask": DaskExecutor("tcp://127.0.0.1:1")}, async_backend="trio"
-        )
+        gf.run_sync(g, executors={"dask": DaskExecutor("tcp://127.0.0.1:1")}, async_backend="trio")
 
 
 def test_importing_graphflow_does_not_import_dask() -> None:
