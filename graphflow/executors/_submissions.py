@@ -84,10 +84,17 @@ def _plain_size(value: Any, limit: int, depth: int = 0) -> int:
     of them, nested four levels in the arguments' dict); else -1. Plain data
     always pickles."""
     kind = type(value)
-    if kind in _SCALARS:
-        return 8
-    if kind is str or kind is bytes:
-        size: int = len(value) + 8
+    if kind is int:
+        size: int = value.bit_length() // 8 + 8
+    elif kind in _SCALARS:
+        size = 8
+    elif kind is bytes:
+        size = len(value) + 8
+    elif kind is str:  # (pickled as UTF-8: up to 4 bytes a character)
+        size = (len(value) if value.isascii() else 4 * len(value)) + 8
+    else:
+        size = -1
+    if size >= 0:
         return size if size <= limit else -1
     if depth > 4 or not (kind is dict or kind is list or kind is tuple):
         return -1
@@ -96,9 +103,11 @@ def _plain_size(value: Any, limit: int, depth: int = 0) -> int:
         left = limit - size
         if kind is dict:  # (key, value): the key a scalar or a string
             key, element = element
-            if type(key) is not str and type(key) not in _SCALARS:
+            plain_key = type(key) is str or type(key) in _SCALARS
+            key_size = _plain_size(key, limit) if plain_key else -1
+            if key_size < 0:
                 return -1
-            left -= len(key) + 8 if type(key) is str else 8
+            left -= key_size
         part = _plain_size(element, left, depth + 1)
         if part < 0:
             return -1

@@ -15,8 +15,8 @@ so only calls whose arguments are small plain data (exact ``str``, ``bytes``,
 levels deep, ~64 KiB in all) share one; any other call (a Dask future among
 its arguments, an object that might not pickle) has an update of its own, and
 its failure is its node's only. A tool that does not pickle fails each of its
-nodes. Within an update, the calls run in the order they started (Dask's
-internal priority); updates in the order of their first call. An attempt
+nodes. Dask orders the tasks of an update itself (independent ones by key),
+so calls that start together do not run in a promised order. An attempt
 stopped before its tick ends is never submitted.
 
 Results are fetched in batches: an attempt whose task finished joins the
@@ -451,8 +451,14 @@ class DaskExecutor:
                         resources=first.resources,
                     )
                 except Exception as exc:  # (plain arguments: the tool does not pickle)
+                    error: Exception = exc
+                    sent = client.status == "running"
+                    if not sent:  # (whatever it tried first, nothing can be sent)
+                        error = distributed.client.ClosedClientError(
+                            f"the Dask client is {client.status}: nothing was submitted"
+                        )
                     for item in items:
-                        item.error = exc
+                        item.error, item.sent = error, sent
                 else:
                     for item, future in zip(items, futures, strict=True):
                         item.future = future

@@ -322,6 +322,21 @@ class TestDaskExecutor:
         assert ["fine", "also_fine"] in mapped and ["tool_a", "tool_b"] in mapped, mapped
         assert not any("lock" in keys for keys in mapped), mapped
 
+    async def test_a_client_closed_before_the_run_fails_each_node_saying_so(
+        self, address: str
+    ) -> None:
+        client = await distributed.Client(address, asynchronous=True)
+        await client.close()
+        g = gf.Graph()
+        for i in range(3):  # one update of three calls
+            g.add(f"n{i}", tools.square, args={"x": i}, executor="dask")
+        g.add("alone", tools.square, args={"x": threading.Lock()}, executor="dask")
+        result = await gf.run(g, executors={"dask": DaskExecutor(client=client)})
+        for node in ("n0", "n1", "n2", "alone"):
+            error = result[node].error
+            assert error is not None and error.type == "ClosedClientError", error
+            assert "closed" in error.message.lower(), error
+
     async def test_outputs_kept_on_the_cluster_reach_others_as_values(self, address: str) -> None:
         g = gf.Graph()
         g.add("big", blob, args={"n": 1000}, executor="dask")

@@ -75,6 +75,27 @@ class MyInt(int):
     pass
 
 
+def test_arguments_up_to_the_size_limit_are_batched_not_one_byte_more() -> None:
+    # a dict of one "x": 8, its key 1 + 8, a string of n characters n + 8
+    at_limit = PLAIN_MAX - 25
+    items = [
+        call("first", {}),
+        call("at_limit", {"x": "a" * at_limit}),
+        call("over", {"x": "a" * (at_limit + 1)}),
+        call("wide_chars", {"x": "\u00e9" * (at_limit // 2)}),  # UTF-8: 2-4 bytes each
+        call("long_key", {"k" * (at_limit + 1): "a"}),
+        call("big_int", {"x": 10**200_000}),  # ~83 KB pickled
+        call("small_int", {"x": 10**100}),
+    ]
+    assert names(items) == [
+        ["first", "at_limit", "small_int"],
+        ["over"],
+        ["wide_chars"],
+        ["long_key"],
+        ["big_int"],
+    ]
+
+
 def test_an_update_holds_at_most_batch_max_calls_and_dropped_ones_none() -> None:
     items = [call(f"n{i}", {"i": i}) for i in range(2 * BATCH_MAX + 1)]
     items[1].dropped = True
