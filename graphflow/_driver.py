@@ -20,7 +20,10 @@ Where a tool runs
   An executor may return a ``RemoteValue`` (an output left on a cluster):
   from the first one on, the driver fetches such handles for nodes on other
   executors, inside their attempt's timeout (``Driver._start_fetched``), and
-  before the run ends for the results (``fetch_results``).
+  before the run ends for the results (``fetch_results``). When the driver
+  itself reads the output (a path into it, a condition, a list or string
+  holding it: ``read_in_driver``) or a run store records it, it is fetched as
+  its node succeeds.
 
 With a run store (durable before visible)
   A success is held (``RunState.succeeded(hold=True)``) until the journal's
@@ -61,6 +64,7 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ._context import CURRENT, idempotency_key
+from ._refs import Ref, whole_ref
 from ._results import NodeError, NodeResult, NodeStatus
 from ._spec import NodeSpec, tool_identity
 from ._state import RunState
@@ -89,6 +93,29 @@ async def _fetch_into(result: NodeResult, remote: RemoteValue) -> None:
         result.status = NodeStatus.FAILED
         result.error = NodeError.from_exception(exc, f"fetching its output failed: {exc}")
         result.history = tried  # (after the error: else one attempt would tell the new one)
+
+
+def read_in_driver(state: RunState, i: int) -> bool:
+    """Whether a dependent of node ``i`` reads its output otherwise than whole, as
+    a top-level argument: through a path (``${big.key}``), inside a list, dict or
+    string, in a condition, or as a ``for_each`` list. Its value is then needed
+    here, so a ``RemoteValue`` output is fetched when the node succeeds."""
+    if i in state.expansions:
+        return True
+    node_id = state.specs[i].node_id
+    for d in state.tracker.dependents[i]:
+        spec = state.specs[d]
+        condition = spec.condition
+        if condition is not None and any(r.node_id == node_id for r in condition.refs):
+            return True
+        uses = sum(r.node_id == node_id for r in spec.template.refs)
+        if not uses:
+            continue
+        args = spec.args
+        whole = Ref(node_id)
+        if type(args) is not dict or uses > sum(whole_ref(v) == whole for v in args.values()):
+            return True
+    return False
 
 
 async def _fetched(kwargs: Any, owner: object) -> Any:
@@ -376,6 +403,10 @@ class Driver:
                     output = await call
                 if scope.cancel_called:  # the tool swallowed its cancellation: still too late
                     raise TimeoutError(f"ignored its cancellation after {timeout:g} s")
+            if isinstance(output, RemoteValue):
+                self.remote = True
+                if self.journal is not None or read_in_driver(state, i):
+                    output = await output.fetch()  # (a store records values, not handles)
         except self.cancelled_exc as exc:
             if anyio.current_effective_deadline() != -math.inf:  # not us: the tool's own
                 self._failed(i, exc, timeout, scope)
@@ -392,8 +423,6 @@ class Driver:
             self._succeeded_held(i, output, key, hit is not None)
             return
         self.idle += 1
-        if isinstance(output, RemoteValue):
-            self.remote = True
         state.succeeded(i, output)
 
     async def _cached(self, spec: NodeSpec, kwargs: Any) -> tuple[str | None, Any]:

@@ -213,6 +213,16 @@ def _all_scalars(args: dict[Any, Any]) -> bool:
 _EMPTY: Final = Template((), lambda _lookup: {}, constant=True, shares=False)
 
 
+def whole_ref(value: Any) -> Ref | None:
+    """The reference ``value`` is as a whole (a ``Ref``, or a string that is one
+    ``${...}``), else None."""
+    if isinstance(value, Ref):
+        return value
+    if isinstance(value, str) and (whole := _WHOLE.fullmatch(value)) is not None:
+        return parse_ref(whole.group(1))
+    return None
+
+
 def iter_refs(args: Any) -> Iterator[Ref]:
     """Every reference in ``args``, in order."""
     yield from compile_args(args).refs

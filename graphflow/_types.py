@@ -108,8 +108,11 @@ class RemoteValue:
     as it is to nodes on the executor that made it (``owner``), and replaces it
     with ``await fetch()`` for a node anywhere else (a failed fetch fails that
     node) and, just before the run finishes, in every result still holding
-    one. Only whole outputs: a reference into one (``${big.key}``), a
-    condition, or an event sink sees the handle, not the value. A plain base
+    one. Only whole outputs, as top-level arguments, stay handles: where the
+    driver reads the value itself (a reference into it, ``${big.key}``; a
+    list, dict or string holding it; a condition; a ``for_each`` list) or a
+    run store records it, it is fetched as its node succeeds (a failed fetch
+    fails that node). An event sink may see the handle. A plain base
     class rather than a protocol, so that the driver's check after each node
     is one cheap ``isinstance``; nothing is checked before the first one.
     """

@@ -134,14 +134,22 @@ def _apply(tool: ToolFn, arguments: dict[str, Any]) -> Any:
 class DaskValue(RemoteValue):
     """A node's output kept on the cluster: its Dask future, fetched on demand."""
 
-    __slots__ = ("future", "owner")
+    __slots__ = ("future", "node_id", "owner")
 
-    def __init__(self, future: distributed.Future[Any], owner: DaskExecutor) -> None:
+    def __init__(
+        self, future: distributed.Future[Any], owner: DaskExecutor, node_id: str = ""
+    ) -> None:
         self.future = future
         self.owner = owner
+        self.node_id = node_id
 
     async def fetch(self) -> Any:
-        return await self.future
+        """The value, fetched with the executor's next batch: one that cannot be
+        fetched (a result that does not pickle) fails alone, never its batch."""
+        try:
+            return await cast(DaskExecutor, self.owner)._value(self.future)
+        except TypeError as exc:
+            raise _result_error(self.node_id, exc) from None
 
     def __repr__(self) -> str:
         return f"DaskValue({self.future.key!r})"
@@ -393,11 +401,11 @@ class DaskExecutor:
             if self._keep:
                 await distributed.wait(future)  # type: ignore[no-untyped-call]
                 if future.status == "finished":
-                    return DaskValue(future, self)
+                    return DaskValue(future, self, call.node_id)
                 return await future
             return await self._value(future)
         except TypeError as exc:
-            raise _result_error(call, exc) from None
+            raise _result_error(call.node_id, exc) from None
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await future.cancel(  # type: ignore[no-untyped-call]
@@ -567,10 +575,12 @@ class DaskExecutor:
         has = self._cluster_kwargs.get("resources") or {}
         if all(has.get(name, 0) >= amount for name, amount in resources.items()):
             return
+        declared = f"each has {has}" if has else "they declare none"
         raise ValueError(
             f"node {call.node_id!r} needs worker resources {resources}, which no worker "
-            "of the LocalCluster started for this run declares: give them in "
-            "cluster_kwargs={'resources': ...}, or use a cluster whose workers have them"
+            f"of the LocalCluster started for this run has ({declared}): give them in "
+            "cluster_kwargs={'resources': ...} (from the command line: --dask-resources"
+            " NAME=AMOUNT), or use a cluster whose workers have them"
         )
 
     def _resources_of(self, call: NodeCall) -> dict[str, float] | None:
@@ -599,7 +609,7 @@ class DaskExecutor:
 _NOT_SERIALIZED = "Could not serialize object of type"  # distributed's own words
 
 
-def _result_error(call: NodeCall, exc: TypeError) -> TypeError | pickle.PicklingError:
+def _result_error(node_id: str, exc: TypeError) -> TypeError | pickle.PicklingError:
     """A result the worker could not send back, told as ``ProcessExecutor`` tells it;
     any other ``TypeError`` (the tool's own) as it is."""
     text = str(exc)
@@ -610,8 +620,7 @@ def _result_error(call: NodeCall, exc: TypeError) -> TypeError | pickle.Pickling
     else:  # (message, repr of the object)
         cause = "; ".join(str(arg)[:100] for arg in exc.args)
     return pickle.PicklingError(
-        f"node {call.node_id!r}: its result cannot be sent back from the Dask worker "
-        f"({cause[:200]})"
+        f"node {node_id!r}: its result cannot be sent back from the Dask worker ({cause[:200]})"
     )
 
 

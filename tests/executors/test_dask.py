@@ -25,6 +25,7 @@ import graphflow as gf
 from graphflow import NodeCall
 from graphflow.executors import DaskExecutor, ProcessExecutor, RemoteValue
 from graphflow.executors.dask import DaskConnectError
+from graphflow.store import SQLiteStore
 from graphflow.workflow import load_workflow_text
 
 from . import tools
@@ -106,6 +107,14 @@ class Locked:
 
 def size(data: bytes) -> int:
     return len(data)
+
+
+def record(n: int) -> dict[str, Any]:
+    return {"n": n, "data": b"x" * n}
+
+
+def length(items: Any) -> int:
+    return len(items)
 
 
 def blob(n: int) -> bytes:
@@ -352,6 +361,49 @@ class TestDaskExecutor:
         error = result["fails"].error
         assert error is not None and (error.type, error.message) == ("ValueError", "no")
 
+    async def test_a_kept_output_that_does_not_pickle_fails_alone(self, address: str) -> None:
+        # fetched at the run's end with the others: distributed merges concurrent
+        # fetches into one request, which one unpicklable value used to fail whole
+        g = gf.Graph()
+        g.add("lock", lock_back, executor="dask")
+        for i in range(5):
+            g.add(f"ok{i}", blob, args={"n": i}, executor="dask")
+        result = await gf.run(g, executors={"dask": DaskExecutor(address, keep_on_cluster=True)})
+        assert [result[f"ok{i}"].output for i in range(5)] == [b"x" * i for i in range(5)]
+        error = result["lock"].error
+        assert error is not None and error.type == "PicklingError", error
+        assert "node 'lock': its result cannot be sent back" in error.message
+
+    async def test_kept_outputs_are_recorded_by_a_run_store(
+        self, address: str, tmp_path: Path
+    ) -> None:
+        g = gf.Graph()
+        g.add("big", blob, args={"n": 3}, executor="dask")
+        g.add("n", size, args={"data": "${big}"}, executor="dask")
+        executor = DaskExecutor(address, keep_on_cluster=True)
+        store = tmp_path / "runs.db"
+        result = await gf.run(
+            g, executors={"dask": executor}, store=SQLiteStore(store, pickle=True)
+        )
+        assert result.ok, {k: r.error for k, r in result.items() if r.error}
+        assert SQLiteStore(store, pickle=True).result(result.run_id)["big"].output == b"xxx"
+
+    async def test_kept_outputs_read_inside_arguments_and_conditions_are_values(
+        self, address: str
+    ) -> None:
+        g = gf.Graph()
+        g.add("big", blob, args={"n": 6}, executor="dask")
+        g.add("n", size, args={"data": "${big}"}, executor="dask")
+        g.add("rec", record, args={"n": 4}, executor="dask")
+        g.add("path", size, args={"data": "${rec.data}"}, executor="dask")
+        g.add("nested", length, args={"items": ["${big}", "${big}"]}, executor="dask")
+        g.add("text", length, args={"items": "n=${n}"}, executor="dask")
+        g.add("when", size, args={"data": b"ab"}, executor="dask", when="${n} > 3")
+        result = await gf.run(g, executors={"dask": DaskExecutor(address, keep_on_cluster=True)})
+        assert result.ok, {k: r.error for k, r in result.items() if r.error}
+        outputs = {k: result[k].output for k in ("n", "path", "nested", "text", "when")}
+        assert outputs == {"n": 6, "path": 4, "nested": 2, "text": 3, "when": 2}
+
     async def test_a_cluster_of_its_own_is_started_and_closed(self) -> None:
         g = gf.Graph()
         g.add("sq", tools.square, args={"x": 4}, executor="dask")
@@ -371,6 +423,7 @@ class TestDaskExecutor:
         error = result["two"].error
         assert error is not None and error.type == "ValueError"
         assert "needs worker resources {'GPU': 2.0}, which no worker" in error.message
+        assert "(each has {'GPU': 1}" in error.message and "--dask-resources" in error.message
 
 
 class Kept(RemoteValue):
