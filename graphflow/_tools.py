@@ -378,6 +378,11 @@ def tool(
         if version is not None:
             policy = dataclasses.replace(policy or Cache(), version=str(version))
         made.cache = policy
+        if resources is not None and not isinstance(resources, Mapping):
+            raise TypeError(  # (amounts are checked with each node, as a node's own are)
+                f"tool {made.name!r:.100}: resources must map names to amounts"
+                f" ({{'GPU': 1}}), got {type(resources).__name__}"
+            )
         made.resources = dict(resources) if resources is not None else None
         return made
 

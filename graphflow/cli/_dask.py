@@ -94,12 +94,15 @@ def _quiet_dask() -> None:
     """dask's own logs off (unless ``-v`` or ``--debug``): each failed task logged
     "Compute Failed" with a traceback, before graphflow's one line saying the same.
     Set in the environment before dask is imported, so that the LocalCluster's
-    worker processes, which inherit it, read it too; a value the user set stays."""
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
+    worker processes, which inherit it, read it too; a value the user set stays.
+    Above CRITICAL: a result that does not pickle is logged at CRITICAL ("Failed
+    to deserialize", ~100 lines of tracebacks) before the node's one line."""
     import logging
 
+    off = logging.CRITICAL + 1
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", str(off))  # (dask reads ints too)
     for name in ("distributed", "distributed.client"):  # (if imported already)
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+        logging.getLogger(name).setLevel(off)
 
 
 def _address(text: str) -> str:

@@ -123,7 +123,7 @@ class RunCommand:
         self.options = command_line_options(args, wf.run_options(), wf.graph)
         if store is not None:
             self.options = self.options.replace(**store.options)
-        check_executors(wf.graph, self.options)
+        check_executors(wf.graph, self.options, wf.path)
         self.pool = _http_pool(args, wf)
         self.out = sys.stderr if args.json == "-" else sys.stdout
         self.collector = Collector(wf)
@@ -317,14 +317,15 @@ def command_line_options(
     return options
 
 
-def check_executors(graph: Graph, options: RunOptions) -> None:
+def check_executors(graph: Graph, options: RunOptions, path: object) -> None:
     """A node on ``executor: dask`` needs ``--dask``: say so before anything runs."""
     if "dask" in options.executors:
         return
     needing = first_on(graph, "dask")
     if needing is not None:
         raise UsageError(
-            f"node {needing!r:.100} runs on executor 'dask': pass --dask local or --dask ADDRESS"
+            f"{path}: node {needing!r:.100} runs on executor 'dask':"
+            " pass --dask local or --dask ADDRESS"
         )
 
 

@@ -91,6 +91,13 @@ class TestDaskOption:
         proc = gf("run", path, "--dask", "local", "--dask-resources", "GPU=none")
         assert proc.returncode == 2
         assert "--dask-resources: 'GPU=none' is not NAME=N with N > 0" in proc.stderr
+        on_dask = gpu_flow(tmp_path)  # (a tool on dask by default)
+        proc = gf("run", on_dask, "--no-store")
+        assert proc.returncode == 2
+        assert proc.stderr == (
+            f"graphflow: error: {on_dask}: node 'remote' runs on executor 'dask':"
+            " pass --dask local or --dask ADDRESS\n"
+        )
 
     @pytest.mark.parametrize(
         ("address", "says"),

@@ -497,6 +497,19 @@ class TestEveryError:
     @pytest.mark.parametrize(
         ("field", "expected"),
         [
+            ("executor: proces", "(got 'proces'; did you mean 'process'?)"),
+            ("trigger: al_done", "(got 'al_done'; did you mean 'all_done'?)"),
+            ("executor: gpu", "'process' or 'dask' (got 'gpu')"),
+        ],
+    )
+    def test_a_misspelt_choice_says_what_was_written_and_what_was_meant(
+        self, field: str, expected: str
+    ) -> None:
+        assert error_of(f"name: x\nnodes:\n  a: {{tool: echo, {field}}}\n").endswith(expected)
+
+    @pytest.mark.parametrize(
+        ("field", "expected"),
+        [
             ("retries: x", "<string>:3:19: nodes.a.retries: expected an integer or a mapping"),
             ("retries: -1", "<string>:3:19: nodes.a.retries: Input should be greater than"),
             ("for_each: 3", "<string>:3:19: nodes.a.for_each: expected a list or a string"),
