@@ -135,6 +135,18 @@ class TestTool:
         with pytest.raises(ValueError, match="limit must be"):
             gf.tool(limit=0)(lambda: None)
 
+    def test_resources_that_are_not_a_mapping_name_the_tool(self) -> None:
+        with pytest.raises(TypeError, match=r"tool 'train': resources must map names .* got list"):
+
+            @gf.tool(resources=["GPU"])  # type: ignore[call-overload]
+            def train() -> None: ...
+
+        @gf.tool(resources={"GPU": 0})
+        def tune() -> None: ...
+
+        with pytest.raises(gf.SpecError, match="resources: 'GPU' must be a number > 0"):
+            gf.Graph().add("t", tune)  # amounts: checked with each node, as a node's own
+
 
 async def test_tool_is_usable_directly() -> None:
     assert await lookup(sku="Q") == {"sku": "Q", "region": "eu", "qty": 1}

@@ -33,6 +33,12 @@ def here() -> int:
 
 def fails() -> None:
     raise ValueError("no luck")
+
+
+def lock_back():
+    import threading
+
+    return threading.Lock()
 '''
 
 
@@ -73,6 +79,18 @@ class TestDaskOption:
         nodes = json.loads(proc.stdout)["nodes"]
         assert "needs worker resources {'GPU': 1.0}" in nodes["gpu"]["error"]["message"]
         assert nodes["remote"]["output"]["double"] == 42
+
+    def test_a_result_that_does_not_pickle_is_one_line_not_dask_s_tracebacks(
+        self, tmp_path: Path
+    ) -> None:
+        (tmp_path / "dask_tools.py").write_text(TOOLS)
+        text = "name: u\ntools: [dask_tools]\nnodes:\n  unp: {tool: lock_back, executor: dask}\n"
+        path = flow(tmp_path / "u.yaml", text)
+        proc = gf("run", path, "--dask", "local", "--dask-workers", "1", "-q", "--no-store")
+        assert proc.returncode == 1
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1, proc.stderr[:2000]  # (distributed logged ~100 at CRITICAL)
+        assert "failed unp" in lines[0] and "PicklingError" in lines[0], lines
 
     def test_cluster_sizes_need_dask_local(self, tmp_path: Path) -> None:
         path = flow(tmp_path / "wf.yaml", "name: n\nnodes:\n  a: {tool: echo}\n")
