@@ -138,7 +138,7 @@ class TestTool:
     def test_resources_that_are_not_a_mapping_name_the_tool(self) -> None:
         with pytest.raises(TypeError, match=r"tool 'train': resources must map names .* got list"):
 
-            @gf.tool(resources=["GPU"])  # type: ignore[call-overload]
+            @gf.tool(resources=["GPU"])  # type: ignore[call-overload, untyped-decorator]
             def train() -> None: ...
 
         @gf.tool(resources={"GPU": 0})
