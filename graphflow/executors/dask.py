@@ -175,6 +175,13 @@ of 1,000 no-op nodes made ~150 gathers of ~7 values each, 1.32x raw
 this long for its siblings, never when none is running."""
 
 
+KILL_AFTER = 0.8
+"""Seconds a worker of the executor's own ``LocalCluster`` is given to stop when
+the run ends (distributed waits 0.8 x the nanny's timeout) before it is killed:
+idle, it stops in well under that; busy in a task, it is killed (its state goes
+with the cluster)."""
+
+
 class DaskConnectError(GraphError, ConnectionError):
     """The executor could not connect to its scheduler: nothing ran.
 
@@ -379,9 +386,19 @@ class DaskExecutor:
                 await self._close_cluster()
 
     async def _close_cluster(self) -> None:
+        """Close the ``LocalCluster`` this executor started. Its worker processes
+        are stopped first with ``KILL_AFTER``: one still running a task nobody
+        waits for (a run cancelled, Ctrl-C, a node timed out) held the close
+        ~4 s, distributed's graceful wait, before its nanny killed it."""
         cluster, self._cluster = self._cluster, None
-        if cluster is not None:
-            await cluster.close()  # type: ignore[misc]
+        if cluster is None:
+            return
+        nannies = [w for w in cluster.workers.values() if isinstance(w, distributed.Nanny)]
+        await asyncio.gather(
+            *(n.close(timeout=KILL_AFTER / 0.8, reason="graphflow: run ended") for n in nannies),
+            return_exceptions=True,  # (a worker that failed to start: the cluster's close says)
+        )
+        await cluster.close()  # type: ignore[misc]
 
     async def call(self, call: NodeCall) -> Any:
         """Submit ``call.tool(**call.arguments)`` to the cluster and await it."""

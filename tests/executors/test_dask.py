@@ -24,7 +24,7 @@ import pytest
 import graphflow as gf
 from graphflow import NodeCall
 from graphflow.executors import DaskExecutor, ProcessExecutor, RemoteValue
-from graphflow.executors.dask import DaskConnectError
+from graphflow.executors.dask import KILL_AFTER, DaskConnectError
 from graphflow.store import SQLiteStore
 from graphflow.workflow import load_workflow_text
 
@@ -107,6 +107,11 @@ class Locked:
 
 def size(data: bytes) -> int:
     return len(data)
+
+
+def nap(seconds: float, marker: str) -> None:
+    Path(marker).touch()
+    time.sleep(seconds)
 
 
 def record(n: int) -> dict[str, Any]:
@@ -412,6 +417,24 @@ class TestDaskExecutor:
         assert result["sq"].output == 16
         with pytest.raises(RuntimeError, match="enter the DaskExecutor"):
             executor.client  # noqa: B018 - closed after the run
+
+    async def test_a_cancelled_run_kills_its_own_cluster_s_busy_worker_without_waiting(
+        self, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    ) -> None:
+        started = tmp_path / "started"
+        g = gf.Graph()
+        g.add("nap", nap, args={"seconds": 60, "marker": str(started)}, executor="dask")
+        executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "processes": True})
+        with caplog.at_level(logging.WARNING, logger="distributed.nanny"):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: gf.run(g, executors={"dask": executor}))
+                with anyio.fail_after(60):
+                    while not started.exists():  # noqa: ASYNC110 - a file another process makes
+                        await anyio.sleep(0.05)
+                tg.cancel_scope.cancel()  # (as Ctrl-C does, the task running)
+        waits = [r.getMessage() for r in caplog.records if "still alive after" in r.getMessage()]
+        # distributed's own close gives a busy worker 4 s before killing it
+        assert waits == [f"Worker process still alive after {KILL_AFTER:.1f} seconds, killing"]
 
     async def test_resources_no_worker_of_its_own_cluster_has_fail_not_hang(self) -> None:
         g = gf.Graph()
