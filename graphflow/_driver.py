@@ -20,10 +20,11 @@ Where a tool runs
   An executor may return a ``RemoteValue`` (an output left on a cluster):
   from the first one on, the driver fetches such handles for nodes on other
   executors, inside their attempt's timeout (``Driver._start_fetched``), and
-  before the run ends for the results (``fetch_results``). When the driver
-  itself reads the output (a path into it, a condition, a list or string
-  holding it: ``read_in_driver``) or a run store records it, it is fetched as
-  its node succeeds.
+  before the run ends for the results (``fetch_results``). Where the driver
+  reads the value itself: a path into it, or a list or string holding it,
+  before the reading node's arguments are made (``read_inside``,
+  ``Driver._bring_upstream``); a condition or a ``for_each`` list, or a run
+  store recording it, as its node succeeds (``read_in_driver``).
 
 With a run store (durable before visible)
   A success is held (``RunState.succeeded(hold=True)``) until the journal's
@@ -56,6 +57,7 @@ import json
 import math
 import time
 import warnings
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, final
 
@@ -64,7 +66,7 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ._context import CURRENT, idempotency_key
-from ._refs import Ref, whole_ref
+from ._refs import whole_ref
 from ._results import NodeError, NodeResult, NodeStatus
 from ._spec import NodeSpec, tool_identity
 from ._state import RunState
@@ -96,26 +98,31 @@ async def _fetch_into(result: NodeResult, remote: RemoteValue) -> None:
 
 
 def read_in_driver(state: RunState, i: int) -> bool:
-    """Whether a dependent of node ``i`` reads its output otherwise than whole, as
-    a top-level argument: through a path (``${big.key}``), inside a list, dict or
-    string, in a condition, or as a ``for_each`` list. Its value is then needed
-    here, so a ``RemoteValue`` output is fetched when the node succeeds."""
+    """Whether the run itself reads node ``i``'s output as it succeeds: a
+    ``for_each`` list made from it, or a dependent's condition. A
+    ``RemoteValue`` output is then fetched at once (``Driver._landed``)."""
     if i in state.expansions:
         return True
     node_id = state.specs[i].node_id
     for d in state.tracker.dependents[i]:
-        spec = state.specs[d]
-        condition = spec.condition
+        condition = state.specs[d].condition
         if condition is not None and any(r.node_id == node_id for r in condition.refs):
             return True
-        uses = sum(r.node_id == node_id for r in spec.template.refs)
-        if not uses:
-            continue
-        args = spec.args
-        whole = Ref(node_id)
-        if type(args) is not dict or uses > sum(whole_ref(v) == whole for v in args.values()):
-            return True
     return False
+
+
+def read_inside(spec: NodeSpec) -> set[str]:
+    """The nodes whose output ``spec``'s arguments read otherwise than whole, as a
+    top-level argument: through a path (``${big.key}``), inside a list, dict or
+    string (a ``for_each`` gather's list too). Such a ``RemoteValue`` is fetched
+    before the arguments are rendered (``Driver._bring_upstream``)."""
+    counts = Counter(r.node_id for r in spec.template.refs)
+    if type(spec.args) is dict:
+        for value in spec.args.values():
+            ref = whole_ref(value)
+            if ref is not None and not ref.path:
+                counts[ref.node_id] -= 1
+    return {node_id for node_id, count in counts.items() if count > 0}
 
 
 async def _fetched(kwargs: Any, owner: object) -> Any:
@@ -382,6 +389,8 @@ class Driver:
         token = None
         key = hit = None
         try:
+            if self.remote:  # (kept outputs this node reads inside: their values first)
+                await self._bring_upstream(i, timeout)
             kwargs = state.arguments(i)
             token = CURRENT.set((state, i, attempt, kwargs))
             call: Awaitable[Any]
@@ -396,17 +405,17 @@ class Driver:
                 call = self._start(spec, kwargs, attempt, timeout, clock)
             if timeout is None:
                 output = await call
+                if isinstance(output, RemoteValue):
+                    output = await self._landed(i, output)
             else:
                 assert clock is not None
                 with anyio.fail_after(None if clock.deferred else timeout) as scope:
                     clock.enter(scope)
                     output = await call
+                    if isinstance(output, RemoteValue):  # (fetched within the timeout)
+                        output = await self._landed(i, output)
                 if scope.cancel_called:  # the tool swallowed its cancellation: still too late
                     raise TimeoutError(f"ignored its cancellation after {timeout:g} s")
-            if isinstance(output, RemoteValue):
-                self.remote = True
-                if self.journal is not None or read_in_driver(state, i):
-                    output = await output.fetch()  # (a store records values, not handles)
         except self.cancelled_exc as exc:
             if anyio.current_effective_deadline() != -math.inf:  # not us: the tool's own
                 self._failed(i, exc, timeout, scope)
@@ -424,6 +433,33 @@ class Driver:
             return
         self.idle += 1
         state.succeeded(i, output)
+
+    async def _landed(self, i: int, output: RemoteValue) -> Any:
+        """Node ``i``'s output left remote: kept as it is, or its value when the run
+        reads it as the node succeeds (``read_in_driver``) or a store records it."""
+        self.remote = True
+        if self.journal is None and not read_in_driver(self.state, i):
+            return output
+        return await output.fetch()  # (a store records values, not handles)
+
+    async def _bring_upstream(self, i: int, timeout: float | None) -> None:  # noqa: ASYNC109
+        """Fetch, into their results, the kept outputs node ``i`` reads inside its
+        arguments (``read_inside``), within its timeout: a failed fetch fails ``i``."""
+        state = self.state
+        inside: set[str] | None = None
+        for j in state.deps[i]:
+            result = state.results[j]
+            if result is None or not isinstance(result.output, RemoteValue):
+                continue
+            if inside is None:
+                inside = read_inside(state.specs[i])
+            if result.node_id in inside:
+                with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
+                    result.output = await result.output.fetch()
+                if scope.cancelled_caught:
+                    raise TimeoutError(
+                        f"fetching {result.node_id!r:.100}'s output took over {timeout:g} s"
+                    )
 
     async def _cached(self, spec: NodeSpec, kwargs: Any) -> tuple[str | None, Any]:
         """The node's cache key, and the stored call it finds (a 1-tuple) or None."""

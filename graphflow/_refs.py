@@ -282,8 +282,8 @@ def _compile_str(text: str, found: list[Ref]) -> Render | None:
         literal = "".join(p for p in pieces if isinstance(p, str))
         return lambda _lookup: literal
     if len(pieces) == 1 and isinstance(pieces[0], tuple):
-        whole_ref, source = pieces[0]
-        return lambda lookup: _whole(lookup, whole_ref, source)
+        only, source = pieces[0]
+        return lambda lookup: _whole(lookup, only, source)
     return lambda lookup: "".join(_piece_text(lookup, p) for p in pieces)
 
 

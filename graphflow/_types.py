@@ -109,10 +109,12 @@ class RemoteValue:
     with ``await fetch()`` for a node anywhere else (a failed fetch fails that
     node) and, just before the run finishes, in every result still holding
     one. Only whole outputs, as top-level arguments, stay handles: where the
-    driver reads the value itself (a reference into it, ``${big.key}``; a
-    list, dict or string holding it; a condition; a ``for_each`` list) or a
-    run store records it, it is fetched as its node succeeds (a failed fetch
-    fails that node). An event sink may see the handle. A plain base
+    driver reads the value itself it is fetched — for a reference into it
+    (``${big.key}``) or a list, dict or string holding it, within the reading
+    node's attempt (a failed fetch fails that node); for a condition or a
+    ``for_each`` list, or when a run store records it, as its own node
+    succeeds (a failed fetch fails it). An event sink may see the handle; so
+    do ``writes``/``reads``/``idempotency_key`` templates. A plain base
     class rather than a protocol, so that the driver's check after each node
     is one cheap ``isinstance``; nothing is checked before the first one.
     """

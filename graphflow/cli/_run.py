@@ -317,7 +317,7 @@ def command_line_options(
     return options
 
 
-def check_executors(graph: Graph, options: RunOptions, path: object) -> None:
+def check_executors(graph: Graph, options: RunOptions, path: str) -> None:
     """A node on ``executor: dask`` needs ``--dask``: say so before anything runs."""
     if "dask" in options.executors:
         return

@@ -394,11 +394,12 @@ class DaskExecutor:
         if cluster is None:
             return
         nannies = [w for w in cluster.workers.values() if isinstance(w, distributed.Nanny)]
-        await asyncio.gather(
-            *(n.close(timeout=KILL_AFTER / 0.8, reason="graphflow: run ended") for n in nannies),
-            return_exceptions=True,  # (a worker that failed to start: the cluster's close says)
-        )
-        await cluster.close()  # type: ignore[misc]
+        with anyio.CancelScope(shield=True):  # (also from _open, which a cancel may reach)
+            await asyncio.gather(  # (a nanny waits 0.8 x its timeout, then kills: Nanny.kill)
+                *(n.close(timeout=KILL_AFTER / 0.8, reason="graphflow: closing") for n in nannies),
+                return_exceptions=True,  # (one that failed to start: the cluster's close says)
+            )
+            await cluster.close()  # type: ignore[misc]
 
     async def call(self, call: NodeCall) -> Any:
         """Submit ``call.tool(**call.arguments)`` to the cluster and await it."""

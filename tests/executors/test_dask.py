@@ -118,6 +118,10 @@ def record(n: int) -> dict[str, Any]:
     return {"n": n, "data": b"x" * n}
 
 
+def record_of(n: int) -> dict[str, Any]:
+    return {"n": n, "items": list(range(n))}
+
+
 def length(items: Any) -> int:
     return len(items)
 
@@ -419,20 +423,27 @@ class TestDaskExecutor:
             executor.client  # noqa: B018 - closed after the run
 
     async def test_a_cancelled_run_kills_its_own_cluster_s_busy_worker_without_waiting(
-        self, caplog: pytest.LogCaptureFixture, tmp_path: Path
+        self, tmp_path: Path
     ) -> None:
         started = tmp_path / "started"
         g = gf.Graph()
         g.add("nap", nap, args={"seconds": 60, "marker": str(started)}, executor="dask")
         executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "processes": True})
-        with caplog.at_level(logging.WARNING, logger="distributed.nanny"):
+        seen: list[str] = []
+        handler = logging.Handler(logging.WARNING)
+        handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+        nanny = logging.getLogger("distributed.nanny")  # (distributed may not propagate it)
+        nanny.addHandler(handler)
+        try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(lambda: gf.run(g, executors={"dask": executor}))
                 with anyio.fail_after(60):
                     while not started.exists():  # noqa: ASYNC110 - a file another process makes
                         await anyio.sleep(0.05)
                 tg.cancel_scope.cancel()  # (as Ctrl-C does, the task running)
-        waits = [r.getMessage() for r in caplog.records if "still alive after" in r.getMessage()]
+        finally:
+            nanny.removeHandler(handler)
+        waits = [message for message in seen if "still alive after" in message]
         # distributed's own close gives a busy worker 4 s before killing it
         assert waits == [f"Worker process still alive after {KILL_AFTER:.1f} seconds, killing"]
 
@@ -452,12 +463,14 @@ class TestDaskExecutor:
 class Kept(RemoteValue):
     """A value "left remote" in the driver's own memory, for the core hook's test."""
 
-    __slots__ = ("owner", "value")
+    __slots__ = ("delay", "owner", "value")
 
-    def __init__(self, value: Any, owner: object) -> None:
-        self.value, self.owner = value, owner
+    def __init__(self, value: Any, owner: object, delay: float = 0) -> None:
+        self.value, self.owner, self.delay = value, owner, delay
 
     async def fetch(self) -> Any:
+        if self.delay:
+            await anyio.sleep(self.delay)
         if isinstance(self.value, Exception):
             raise self.value
         return self.value
@@ -465,6 +478,9 @@ class Kept(RemoteValue):
 
 class Keeper:
     """An executor that keeps every output "remote" and shows what it received."""
+
+    def __init__(self, fetch_delay: float = 0) -> None:
+        self.fetch_delay = fetch_delay
 
     async def __aenter__(self) -> Keeper:
         return self
@@ -474,7 +490,7 @@ class Keeper:
 
     async def call(self, call: NodeCall) -> Any:
         handles = {k: type(v).__name__ for k, v in call.arguments.items() if type(v) is Kept}
-        return Kept(handles or call.tool(**call.arguments), self)
+        return Kept(handles or call.tool(**call.arguments), self, self.fetch_delay)
 
 
 class TestRemoteValueHook:
@@ -492,6 +508,37 @@ class TestRemoteValueHook:
         lost = result["lost"]
         assert lost.status == "failed" and lost.error is not None
         assert lost.error.message == "fetching its output failed: gone"
+
+    async def test_values_read_inside_arguments_are_fetched_for_every_reader(self) -> None:
+        g = gf.Graph()
+        g.add("src", record_of, args={"n": 3000}, executor="keep")
+        # 3,000 items: a runtime map is made 512 at a time, its gather's list last
+        g.add("m", tools.square, args={"x": "${item}"}, for_each="${src.items}", executor="keep")
+        g.add("path", add, args={"a": "${src.n}", "b": 1})
+        g.add("text", length, args={"items": "n=${path}"}, executor="keep")
+        g.add("when", add, args={"a": 1, "b": 1}, when="${path} > 3000")
+        result = await gf.run(g, executors={"keep": Keeper()})
+        assert result.ok, {k: r.error for k, r in result.items() if r.error}
+        assert result["m"].output == [x * x for x in range(3000)]
+        outputs = [result[k].output for k in ("path", "text", "when")]
+        assert outputs == [3001, 6, 2]
+
+    async def test_a_node_added_after_a_kept_output_is_done_reads_its_value(self) -> None:
+        async with gf.Scheduler(executors={"keep": Keeper()}) as run:
+            run.add("a", record_of, args={"n": 2}, executor="keep")
+            await run.wait()
+            run.add("b", add, args={"a": "${a.n}", "b": 1})
+            result = await run.wait()
+        assert result["b"].output == 3, result["b"].error
+
+    async def test_a_slow_fetch_counts_against_the_reading_node_s_timeout(self) -> None:
+        g = gf.Graph()
+        g.add("a", record_of, args={"n": 1}, executor="keep")
+        g.add("b", add, args={"a": "${a.n}", "b": 1}, timeout=0.1)
+        result = await gf.run(g, executors={"keep": Keeper(fetch_delay=1)})
+        error = result["b"].error
+        assert error is not None and error.type == "TimeoutError", error
+        assert "fetching 'a''s output took over 0.1 s" in error.message
 
 
 def test_trio_is_refused_with_a_clear_error() -> None:
