@@ -125,6 +125,16 @@ def read_inside(spec: NodeSpec) -> set[str]:
     return {node_id for node_id, count in counts.items() if count > 0}
 
 
+async def _fetch_output(result: NodeResult, remote: RemoteValue) -> None:
+    result.output = await remote.fetch()
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """A task group's first error, out of its (nested) groups."""
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 async def _fetched(kwargs: Any, owner: object) -> Any:
     """``kwargs`` with each top-level ``RemoteValue`` not made by ``owner`` fetched."""
     if type(kwargs) is not dict:
@@ -444,9 +454,11 @@ class Driver:
 
     async def _bring_upstream(self, i: int, timeout: float | None) -> None:  # noqa: ASYNC109
         """Fetch, into their results, the kept outputs node ``i`` reads inside its
-        arguments (``read_inside``), within its timeout: a failed fetch fails ``i``."""
+        arguments (``read_inside``), all at once and within its timeout: a failed
+        fetch fails ``i`` (with the first error, as a tool's own)."""
         state = self.state
         inside: set[str] | None = None
+        wanted: list[tuple[NodeResult, RemoteValue]] = []
         for j in state.deps[i]:
             result = state.results[j]
             if result is None or not isinstance(result.output, RemoteValue):
@@ -454,12 +466,18 @@ class Driver:
             if inside is None:
                 inside = read_inside(state.specs[i])
             if result.node_id in inside:
-                with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
-                    result.output = await result.output.fetch()
-                if scope.cancelled_caught:
-                    raise TimeoutError(
-                        f"fetching {result.node_id!r:.100}'s output took over {timeout:g} s"
-                    )
+                wanted.append((result, result.output))
+        if not wanted:
+            return
+        with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
+            try:
+                async with anyio.create_task_group() as tg:
+                    for result, remote in wanted:
+                        tg.start_soon(_fetch_output, result, remote)
+            except BaseExceptionGroup as group:
+                raise _first(group) from None
+        if scope.cancelled_caught:
+            raise TimeoutError(f"fetching the outputs it reads took over {timeout:g} s")
 
     async def _cached(self, spec: NodeSpec, kwargs: Any) -> tuple[str | None, Any]:
         """The node's cache key, and the stored call it finds (a 1-tuple) or None."""

@@ -523,6 +523,15 @@ class TestRemoteValueHook:
         outputs = [result[k].output for k in ("path", "text", "when")]
         assert outputs == [3001, 6, 2]
 
+    async def test_a_failed_fetch_fails_the_reading_node_with_its_own_error(self) -> None:
+        g = gf.Graph()
+        g.add("ok", record_of, args={"n": 1}, executor="keep")
+        g.add("lost", Kept, args={"value": OSError("gone"), "owner": None})
+        g.add("reads", length, args={"items": ["${ok}", "${lost}"]})  # (two fetches at once)
+        result = await gf.run(g, executors={"keep": Keeper()})
+        error = result["reads"].error
+        assert error is not None and (error.type, error.message) == ("OSError", "gone")
+
     async def test_a_node_added_after_a_kept_output_is_done_reads_its_value(self) -> None:
         async with gf.Scheduler(executors={"keep": Keeper()}) as run:
             run.add("a", record_of, args={"n": 2}, executor="keep")
@@ -538,7 +547,7 @@ class TestRemoteValueHook:
         result = await gf.run(g, executors={"keep": Keeper(fetch_delay=1)})
         error = result["b"].error
         assert error is not None and error.type == "TimeoutError", error
-        assert "fetching 'a''s output took over 0.1 s" in error.message
+        assert "fetching the outputs it reads took over 0.1 s" in error.message
 
 
 def test_trio_is_refused_with_a_clear_error() -> None:
