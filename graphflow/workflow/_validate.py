@@ -184,10 +184,13 @@ def _spec_error(doc: Document, error: _Error) -> SpecError:
         return doc.error(f"key {quote(written)} must be a string: quote it", loc[:-1])
     if _is_type_error(error):
         message += f" (got {quote(error.input, 40)})"
-    elif error.type == "literal_error" and isinstance(error.input, str):
+    elif error.type == "literal_error":
         choices = re.findall(r"'([^']*)'", message)  # "Input should be 'a', 'b' or 'c'"
-        close = difflib.get_close_matches(error.input[:100], choices, n=1, cutoff=0.6)
-        message += f" (got {quote(error.input, 40)}"
+        written = error.input
+        close = []
+        if isinstance(written, str):
+            close = difflib.get_close_matches(written[:100], choices, n=1, cutoff=0.6)
+        message += f" (got {quote(written, 40)}"
         message += f"; did you mean {close[0]!r}?)" if close else ")"
     return doc.error(f"{_dotted(loc) or 'workflow'}: {message}", loc)
 

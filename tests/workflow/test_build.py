@@ -500,6 +500,7 @@ class TestEveryError:
             ("executor: proces", "(got 'proces'; did you mean 'process'?)"),
             ("trigger: al_done", "(got 'al_done'; did you mean 'all_done'?)"),
             ("executor: gpu", "'process' or 'dask' (got 'gpu')"),
+            ("executor: 3", "'process' or 'dask' (got 3)"),
         ],
     )
     def test_a_misspelt_choice_says_what_was_written_and_what_was_meant(
